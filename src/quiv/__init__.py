@@ -1,0 +1,68 @@
+"""quiv: an in-process, threadpool-backed job scheduler for Python applications.
+
+How the parts fit. ``Quiv`` (``_quiv``) is the façade: it validates every argument, owns the
+lifecycle, and hands each request to the ``Scheduler`` (``_scheduler``), whose single thread
+is the only owner of mutable scheduling state. That thread keeps every pending deadline in a
+``Timeline`` (``_timing``, a sorted list on ``sortedcontainers``), sleeps on the injected
+``Clock`` (``_clock``) until the earliest deadline or a wake-up, and starts due jobs on the
+``WorkerPool`` (``_workers``). Every status change of a task or a job is checked by the state
+machines (``_machines``, declared with ``transitions``); next-run times come from pure
+arithmetic (``_schedule``). Workers call handlers through ``_invocation`` (injected keywords,
+sync or async) and report back with commands. Rows go to the write-behind ``Store``
+(``_store``, SQLModel on a private temporary SQLite database) off the dispatch path. Progress
+callbacks, listeners (``_events``) and ``run_on_main`` reach the application's main asyncio
+loop through ``_bridge``. Errors live in ``quiv.exceptions``, public data in ``quiv.models``,
+test helpers in ``quiv.testing``.
+"""
+
+from __future__ import annotations
+
+from ._bridge import run_on_main as run_on_main
+from ._config import QuivConfig as QuivConfig
+from ._config import resolve_timezone as resolve_timezone
+from ._quiv import Quiv as Quiv
+from ._scheduler import Lifecycle as Lifecycle
+from ._scheduler import SchedulerStatistics as SchedulerStatistics
+from .exceptions import ConfigurationError as ConfigurationError
+from .exceptions import DatabaseInitializationError as DatabaseInitializationError
+from .exceptions import HandlerNotRegisteredError as HandlerNotRegisteredError
+from .exceptions import HandlerRegistrationError as HandlerRegistrationError
+from .exceptions import InvalidTimezoneError as InvalidTimezoneError
+from .exceptions import InvalidTransitionError as InvalidTransitionError
+from .exceptions import JobNotFoundError as JobNotFoundError
+from .exceptions import QuivError as QuivError
+from .exceptions import SchedulerStateError as SchedulerStateError
+from .exceptions import TaskNotFoundError as TaskNotFoundError
+from .exceptions import TaskNotScheduledError as TaskNotScheduledError
+from .models import Event as Event
+from .models import Job as Job
+from .models import JobStatus as JobStatus
+from .models import Task as Task
+from .models import TaskStatus as TaskStatus
+
+__version__ = "1.0.0.dev0"
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseInitializationError",
+    "Event",
+    "HandlerNotRegisteredError",
+    "HandlerRegistrationError",
+    "InvalidTimezoneError",
+    "InvalidTransitionError",
+    "Job",
+    "JobNotFoundError",
+    "JobStatus",
+    "Lifecycle",
+    "Quiv",
+    "QuivConfig",
+    "QuivError",
+    "SchedulerStateError",
+    "SchedulerStatistics",
+    "Task",
+    "TaskNotFoundError",
+    "TaskNotScheduledError",
+    "TaskStatus",
+    "resolve_timezone",
+    "run_on_main",
+]

@@ -1,0 +1,84 @@
+"""Scheduler configuration, time zone resolution, and argument validation shared by the API."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .exceptions import ConfigurationError, InvalidTimezoneError
+
+__all__ = ["QuivConfig", "resolve_timezone"]
+
+_UTC_ALIASES = frozenset({"UTC", "Z", "GMT"})
+
+
+@dataclass(frozen=True)
+class QuivConfig:
+    """Immutable scheduler settings, validated when a ``Quiv`` is built from them.
+
+    ``pool_size`` is the most jobs that run at once; ``history_retention_seconds`` how long
+    a finished job stays queryable; ``timezone`` only formats log output (everything stored
+    is UTC).
+    """
+
+    pool_size: int = 10
+    history_retention_seconds: int = 86400
+    timezone: str | tzinfo = "UTC"
+
+
+def resolve_timezone(value: str | tzinfo) -> tzinfo:
+    """Turn an IANA name, ``"UTC"``/``"Z"``/``"GMT"`` (any case) or a ``tzinfo`` into a ``tzinfo``.
+
+    Raises ``InvalidTimezoneError`` for an unknown name or a value of another type.
+    """
+    if isinstance(value, tzinfo):
+        return value
+    if not isinstance(value, str):
+        raise InvalidTimezoneError(value, f"expected str or tzinfo, got {type(value).__name__}")
+    name = value.strip()
+    if name.upper() in _UTC_ALIASES:
+        return timezone.utc
+    if not name:
+        raise InvalidTimezoneError(value, "the name is empty")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidTimezoneError(value) from exc
+
+
+def check_number(
+    name: str, value: object, *, positive: bool = False, allow_zero: bool = True
+) -> float:
+    """Return ``value`` as a finite float, or raise ``ConfigurationError`` naming ``name``.
+
+    Booleans are refused although they are ints: ``interval=True`` is always a mistake.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(
+            f"{name} must be a number of seconds, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ConfigurationError(f"{name} must be a finite number of seconds, got {value!r}")
+    if positive and number <= 0:
+        raise ConfigurationError(f"{name} must be greater than 0, got {value!r}")
+    if not allow_zero and number == 0:
+        raise ConfigurationError(f"{name} must not be 0")
+    if number < 0:
+        raise ConfigurationError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def validate_config(config: QuivConfig) -> tzinfo:
+    """Check every field of ``config``; return the resolved display time zone."""
+    pool_size = config.pool_size
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int):
+        raise ConfigurationError(
+            f"pool_size must be an int >= 1, got {type(pool_size).__name__} {pool_size!r}"
+        )
+    if pool_size < 1:
+        raise ConfigurationError(f"pool_size must be an int >= 1, got {pool_size!r}")
+    check_number("history_retention_seconds", config.history_retention_seconds)
+    return resolve_timezone(config.timezone)

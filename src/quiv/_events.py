@@ -1,0 +1,111 @@
+"""Lifecycle listeners: registration, and delivery in order without disturbing the scheduler.
+
+With a running main loop, each emission makes one hop onto it and calls the listeners there
+in registration order. Without one, a single dispatcher thread calls them in order, so a slow
+or blocking listener delays other listeners but never the scheduler thread or a job.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._bridge import MainLoop
+from .exceptions import ConfigurationError
+from .models import Event
+
+__all__ = ["Listeners"]
+
+Payload = Callable[[], tuple[Any, ...]]
+
+_STOP = object()
+
+
+class Listeners:
+    """The listeners of one scheduler and the means to deliver events to them."""
+
+    def __init__(self, bridge: MainLoop) -> None:
+        self._bridge = bridge
+        self._lock = threading.Lock()
+        # Copy-on-write tuples: emitters read without locking.
+        self._by_event: dict[Event, tuple[Callable[..., Any], ...]] = {}
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def add(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Register ``callback`` for ``event`` (after the ones already registered)."""
+        if not isinstance(event, Event):
+            allowed = ", ".join(e.value for e in Event)
+            raise ConfigurationError(f"event must be a quiv Event ({allowed}), got {event!r}")
+        if not callable(callback):
+            raise ConfigurationError(
+                f"listener callback must be callable, got {type(callback).__name__}"
+            )
+        with self._lock:
+            self._by_event[event] = (*self._by_event.get(event, ()), callback)
+
+    def remove(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Unregister ``callback`` from ``event``; unknown callbacks are ignored."""
+        if not isinstance(event, Event):
+            allowed = ", ".join(e.value for e in Event)
+            raise ConfigurationError(f"event must be a quiv Event ({allowed}), got {event!r}")
+        with self._lock:
+            callbacks = list(self._by_event.get(event, ()))
+            if callback in callbacks:
+                callbacks.remove(callback)
+                self._by_event[event] = tuple(callbacks)
+
+    def wants(self, event: Event) -> bool:
+        """Whether anyone listens to ``event``: emitters skip building payloads otherwise."""
+        return bool(self._by_event.get(event))
+
+    def emit(self, event: Event, payload: Payload) -> None:
+        """Deliver ``event`` to its listeners with the arguments ``payload()`` returns.
+
+        ``payload`` is only called when there is a listener.
+        """
+        callbacks = self._by_event.get(event)
+        if not callbacks:
+            return
+        args = (event, *payload())
+        if self._bridge.submit(self._deliver, (callbacks, args, True), {}, "listener delivery"):
+            return
+        self._ensure_thread()
+        self._queue.put((callbacks, args))
+
+    def _deliver(self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...],
+                 on_loop: bool) -> None:
+        for callback in callbacks:
+            what = f"listener {getattr(callback, '__qualname__', callback)!r} for {args[0].value}"
+            if on_loop:
+                self._bridge.submit(callback, args, {}, what)
+            else:
+                self._bridge.call_here(callback, args, {}, what)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="quiv-events", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            callbacks, args = item
+            self._deliver(callbacks, args, False)
+
+    def close(self, timeout: float) -> bool:
+        """Deliver what is queued, then stop the dispatcher thread; False if it overran."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        self._queue.put(_STOP)
+        thread.join(timeout)
+        return not thread.is_alive()

@@ -1,0 +1,91 @@
+"""Calling handlers: which injected keywords a handler accepts, and running sync or async code.
+
+A handler receives ``_job_id``, ``_stop_event`` and ``_progress_hook`` only if its signature
+names them or takes ``**kwargs``. A coroutine (from an ``async def`` or returned by a plain
+function) runs to completion on a fresh event loop of the calling worker thread: never on the
+application's main loop, whose objects it must not touch from another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Injection", "inspect_handler", "resolve_awaitable", "run_coroutine_here"]
+
+INJECTED = ("_job_id", "_stop_event", "_progress_hook")
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """Which of the injected keywords a handler accepts."""
+
+    job_id: bool = False
+    stop_event: bool = False
+    progress_hook: bool = False
+
+
+_NOTHING = Injection()
+_EVERYTHING = Injection(True, True, True)
+
+
+def inspect_handler(func: Callable[..., Any]) -> Injection:
+    """Read ``func``'s signature once, at registration, so dispatch does no introspection."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):  # builtins and C callables without a signature
+        return _NOTHING
+    names = set()
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return _EVERYTHING
+        if parameter.kind in (
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            inspect.Parameter.KEYWORD_ONLY,
+        ):
+            names.add(parameter.name)
+    return Injection("_job_id" in names, "_stop_event" in names, "_progress_hook" in names)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def resolve_awaitable(result: Any) -> Coroutine[Any, Any, Any] | None:
+    """``result`` as a coroutine to run, if it is awaitable; else None."""
+    if inspect.iscoroutine(result):
+        return result
+    if inspect.isawaitable(result):
+        return _await(result)
+    return None
+
+
+def run_coroutine_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` to completion on a temporary event loop and return its result.
+
+    On a thread that already runs a loop (an async handler calling back into quiv), the
+    temporary loop gets a short-lived thread of its own, since loops do not nest.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    outcome: list[Any] = []
+    failure: list[BaseException] = []
+
+    def _run() -> None:
+        try:
+            outcome.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=_run, name="quiv-callback-loop", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]

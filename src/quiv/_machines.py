@@ -1,0 +1,192 @@
+"""The state machines of tasks and jobs: the one place that knows which status change is legal.
+
+States are ``str`` enums and transitions are module-level data. Each kind gets one
+``transitions.Machine``, built once at import from that data; it validates the definitions
+and is what the documentation's diagrams are rendered from. The hot path does not fire
+``transitions`` events (that costs tens of microseconds per change, and the scheduler makes
+several changes per job): it asks ``StateMachine.next_state``, a dict lookup in a table
+compiled from the built machine's own events, so both can never disagree.
+
+Task states::
+
+    active ──start──▶ running ──finish──▶ active
+    paused ──start──▶ paused_running ──finish──▶ paused      (run now while paused)
+    running ──pause──▶ paused_running ──resume──▶ running     (a pause during a run is kept)
+    any ──remove──▶ removed;  running/paused_running ──finish_last──▶ removed (run once)
+
+``paused_running`` is stored as status ``paused``: the user paused the task, and the job that
+was already running says ``running`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Generic, TypeVar
+
+from transitions import Machine
+
+from .exceptions import InvalidTransitionError
+from .models import JobStatus, TaskStatus
+
+__all__ = [
+    "JOB_MACHINE",
+    "JOB_TRANSITIONS",
+    "TASK_MACHINE",
+    "TASK_TRANSITIONS",
+    "JobState",
+    "StateMachine",
+    "TaskState",
+    "Transition",
+]
+
+
+class TaskState(str, Enum):
+    """Where a task is in its life; ``status`` is what the store and the API show."""
+
+    ACTIVE = "active"
+    RUNNING = "running"
+    PAUSED = "paused"
+    PAUSED_RUNNING = "paused_running"
+    REMOVED = "removed"
+
+    @property
+    def status(self) -> TaskStatus:
+        """The stored, public status of a task in this state."""
+        return _TASK_STATUS[self]
+
+
+_TASK_STATUS = {
+    TaskState.ACTIVE: TaskStatus.ACTIVE,
+    TaskState.RUNNING: TaskStatus.RUNNING,
+    TaskState.PAUSED: TaskStatus.PAUSED,
+    TaskState.PAUSED_RUNNING: TaskStatus.PAUSED,
+    TaskState.REMOVED: TaskStatus.PAUSED,  # never stored: the row is deleted
+}
+
+# A job's states are exactly its public statuses.
+JobState = JobStatus
+
+S = TypeVar("S", bound=Enum)
+
+
+@dataclass(frozen=True)
+class Transition(Generic[S]):
+    """One legal change: ``trigger`` takes an object from any of ``sources`` to ``dest``.
+
+    ``by`` says who fires it and ``doc`` what it means; both are rendered in the docs.
+    """
+
+    trigger: str
+    sources: tuple[S, ...]
+    dest: S
+    by: str
+    doc: str
+
+
+A, R, P, PR, X = (
+    TaskState.ACTIVE,
+    TaskState.RUNNING,
+    TaskState.PAUSED,
+    TaskState.PAUSED_RUNNING,
+    TaskState.REMOVED,
+)
+
+TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
+    Transition("start", (A,), R, "scheduler", "its deadline came (or run now) and a job starts"),
+    Transition("start", (P,), PR, "scheduler", "run now on a paused task: one run, still paused"),
+    Transition("finish", (R,), A, "scheduler", "the job ended; the next run is scheduled"),
+    Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled"),
+    Transition("finish_last", (R, PR), X, "scheduler", "the run of a run-once task ended"),
+    Transition("pause", (A, P), P, "pause_task", "no further runs until resumed"),
+    Transition("pause", (R, PR), PR, "pause_task", "the running job goes on; no next run"),
+    Transition("resume", (P, A), A, "resume_task", "the next run is due after the delay"),
+    Transition("resume", (PR, R), R, "resume_task", "the next run follows the running job"),
+    Transition("remove", (A, R, P, PR), X, "remove_task", "deleted; a running job is stopped"),
+)
+
+SC, RU, CO, CA, FA = (
+    JobState.SCHEDULED,
+    JobState.RUNNING,
+    JobState.COMPLETED,
+    JobState.CANCELLED,
+    JobState.FAILED,
+)
+
+JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
+    Transition("start", (SC,), RU, "worker", "a worker thread calls the handler"),
+    Transition("complete", (RU,), CO, "worker", "the handler returned, stop event not set"),
+    Transition("fail", (RU,), FA, "worker", "the handler raised"),
+    Transition("cancel", (RU,), CA, "worker", "the handler returned after its stop event was set"),
+    Transition("cancel", (SC,), CA, "scheduler", "cancelled or shut down before it started"),
+)
+
+
+class StateMachine(Generic[S]):
+    """The legal changes of one kind of object, built once per kind.
+
+    ``machine`` is the ``transitions.Machine`` built from the definitions (no model attached);
+    ``next_state`` answers from a table compiled from that machine's events.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        states: type[S],
+        transitions: Iterable[Transition[S]],
+        *,
+        initial: S,
+        terminal: Iterable[S],
+    ) -> None:
+        self.kind = kind
+        self.states = states
+        self.transitions = tuple(transitions)
+        self.initial = initial
+        self.terminal = frozenset(terminal)
+        self.machine = Machine(
+            model=None,
+            states=list(states),
+            transitions=[
+                {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest}
+                for t in self.transitions
+            ],
+            initial=initial,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        table: dict[tuple[S, str], S] = {}
+        for trigger, event in self.machine.events.items():
+            for source_name, candidates in event.transitions.items():
+                if len(candidates) != 1 or candidates[0].conditions:
+                    raise ValueError(f"{kind}: {trigger!r} from {source_name} must be unconditional")
+                table[(states[source_name], trigger)] = states[candidates[0].dest]
+        self._table = table
+        self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
+
+    def next_state(self, obj_id: str, state: S, trigger: str) -> S:
+        """The state that ``trigger`` takes an object in ``state`` to. O(1).
+
+        Raises ``InvalidTransitionError`` when the machine has no such transition; the caller
+        then changes and stores nothing.
+        """
+        try:
+            return self._table[(state, trigger)]
+        except KeyError:
+            raise InvalidTransitionError(self.kind, obj_id, state.value, trigger) from None
+
+    def can(self, state: S, trigger: str) -> bool:
+        """Whether ``trigger`` is legal in ``state``."""
+        return (state, trigger) in self._table
+
+
+TASK_MACHINE: StateMachine[TaskState] = StateMachine(
+    "task", TaskState, TASK_TRANSITIONS, initial=TaskState.ACTIVE, terminal=(TaskState.REMOVED,)
+)
+JOB_MACHINE: StateMachine[JobStatus] = StateMachine(
+    "job",
+    JobStatus,
+    JOB_TRANSITIONS,
+    initial=JobStatus.SCHEDULED,
+    terminal=(JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED),
+)

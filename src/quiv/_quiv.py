@@ -1,0 +1,389 @@
+"""``Quiv``, the façade: validates input, owns the lifecycle, and hands work to the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pickle
+import threading
+import uuid
+import weakref
+from collections.abc import Callable
+from datetime import datetime, timezone, tzinfo
+from typing import Any, TypeVar
+
+from ._bridge import MainLoop, activate, deactivate
+from ._clock import Clock, SystemClock
+from ._config import QuivConfig, check_number, validate_config
+from ._events import Listeners
+from ._invocation import inspect_handler
+from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskEntry
+from ._store import Row, Store
+from .exceptions import (
+    ConfigurationError,
+    HandlerNotRegisteredError,
+    HandlerRegistrationError,
+    JobNotFoundError,
+    SchedulerStateError,
+    TaskNotFoundError,
+    TaskNotScheduledError,
+)
+from .models import Event, Job, JobStatus, Task
+
+__all__ = ["Quiv"]
+
+T = TypeVar("T")
+
+_DEFAULTS = QuivConfig()
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+
+
+def _task_model(row: Row) -> Task:
+    return Task(
+        id=row["id"],
+        task_name=row["task_name"],
+        args=pickle.loads(row["args"]),
+        kwargs=pickle.loads(row["kwargs"]),
+        interval_seconds=row["interval_seconds"],
+        fixed_interval=row["fixed_interval"],
+        run_once=row["run_once"],
+        status=row["status"],
+        next_run_at=datetime.fromtimestamp(row["next_run_at"], timezone.utc),
+    )
+
+
+def _job_model(row: Row) -> Job:
+    ended = row["ended_at"]
+    return Job(
+        id=row["id"],
+        task_id=row["task_id"],
+        task_name=row["task_name"],
+        status=row["status"],
+        started_at=datetime.fromtimestamp(row["started_at"], timezone.utc),
+        ended_at=None if ended is None else datetime.fromtimestamp(ended, timezone.utc),
+        duration_seconds=row["duration_seconds"],
+        error_message=row["error_message"],
+    )
+
+
+def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
+    # Also the finalizer of a Quiv dropped or left running at exit: it must not refer to it.
+    scheduler.stop(0.0)
+    listeners.close(1.0)
+    store.close()
+    deactivate(bridge)
+
+
+class Quiv:
+    """An in-process scheduler: interval and one-shot tasks run on a pool of worker threads.
+
+    ``config`` or the three settings may be given, not both. ``timezone`` only formats log
+    output: everything stored and returned is UTC. ``logger`` defaults to the logger named
+    ``"Quiv"`` (quiv sets no level on it). ``main_loop`` is where progress callbacks,
+    listeners and ``run_on_main`` run; when omitted it is the loop running when ``start()``
+    (or another call) is made from async code. ``clock`` is for tests (``quiv.testing``).
+
+    Construction does no I/O beyond creating the private temporary database, so a ``Quiv``
+    can be built at module import time. Tasks may be added before ``start()``; nothing runs
+    until then.
+    """
+
+    def __init__(
+        self,
+        config: QuivConfig | None = None,
+        pool_size: int = 10,
+        history_retention_seconds: int = 86400,
+        timezone: str | tzinfo = "UTC",
+        *,
+        logger: logging.Logger | None = None,
+        main_loop: asyncio.AbstractEventLoop | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if config is not None:
+            if not isinstance(config, QuivConfig):
+                raise ConfigurationError(
+                    f"config must be a QuivConfig, got {type(config).__name__}"
+                )
+            given = (pool_size, history_retention_seconds, timezone)
+            if given != (_DEFAULTS.pool_size, _DEFAULTS.history_retention_seconds,
+                         _DEFAULTS.timezone):
+                raise ConfigurationError(
+                    "pass either config= or pool_size/history_retention_seconds/timezone, "
+                    "not both"
+                )
+        else:
+            config = QuivConfig(pool_size, history_retention_seconds, timezone)
+        self._tz = validate_config(config)
+        if main_loop is not None and not isinstance(main_loop, asyncio.AbstractEventLoop):
+            raise ConfigurationError(
+                f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
+            )
+        self.config = config
+        self._logger = logger if logger is not None else logging.getLogger("Quiv")
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._bridge = MainLoop(main_loop, self._logger)
+        self._listeners = Listeners(self._bridge)
+        self._store = Store(self._logger)
+        self._scheduler = Scheduler(
+            pool_size=config.pool_size,
+            retention=float(config.history_retention_seconds),
+            clock=self._clock,
+            store=self._store,
+            listeners=self._listeners,
+            bridge=self._bridge,
+            logger=self._logger,
+        )
+        self._lifecycle = Lifecycle.CREATED
+        self._lifecycle_lock = threading.Lock()
+        self._finalizer = weakref.finalize(
+            self, _close, self._scheduler, self._listeners, self._store, self._bridge
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """``created``, ``running``, ``stopping`` or ``stopped``."""
+        return self._lifecycle
+
+    def start(self) -> None:
+        """Start the scheduler thread. Calling it again while running does nothing.
+
+        Raises ``SchedulerStateError`` after ``shutdown()``: a stopped scheduler has deleted
+        its database and cannot be restarted; build a new one.
+        """
+        with self._lifecycle_lock:
+            if self._lifecycle is Lifecycle.RUNNING:
+                return
+            if self._lifecycle is not Lifecycle.CREATED:
+                raise SchedulerStateError("start", self._lifecycle.value, "build a new Quiv")
+            self._bridge.capture()
+            self._scheduler.start()
+            self._lifecycle = Lifecycle.RUNNING
+        activate(self._bridge)
+        self._logger.info("quiv started with %d workers", self.config.pool_size)
+
+    def startup(self) -> None:
+        """Alias of ``start()``."""
+        self.start()
+
+    def shutdown(self, *, timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+        """Stop the scheduler; idempotent.
+
+        Sets the stop event of every running job, stops scheduling, waits up to ``timeout``
+        seconds (None: without limit) for running jobs to return, delivers pending events,
+        and deletes the temporary database. A job still running after ``timeout`` is
+        recorded as cancelled and its daemon thread left to finish on its own.
+        """
+        if timeout is not None:
+            timeout = check_number("timeout", timeout)
+        with self._lifecycle_lock:
+            if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+                return
+            self._lifecycle = Lifecycle.STOPPING
+        deactivate(self._bridge)
+        try:
+            self._scheduler.stop(timeout)
+            self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
+            self._store.close()
+        finally:
+            self._finalizer.detach()
+            self._lifecycle = Lifecycle.STOPPED
+        self._logger.info("quiv stopped")
+
+    def stop(self, *, timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+        """Alias of ``shutdown()``."""
+        self.shutdown(timeout=timeout)
+
+    def _usable(self, operation: str) -> None:
+        if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+            raise SchedulerStateError(operation, self._lifecycle.value, "build a new Quiv")
+        self._bridge.capture()
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def add_task(
+        self,
+        task_name: str,
+        func: Callable[..., Any],
+        interval: float,
+        delay: float = 0,
+        run_once: bool = False,
+        fixed_interval: bool = True,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        progress_callback: Callable[..., Any] | None = None,
+    ) -> str:
+        """Register ``func`` to run every ``interval`` seconds, first after ``delay``; return the id.
+
+        ``fixed_interval=True`` keeps the cadence of the runs' due times (runs missed while
+        one overran are skipped); ``False`` waits ``interval`` after each run ends.
+        ``run_once=True`` runs once after ``delay``, then the task is gone. ``args`` (a
+        tuple) and ``kwargs`` (a dict) are passed to every run and must be picklable.
+        ``progress_callback`` receives what the handler passes to ``_progress_hook``.
+        """
+        self._usable("add a task")
+        if not isinstance(task_name, str) or not task_name.strip():
+            raise ConfigurationError(f"task_name must be a non-empty str, got {task_name!r}")
+        if not callable(func):
+            raise HandlerRegistrationError("func", func)
+        interval = check_number("interval", interval, positive=True)
+        delay = check_number("delay", delay)
+        if not isinstance(run_once, bool):
+            raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
+        if not isinstance(fixed_interval, bool):
+            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed_interval!r}")
+        args = () if args is None else args
+        kwargs = {} if kwargs is None else kwargs
+        if not isinstance(args, tuple):
+            raise ConfigurationError(f"args must be a tuple, got {type(args).__name__}")
+        if not isinstance(kwargs, dict):
+            raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
+        if not all(isinstance(key, str) for key in kwargs):
+            raise ConfigurationError("kwargs keys must all be str")
+        if progress_callback is not None and not callable(progress_callback):
+            raise HandlerRegistrationError("progress_callback", progress_callback)
+        blobs = []
+        for name, value in (("args", args), ("kwargs", kwargs)):
+            try:
+                blobs.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"{name} must be picklable (they are stored with the task): {exc}"
+                ) from exc
+        task = TaskEntry(
+            id=str(uuid.uuid4()),
+            name=task_name,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            args_blob=blobs[0],
+            kwargs_blob=blobs[1],
+            interval=interval,
+            fixed_interval=fixed_interval,
+            run_once=run_once,
+            injection=inspect_handler(func),
+            progress_callback=progress_callback,
+            next_run_at=self._clock.now().timestamp() + delay,
+        )
+        # Stored now, so that a read right after this call finds the task.
+        self._store.put_task(task.row())
+        self._scheduler.post(lambda: self._scheduler.add(task, delay))
+        if self._logger.isEnabledFor(logging.DEBUG):
+            self._logger.debug(
+                "quiv: task %r (%s) added, every %ss, first run at %s",
+                task_name, task.id, interval, self._display(task.next_run_at),
+            )
+        return task.id
+
+    def _display(self, epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, self._tz).isoformat()
+
+    def remove_task(self, task_id: str) -> None:
+        """Delete a task; its running job, if any, gets its stop event set.
+
+        Raises ``TaskNotFoundError`` for an unknown id.
+        """
+        self._usable("remove a task")
+        self._scheduler.call(lambda: self._scheduler.remove(task_id))
+
+    def pause_task(self, task_id: str) -> None:
+        """Schedule no further runs until ``resume_task``; a running job goes on.
+
+        Raises ``TaskNotFoundError`` for an unknown id.
+        """
+        self._usable("pause a task")
+        self._scheduler.call(lambda: self._scheduler.pause(task_id))
+
+    def resume_task(self, task_id: str, delay: float = 0) -> None:
+        """Make the next run due ``delay`` seconds from now (after a running job ends).
+
+        Also reschedules a task that was not paused. Raises ``TaskNotFoundError`` for an
+        unknown id and ``ConfigurationError`` for a negative or non-finite delay.
+        """
+        self._usable("resume a task")
+        delay = check_number("delay", delay)
+        self._scheduler.call(lambda: self._scheduler.resume(task_id, delay))
+
+    def run_task_immediately(self, task_id: str) -> int:
+        """Make a run of the task due now and return 1.
+
+        A paused task runs once and stays paused. While a job of the task runs, the new
+        run starts right after it ends (several requests then make one run). Raises
+        ``HandlerNotRegisteredError`` for an id quiv does not know, and
+        ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
+        history (a run-once task that has run, or a removed one).
+        """
+        self._usable("run a task")
+        if self._scheduler.call(lambda: self._scheduler.run_now(task_id)):
+            return 1
+        if self._store.has_jobs_of(task_id):
+            raise TaskNotScheduledError(task_id)
+        raise HandlerNotRegisteredError(task_id)
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Set the stop event of a scheduled or running job; True if there was one to set.
+
+        The handler decides when to return; the job then ends ``cancelled``.
+        """
+        self._usable("cancel a job")
+        return self._scheduler.call(lambda: self._scheduler.cancel_job(job_id))
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> Task:
+        """The task with this id; ``TaskNotFoundError`` if there is none."""
+        self._usable("read tasks")
+        row = self._store.get_task(task_id)
+        if row is None:
+            raise TaskNotFoundError(task_id)
+        return _task_model(row)
+
+    def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
+        """Every task, in the order they were added; run-once tasks only when asked for."""
+        self._usable("read tasks")
+        return [_task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)]
+
+    def get_job(self, job_id: str) -> Job:
+        """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
+        self._usable("read jobs")
+        row = self._store.get_job(job_id)
+        if row is None:
+            raise JobNotFoundError(job_id)
+        return _job_model(row)
+
+    def get_all_jobs(self, status: str | None = None) -> list[Job]:
+        """Every job in the history, oldest first, optionally only those of one status.
+
+        ``status`` is a ``JobStatus`` or its value; anything else is a ``ConfigurationError``.
+        """
+        self._usable("read jobs")
+        if status is not None:
+            allowed = {s.value for s in JobStatus}
+            value = status.value if isinstance(status, JobStatus) else status
+            if value not in allowed:
+                raise ConfigurationError(
+                    f"status must be one of {sorted(allowed)} or None, got {status!r}"
+                )
+            status = value
+        return [_job_model(row) for row in self._store.get_jobs(status=status)]
+
+    def statistics(self) -> SchedulerStatistics:
+        """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""
+        self._usable("read statistics")
+        return self._scheduler.call(self._scheduler.statistics)
+
+    # -- listeners ----------------------------------------------------------------------
+
+    def add_listener(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Call ``callback`` on ``event``: ``(event, task)`` or ``(event, task, job)``.
+
+        Listeners run in registration order on the main loop when there is one, else on
+        a dispatcher thread of their own; their failures are logged. ``ConfigurationError``
+        for an event that is not an ``Event`` or a callback that is not callable.
+        """
+        self._listeners.add(event, callback)
+
+    def remove_listener(self, event: Event, callback: Callable[..., Any]) -> None:
+        """Stop calling ``callback`` on ``event``; an unknown callback is ignored."""
+        self._listeners.remove(event, callback)

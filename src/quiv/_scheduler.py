@@ -1,0 +1,599 @@
+"""The scheduler thread: the one owner of the timing structure and of task and job state.
+
+API callers and workers never touch that state. They post commands (plain callables) to an
+inbox, a deque plus a wake-up event, and the scheduler thread runs them in order. A caller
+that needs an answer waits for it (``call``); workers and ``add_task`` do not wait. Before
+``start`` there is no thread, and ``call`` runs the command inline under a lock instead.
+
+Each loop turn: run the commands in the inbox, start the jobs that are due (no more than
+there are free workers: the rest stay in the timing structure, there is no other queue), purge
+expired history when its own deadline came, then sleep until the earliest deadline or the
+next wake-up. There is no polling tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, TypeVar
+
+from ._bridge import MainLoop, current_bridge
+from ._clock import Clock
+from ._events import Listeners
+from ._invocation import Injection, resolve_awaitable, run_coroutine_here
+from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
+from ._schedule import next_after_run
+from ._store import Store
+from ._timing import Timeline
+from ._workers import WorkerPool
+from .exceptions import SchedulerStateError, TaskNotFoundError
+from .models import Event, Job, JobStatus, Task
+
+__all__ = ["JobEntry", "Scheduler", "SchedulerStatistics", "TaskEntry"]
+
+T = TypeVar("T")
+
+LATE_START_WARNING_SECONDS = 1.0
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+@dataclass(eq=False, slots=True)
+class TaskEntry:
+    """A task as the scheduler thread knows it."""
+
+    id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    args_blob: bytes
+    kwargs_blob: bytes
+    interval: float
+    fixed_interval: bool
+    run_once: bool
+    injection: Injection
+    progress_callback: Callable[..., Any] | None
+    next_run_at: float  # UTC epoch seconds, as stored
+    state: TaskState = TaskState.ACTIVE
+    job: JobEntry | None = None
+    # A run asked for (run now, resume) while a job ran: its monotonic deadline.
+    follow_up: float | None = None
+
+    def row(self) -> dict[str, Any]:
+        """Every stored column."""
+        return {
+            "id": self.id,
+            "task_name": self.name,
+            "args": self.args_blob,
+            "kwargs": self.kwargs_blob,
+            "interval_seconds": self.interval,
+            "fixed_interval": self.fixed_interval,
+            "run_once": self.run_once,
+            "status": self.state.status.value,
+            "next_run_at": self.next_run_at,
+        }
+
+    def snapshot(self) -> Task:
+        """The public model of this task now."""
+        return Task(
+            id=self.id,
+            task_name=self.name,
+            args=self.args,
+            kwargs=self.kwargs,
+            interval_seconds=self.interval,
+            fixed_interval=self.fixed_interval,
+            run_once=self.run_once,
+            status=self.state.status.value,
+            next_run_at=_utc(self.next_run_at),
+        )
+
+
+@dataclass(eq=False, slots=True)
+class JobEntry:
+    """A job in flight: from dispatch until the scheduler thread records its end."""
+
+    id: str
+    task: TaskEntry
+    anchor: float  # the monotonic instant the run was due; fixed cadences count from it
+    created_at: float  # UTC epoch
+    state: JobStatus = JobStatus.SCHEDULED
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    started_at: float | None = None
+    started_mono: float | None = None
+    ended_at: float | None = None
+    duration: float | None = None
+    error: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """Every stored column."""
+        return {
+            "id": self.id,
+            "task_id": self.task.id,
+            "task_name": self.task.name,
+            "status": self.state.value,
+            "started_at": self.started_at if self.started_at is not None else self.created_at,
+            "ended_at": self.ended_at,
+            "duration_seconds": self.duration,
+            "error_message": self.error,
+        }
+
+    def snapshot(self) -> Job:
+        """The public model of this job now."""
+        row = self.row()
+        return Job(
+            id=self.id,
+            task_id=self.task.id,
+            task_name=self.task.name,
+            status=self.state.value,
+            started_at=_utc(row["started_at"]),
+            ended_at=None if self.ended_at is None else _utc(self.ended_at),
+            duration_seconds=self.duration,
+            error_message=self.error,
+        )
+
+
+@dataclass(frozen=True)
+class SchedulerStatistics:
+    """A snapshot of the scheduler's load, from ``Quiv.statistics()``."""
+
+    tasks: int
+    pending_deadlines: int
+    running_jobs: int
+    free_workers: int
+    late_starts: int
+    jobs_started: int
+    store_write_failures: int
+
+
+class Lifecycle(str, Enum):
+    """Where a scheduler is in its life."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+_JOB_EVENTS = {
+    JobStatus.COMPLETED: Event.JOB_COMPLETED,
+    JobStatus.FAILED: Event.JOB_FAILED,
+    JobStatus.CANCELLED: Event.JOB_CANCELLED,
+}
+
+
+class _Reply:
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class Scheduler:
+    """Dispatch of one ``Quiv``: owns tasks, jobs in flight, deadlines, and the workers."""
+
+    def __init__(
+        self,
+        *,
+        pool_size: int,
+        retention: float,
+        clock: Clock,
+        store: Store,
+        listeners: Listeners,
+        bridge: MainLoop,
+        logger: logging.Logger,
+    ) -> None:
+        self.pool_size = pool_size
+        self._retention = retention
+        self._clock = clock
+        self._store = store
+        self._listeners = listeners
+        self._bridge = bridge
+        self._logger = logger
+        self._tasks: dict[str, TaskEntry] = {}
+        self._jobs: dict[str, JobEntry] = {}
+        self._timeline: Timeline[str] = Timeline()
+        self._purge_at: float | None = None
+        self._purge_pending = False
+        self._running = 0
+        self._late_starts = 0
+        self._jobs_started = 0
+        self._workers = WorkerPool(pool_size, "quiv-worker")
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._wake = threading.Event()
+        self._inline_lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._abandon = False
+
+    # -- commands ---------------------------------------------------------------------
+
+    def post(self, command: Callable[[], None]) -> None:
+        """Queue ``command`` for the scheduler thread and wake it; do not wait."""
+        if self._thread is None:
+            with self._inline_lock:
+                if self._thread is None:
+                    command()
+                    return
+        self._inbox.append(command)
+        self._wake.set()
+
+    def call(self, command: Callable[[], T]) -> T:
+        """Run ``command`` on the scheduler thread and return its result (or raise its error)."""
+        if self._thread is None:
+            with self._inline_lock:
+                if self._thread is None:
+                    return command()
+        reply = _Reply()
+
+        def _run() -> None:
+            try:
+                reply.value = command()
+            except BaseException as exc:
+                reply.error = exc
+            reply.done.set()
+
+        self._inbox.append(_run)
+        self._wake.set()
+        while not reply.done.wait(1.0):
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                raise SchedulerStateError("wait for the scheduler", "stopped", "call again")
+        if reply.error is not None:
+            raise reply.error
+        return reply.value  # type: ignore[no-any-return]
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler thread; commands run on it from now on."""
+        with self._inline_lock:
+            self._thread = threading.Thread(target=self._run, name="quiv-scheduler", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None) -> list[str]:
+        """Stop dispatching, set every running job's stop event, and wait for jobs to end.
+
+        Waits up to ``timeout`` real seconds (None: without limit) for running jobs; the
+        injected clock plays no part, so a test clock cannot make shutdown hang. Jobs still
+        running then are recorded as cancelled and their ids returned: their threads are
+        daemons and end with their handler or the process.
+        """
+        thread = self._thread
+        if thread is None:
+            return []
+
+        def _begin() -> None:
+            self._stopping = True
+            for job in self._jobs.values():
+                job.stop_event.set()
+
+        def _abandon() -> None:
+            self._abandon = True
+
+        self.post(_begin)
+        thread.join(timeout)
+        if thread.is_alive():
+            self.post(_abandon)
+            thread.join()
+        while self._inbox:  # ends that workers posted while the thread was leaving
+            self._inbox.popleft()()
+        # The thread has exited: what is still in flight is the caller's to close.
+        abandoned = list(self._jobs.values())
+        for job in abandoned:
+            self._logger.warning(
+                "quiv: job %s of task %r did not stop within the shutdown timeout; "
+                "recording it as cancelled and leaving its daemon thread behind",
+                job.id, job.task.name,
+            )
+            self._finish(
+                job, "cancel", self._clock.now().timestamp(), self._clock.monotonic(),
+                "still running when shutdown gave up waiting for it",
+            )
+        self._workers.shutdown(0.0 if abandoned else timeout)
+        return [job.id for job in abandoned]
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        inbox = self._inbox
+        while True:
+            while inbox:
+                command = inbox.popleft()
+                try:
+                    command()
+                except Exception:
+                    self._logger.exception("quiv scheduler: a command failed")
+            if self._stopping:
+                if not self._jobs or self._abandon:
+                    return
+                deadline = None
+            else:
+                now = self._clock.monotonic()
+                self._dispatch_due(now)
+                if self._purge_at is not None and now >= self._purge_at:
+                    self._purge()
+                deadline = self._next_deadline()
+            self._wake.clear()
+            if inbox:
+                continue
+            self._clock.wait(self._wake, deadline)
+
+    def _next_deadline(self) -> float | None:
+        deadline = self._purge_at
+        if self._running < self.pool_size:
+            head = self._timeline.peek()
+            if head is not None and (deadline is None or head[0] < deadline):
+                deadline = head[0]
+        return deadline
+
+    def _dispatch_due(self, now: float) -> None:
+        free = self.pool_size - self._running
+        if free <= 0:
+            return
+        for task_id, due in self._timeline.pop_due(now, free):
+            task = self._tasks[task_id]
+            late = now - due
+            if late > LATE_START_WARNING_SECONDS:
+                self._late_starts += 1
+                self._logger.warning(
+                    "quiv: task %r (%s) starts %.3f s late: all %d workers were busy",
+                    task.name, task.id, late, self.pool_size,
+                )
+            self._dispatch(task, due)
+
+    def _dispatch(self, task: TaskEntry, due: float) -> None:
+        task.state = TASK_MACHINE.next_state(task.id, task.state, "start")
+        job = JobEntry(
+            id=str(uuid.uuid4()), task=task, anchor=due, created_at=self._clock.now().timestamp()
+        )
+        task.job = job
+        self._jobs[job.id] = job
+        self._running += 1
+        self._jobs_started += 1
+        self._store.put_task(task.row())
+        self._store.put_job(job.row())
+        self._workers.submit(self._work, job)
+
+    # -- on a worker thread -----------------------------------------------------------
+
+    def _work(self, job: JobEntry) -> None:
+        clock = self._clock
+        if job.stop_event.is_set():
+            self.post(lambda: self._finish(job, "cancel", clock.now().timestamp(),
+                                           clock.monotonic(), None))
+            return
+        task = job.task
+        started_at, started_mono = clock.now().timestamp(), clock.monotonic()
+        self.post(lambda: self._started(job, started_at, started_mono))
+        kwargs = task.kwargs
+        injection = task.injection
+        if injection.job_id or injection.stop_event or injection.progress_hook:
+            kwargs = dict(kwargs)
+            if injection.job_id:
+                kwargs["_job_id"] = job.id
+            if injection.stop_event:
+                kwargs["_stop_event"] = job.stop_event
+            if injection.progress_hook:
+                kwargs["_progress_hook"] = self._progress_hook(task)
+        token = current_bridge().set(self._bridge)
+        trigger, error = "complete", None
+        try:
+            coroutine = resolve_awaitable(task.func(*task.args, **kwargs))
+            if coroutine is not None:
+                run_coroutine_here(coroutine)
+        except BaseException as exc:
+            # BaseExceptions too: SystemExit or KeyboardInterrupt raised by a handler ends
+            # that job, not the worker thread or the process.
+            trigger, error = "fail", str(exc) or type(exc).__name__
+            self._logger.error(
+                "quiv: job %s of task %r (%s) raised %s", job.id, task.name, task.id,
+                type(exc).__name__, exc_info=exc,
+            )
+        finally:
+            current_bridge().reset(token)
+        if trigger == "complete" and job.stop_event.is_set():
+            trigger = "cancel"
+        ended_at, ended_mono = clock.now().timestamp(), clock.monotonic()
+        self.post(lambda: self._finish(job, trigger, ended_at, ended_mono, error))
+
+    def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
+        callback = task.progress_callback
+        bridge = self._bridge
+        what = f"progress callback of task {task.name!r} ({task.id})"
+
+        def _progress_hook(*args: Any, **kwargs: Any) -> None:
+            if callback is None:
+                return
+            if not bridge.submit(callback, args, kwargs, what):
+                bridge.call_here(callback, args, kwargs, what)
+
+        return _progress_hook
+
+    # -- job life, on the scheduler thread ----------------------------------------------
+
+    def _started(self, job: JobEntry, started_at: float, started_mono: float) -> None:
+        job.state = JOB_MACHINE.next_state(job.id, job.state, "start")
+        job.started_at, job.started_mono = started_at, started_mono
+        self._store.put_job(job.row())
+        task = job.task
+        if self._listeners.wants(Event.JOB_STARTED):
+            self._listeners.emit(Event.JOB_STARTED, lambda: (task.snapshot(), job.snapshot()))
+
+    def _finish(
+        self, job: JobEntry, trigger: str, ended_at: float, ended_mono: float, error: str | None
+    ) -> None:
+        if job.id not in self._jobs:
+            return  # already closed by shutdown
+        job.state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        job.ended_at = ended_at
+        job.error = error
+        if job.started_mono is not None:
+            job.duration = max(0.0, ended_mono - job.started_mono)
+        else:
+            job.duration = 0.0
+        del self._jobs[job.id]
+        self._running -= 1
+        self._store.put_job(job.row())
+        task = job.task
+        task.job = None
+        if task.state is not TaskState.REMOVED:
+            self._after_run(task, job, ended_mono)
+        event = _JOB_EVENTS[job.state]
+        if self._listeners.wants(event):
+            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
+        if self._purge_at is None and not self._purge_pending:
+            self._purge_at = ended_mono + self._retention
+
+    def _after_run(self, task: TaskEntry, job: JobEntry, ended_mono: float) -> None:
+        if task.run_once:
+            task.state = TASK_MACHINE.next_state(task.id, task.state, "finish_last")
+            self._forget(task)
+            return
+        task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")
+        follow_up, task.follow_up = task.follow_up, None
+        if follow_up is not None:
+            self._schedule(task, follow_up)
+        elif task.state is TaskState.ACTIVE and not self._stopping:
+            self._schedule(task, next_after_run(
+                anchor=job.anchor, ended=ended_mono, interval=task.interval,
+                fixed_interval=task.fixed_interval,
+            ))
+        self._store.put_task(task.row())
+
+    def _schedule(self, task: TaskEntry, deadline: float) -> None:
+        self._timeline.schedule(task.id, deadline)
+        task.next_run_at = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+
+    def _forget(self, task: TaskEntry) -> None:
+        self._timeline.cancel(task.id)
+        del self._tasks[task.id]
+        self._store.delete_task(task.id)
+
+    # -- history --------------------------------------------------------------------------
+
+    def _purge(self) -> None:
+        self._purge_at = None
+        self._purge_pending = True
+        cutoff = self._clock.now().timestamp() - self._retention
+        self._store.purge(cutoff, lambda oldest: self.post(lambda: self._purged(oldest)))
+
+    def _purged(self, oldest: float | None) -> None:
+        self._purge_pending = False
+        if oldest is None:
+            return
+        wall_delay = oldest + self._retention - self._clock.now().timestamp()
+        self._purge_at = self._clock.monotonic() + max(0.0, wall_delay)
+
+    # -- commands from the API (run on the scheduler thread) ------------------------------
+
+    def add(self, task: TaskEntry, delay: float) -> None:
+        """Take over ``task``; its first run is due ``delay`` seconds from now."""
+        self._tasks[task.id] = task
+        self._schedule(task, self._clock.monotonic() + delay)
+        self._store.put_task(task.row())
+        if self._listeners.wants(Event.TASK_ADDED):
+            snapshot = task.snapshot()
+            self._listeners.emit(Event.TASK_ADDED, lambda: (snapshot,))
+
+    def _task(self, task_id: str) -> TaskEntry:
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise TaskNotFoundError(task_id)
+        return task
+
+    def pause(self, task_id: str) -> None:
+        """Stop scheduling runs of a task; a running job goes on."""
+        task = self._task(task_id)
+        task.state = TASK_MACHINE.next_state(task.id, task.state, "pause")
+        self._timeline.cancel(task.id)
+        task.follow_up = None
+        self._store.put_task(task.row())
+        if self._listeners.wants(Event.TASK_PAUSED):
+            snapshot = task.snapshot()
+            self._listeners.emit(Event.TASK_PAUSED, lambda: (snapshot,))
+
+    def resume(self, task_id: str, delay: float) -> None:
+        """Schedule the next run ``delay`` seconds from now (after the running job, if any)."""
+        task = self._task(task_id)
+        task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
+        deadline = self._clock.monotonic() + delay
+        if task.job is None:
+            self._schedule(task, deadline)
+        else:
+            task.follow_up = deadline
+            task.next_run_at = self._clock.now().timestamp() + delay
+        self._store.put_task(task.row())
+        if self._listeners.wants(Event.TASK_RESUMED):
+            snapshot = task.snapshot()
+            self._listeners.emit(Event.TASK_RESUMED, lambda: (snapshot,))
+
+    def run_now(self, task_id: str) -> bool:
+        """Make a run due now (right after the running job, if any); False if no such task."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            return False
+        now = self._clock.monotonic()
+        if task.job is None:
+            self._schedule(task, now)
+            self._store.put_task(task.row())
+        else:
+            task.follow_up = now
+        return True
+
+    def remove(self, task_id: str) -> Task:
+        """Delete a task and set its running job's stop event; return its last snapshot."""
+        task = self._task(task_id)
+        snapshot = task.snapshot()
+        task.state = TASK_MACHINE.next_state(task.id, task.state, "remove")
+        if task.job is not None:
+            task.job.stop_event.set()
+        self._forget(task)
+        if self._listeners.wants(Event.TASK_REMOVED):
+            self._listeners.emit(Event.TASK_REMOVED, lambda: (snapshot,))
+        return snapshot
+
+    def cancel_job(self, job_id: str) -> bool:
+        """Set the stop event of a job in flight; False when no such job is in flight."""
+        job = self._jobs.get(job_id)
+        if job is None:
+            return False
+        job.stop_event.set()
+        return True
+
+    def statistics(self) -> SchedulerStatistics:
+        """Counters of the scheduler now."""
+        return SchedulerStatistics(
+            tasks=len(self._tasks),
+            pending_deadlines=len(self._timeline),
+            running_jobs=self._running,
+            free_workers=self.pool_size - self._running,
+            late_starts=self._late_starts,
+            jobs_started=self._jobs_started,
+            store_write_failures=self._store.write_failures,
+        )
+
+    def check(self) -> None:
+        """Assert the invariants between tasks, jobs and deadlines (for tests)."""
+        self._timeline._check()
+        for task_id, _ in self._timeline:
+            assert task_id in self._tasks
+        running = 0
+        for task in self._tasks.values():
+            if task.job is not None:
+                running += 1
+                assert task.state in (TaskState.RUNNING, TaskState.PAUSED_RUNNING)
+                assert task.id not in self._timeline
+            else:
+                assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
+        assert running <= self._running == len(self._jobs) <= self.pool_size

@@ -1,0 +1,278 @@
+"""The store: tasks and job history in a private, temporary SQLite database.
+
+Writes are write-behind. The scheduler thread and API callers hand the store whole rows
+(``put_task``, ``put_job``), which only replace an entry in a dict of pending rows; a writer
+thread commits them in batches, so several changes of one job between two commits cost one
+row write, and no database work sits on the dispatch path. Every read first commits what is
+pending (``flush``), so a read sees every change handed over before it began.
+
+The tables belong to a private SQLAlchemy registry: the user's ``SQLModel.metadata`` never
+sees them. The database file lives in a fresh directory of mode 0700, the file itself is
+0600, and both are deleted by ``close``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, literal_column, select
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from .exceptions import DatabaseInitializationError
+from .models import JobStatus
+
+__all__ = ["JobRow", "Store", "TaskRow"]
+
+_registry = registry()
+
+Row = dict[str, Any]
+
+_TERMINAL = (JobStatus.COMPLETED.value, JobStatus.CANCELLED.value, JobStatus.FAILED.value)
+
+
+class _Base(SQLModel, registry=_registry):
+    pass
+
+
+class TaskRow(_Base, table=True):
+    """A stored task; ``args`` and ``kwargs`` are pickles."""
+
+    __tablename__ = "quiv_task"
+
+    id: str = Field(primary_key=True)
+    task_name: str
+    args: bytes
+    kwargs: bytes
+    interval_seconds: float
+    fixed_interval: bool
+    run_once: bool = Field(index=True)
+    status: str
+    next_run_at: float  # UTC, seconds since the epoch
+
+
+class JobRow(_Base, table=True):
+    """A stored job: one run of a task, kept after the task is gone until retention ends."""
+
+    __tablename__ = "quiv_job"
+
+    id: str = Field(primary_key=True)
+    task_id: str = Field(index=True)
+    task_name: str
+    status: str = Field(index=True)
+    started_at: float  # UTC, seconds since the epoch
+    ended_at: float | None = Field(default=None, index=True)
+    duration_seconds: float | None = None
+    error_message: str | None = None
+
+
+_task_table = TaskRow.__table__  # type: ignore[attr-defined]
+_job_table = JobRow.__table__  # type: ignore[attr-defined]
+
+
+
+def _upsert(table: Any) -> Any:
+    # An upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.id],
+        set_={c.name: statement.excluded[c.name] for c in table.c if c.name != "id"},
+    )
+
+
+_TASK_UPSERT = _upsert(_task_table)
+_JOB_UPSERT = _upsert(_job_table)
+_ROWID = literal_column("rowid")
+
+PurgeDone = Callable[[float | None], None]
+
+
+class Store:
+    """Tasks and jobs of one scheduler, with write-behind batching. Thread-safe."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
+        self.path = os.path.join(self._directory, "quiv.sqlite3")
+        try:
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            self._engine = self._create_engine(self.path)
+        except Exception as exc:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            raise DatabaseInitializationError(self.path, exc) from exc
+        self._pending_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._tasks: dict[str, Row | None] = {}
+        self._jobs: dict[str, Row] = {}
+        self._purge: tuple[float, PurgeDone] | None = None
+        self._wake = threading.Event()
+        self._closed = False
+        self.write_failures = 0
+        self._writer = threading.Thread(target=self._run_writer, name="quiv-store", daemon=True)
+        self._writer.start()
+
+    @staticmethod
+    def _create_engine(path: str) -> Engine:
+        engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # A private temporary database: readers must not block the writer, and a
+            # crash loses nothing that outlives the process anyway.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+
+        _registry.metadata.create_all(engine)
+        return engine
+
+    # -- writes: hand over rows -------------------------------------------------------------
+
+    def put_task(self, row: Row) -> None:
+        """Queue ``row`` (every column of a task) to be written, replacing any earlier one."""
+        with self._pending_lock:
+            self._tasks[row["id"]] = row
+        self._wake.set()
+
+    def delete_task(self, task_id: str) -> None:
+        """Queue the deletion of a task (its jobs stay until retention ends)."""
+        with self._pending_lock:
+            self._tasks[task_id] = None
+        self._wake.set()
+
+    def put_job(self, row: Row) -> None:
+        """Queue ``row`` (every column of a job) to be written, replacing any earlier one."""
+        with self._pending_lock:
+            self._jobs[row["id"]] = row
+        self._wake.set()
+
+    def purge(self, cutoff: float, done: PurgeDone) -> None:
+        """Queue the deletion of finished jobs that ended at or before ``cutoff`` (epoch seconds).
+
+        After the deletion, ``done`` is called on the writer thread with the end time of the
+        oldest finished job left, or None when there is none.
+        """
+        with self._pending_lock:
+            self._purge = (cutoff, done)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Commit everything handed over so far; return when it is in the database."""
+        with self._write_lock:
+            with self._pending_lock:
+                tasks, self._tasks = self._tasks, {}
+                jobs, self._jobs = self._jobs, {}
+                purge, self._purge = self._purge, None
+            if tasks or jobs or purge:
+                self._write(tasks, jobs, purge)
+
+    def _write(
+        self,
+        tasks: Mapping[str, Row | None],
+        jobs: Mapping[str, Row],
+        purge: tuple[float, PurgeDone] | None,
+    ) -> None:
+        oldest: float | None = None
+        try:
+            with self._engine.begin() as conn:
+                gone = [task_id for task_id, row in tasks.items() if row is None]
+                if gone:
+                    conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
+                rows = [row for row in tasks.values() if row is not None]
+                if rows:
+                    conn.execute(_TASK_UPSERT, rows)
+                if jobs:
+                    conn.execute(_JOB_UPSERT, list(jobs.values()))
+                if purge is not None:
+                    finished = _job_table.c.status.in_(_TERMINAL)
+                    conn.execute(
+                        delete(_job_table).where(finished, _job_table.c.ended_at <= purge[0])
+                    )
+                    oldest = conn.execute(
+                        select(func.min(_job_table.c.ended_at)).where(finished)
+                    ).scalar()
+        except Exception:
+            # Losing a batch of history is bad; a scheduler that stops scheduling is worse.
+            self.write_failures += 1
+            self._logger.exception(
+                "quiv store: writing %d task and %d job rows failed", len(tasks), len(jobs)
+            )
+            return
+        if purge is not None:
+            try:
+                purge[1](oldest)
+            except Exception:
+                self._logger.exception("quiv store: purge callback failed")
+
+    def _run_writer(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            self.flush()
+
+    # -- reads --------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> Row | None:
+        """The stored row of a task, or None."""
+        return self._one(select(_task_table).where(_task_table.c.id == task_id))
+
+    def get_tasks(self, *, include_run_once: bool) -> list[Row]:
+        """Every stored task, oldest first; run-once tasks only when asked for."""
+        query = select(_task_table)
+        if not include_run_once:
+            query = query.where(_task_table.c.run_once.is_(False))
+        return self._all(query.order_by(_ROWID))
+
+    def get_job(self, job_id: str) -> Row | None:
+        """The stored row of a job, or None."""
+        return self._one(select(_job_table).where(_job_table.c.id == job_id))
+
+    def get_jobs(self, *, status: str | None) -> list[Row]:
+        """Every stored job, oldest first, optionally of one status."""
+        query = select(_job_table)
+        if status is not None:
+            query = query.where(_job_table.c.status == status)
+        return self._all(query.order_by(_job_table.c.started_at, _ROWID))
+
+    def has_jobs_of(self, task_id: str) -> bool:
+        """Whether the history holds any job of this task."""
+        return self._one(select(_job_table.c.id).where(_job_table.c.task_id == task_id).limit(1)) is not None
+
+    def count_jobs(self) -> int:
+        """How many job rows are stored."""
+        self.flush()
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(_job_table)).scalar_one())
+
+    def _one(self, query: Any) -> Row | None:
+        rows = self._all(query)
+        return rows[0] if rows else None
+
+    def _all(self, query: Any) -> list[Row]:
+        self.flush()
+        with self._engine.connect() as conn:
+            result: Sequence[Any] = conn.execute(query).mappings().all()
+            return [dict(row) for row in result]
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit what is pending, stop the writer, and delete the database and its directory."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        self._writer.join()
+        self._engine.dispose()
+        shutil.rmtree(self._directory, ignore_errors=True)

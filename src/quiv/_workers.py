@@ -1,0 +1,75 @@
+"""The worker threads that run jobs.
+
+Not ``concurrent.futures.ThreadPoolExecutor``, for two reasons: the scheduler needs no
+``Future`` per job (it is told about a job's end by a command), and the executor's threads are
+joined at interpreter exit, so one handler that ignores its stop event would keep the whole
+process from exiting after ``shutdown`` gave up on it. These threads are daemons; the scheduler
+never submits more work than there are threads.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["WorkerPool"]
+
+_EXIT = None
+
+
+class WorkerPool:
+    """Up to ``size`` daemon threads, started on demand, taking work from one queue."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, func: Callable[..., Any], *args: Any) -> None:
+        """Run ``func(*args)`` on a worker thread; start a thread if none is idle."""
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < self._size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            else:
+                self._idle -= 1
+        self._queue.put((func, args))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _EXIT:
+                return
+            func, args = item
+            try:
+                func(*args)
+            except BaseException:  # the job wrapper has recorded the failure already
+                pass
+            with self._lock:
+                self._idle += 1
+
+    def shutdown(self, timeout: float | None) -> list[str]:
+        """Ask every thread to exit once its work is done; wait up to ``timeout`` seconds.
+
+        Returns the names of the threads still busy when the time ran out (they are daemons
+        and stop with their handler, or with the process).
+        """
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(_EXIT)
+        end = None if timeout is None else time.monotonic() + timeout
+        for thread in threads:
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
+        return [thread.name for thread in threads if thread.is_alive()]

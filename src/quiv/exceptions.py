@@ -1,0 +1,131 @@
+"""Every error quiv raises, in one leaf module (it imports nothing from quiv).
+
+The tree::
+
+    QuivError
+    ├── ConfigurationError (also ValueError)        bad argument or configuration
+    │   └── InvalidTimezoneError                    timezone that cannot be resolved
+    │   └── HandlerRegistrationError                a handler or callback is not callable
+    ├── DatabaseInitializationError                 the private store could not be created
+    ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
+    ├── TaskNotScheduledError (also LookupError)    a handler is known but no task is stored
+    ├── TaskNotFoundError (also LookupError)        no task with that id
+    ├── JobNotFoundError (also LookupError)         no job with that id
+    ├── InvalidTransitionError                      a status change the state machine forbids
+    └── SchedulerStateError (also RuntimeError)     a call the scheduler's lifecycle forbids
+
+Constructors take the offending values, keep them as attributes and format the message, so
+every raise site reads the same. The one exception is ``ConfigurationError``: its argument
+is the whole message, because configuration problems are too varied for one template, and
+quiv 0.4.0 code constructs it that way.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "DatabaseInitializationError",
+    "HandlerNotRegisteredError",
+    "HandlerRegistrationError",
+    "InvalidTimezoneError",
+    "InvalidTransitionError",
+    "JobNotFoundError",
+    "QuivError",
+    "SchedulerStateError",
+    "TaskNotFoundError",
+    "TaskNotScheduledError",
+]
+
+
+class QuivError(Exception):
+    """Base class of every error raised by quiv."""
+
+
+class ConfigurationError(QuivError, ValueError):
+    """An argument or a configuration value is invalid; the message says what is allowed."""
+
+
+class InvalidTimezoneError(ConfigurationError):
+    """A timezone value cannot be resolved to a ``tzinfo``."""
+
+    def __init__(self, value: object, reason: str | None = None) -> None:
+        self.value = value
+        detail = reason or (
+            "use an IANA name such as 'UTC' or 'America/New_York', 'Z', 'GMT', or a tzinfo"
+        )
+        super().__init__(f"invalid timezone {value!r}: {detail}")
+
+
+class DatabaseInitializationError(QuivError):
+    """The scheduler's database could not be created or opened."""
+
+    def __init__(self, location: str, cause: BaseException) -> None:
+        self.location = location
+        self.cause = cause
+        super().__init__(f"could not initialise the quiv database at {location}: {cause}")
+
+
+class HandlerRegistrationError(ConfigurationError):
+    """A handler or callback cannot be registered (for example, it is not callable)."""
+
+    def __init__(self, what: str, value: object) -> None:
+        self.what = what
+        self.value = value
+        super().__init__(f"{what} must be callable, got {type(value).__name__}")
+
+
+class HandlerNotRegisteredError(QuivError, LookupError):
+    """No handler is registered under this task id."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"no handler is registered for task {task_id!r}; add it with add_task")
+
+
+class TaskNotScheduledError(QuivError, LookupError):
+    """A handler is registered under this id, but no task is scheduled for it."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"task {task_id!r} is not scheduled (it was removed or has finished its run)"
+        )
+
+
+class TaskNotFoundError(QuivError, LookupError):
+    """No task with this id exists."""
+
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(f"task {task_id!r} was not found")
+
+
+class JobNotFoundError(QuivError, LookupError):
+    """No job with this id exists (it never did, or its history was purged)."""
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"job {job_id!r} was not found")
+
+
+class InvalidTransitionError(QuivError):
+    """A status change that the state machine of this kind of object does not allow.
+
+    Nothing is stored when this is raised: the object keeps ``state``.
+    """
+
+    def __init__(self, kind: str, obj_id: str, state: str, trigger: str) -> None:
+        self.kind = kind
+        self.obj_id = obj_id
+        self.state = state
+        self.trigger = trigger
+        super().__init__(f"{kind} {obj_id!r} in state {state!r} cannot {trigger!r}")
+
+
+class SchedulerStateError(QuivError, RuntimeError):
+    """The call is not allowed in the scheduler's current lifecycle state."""
+
+    def __init__(self, operation: str, state: str, allowed: str) -> None:
+        self.operation = operation
+        self.state = state
+        super().__init__(f"cannot {operation}: the scheduler is {state} ({allowed})")

@@ -1,0 +1,115 @@
+"""The public data of quiv: event names, statuses, and the ``Task`` and ``Job`` snapshots.
+
+``Task`` and ``Job`` are read-only snapshots built from the store; FastAPI can return them
+as JSON directly. Every datetime in them is timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from pydantic import ConfigDict, field_validator
+from sqlmodel import SQLModel
+
+__all__ = ["Event", "Job", "JobStatus", "Task", "TaskStatus"]
+
+
+class Event(str, Enum):
+    """Lifecycle events that listeners can subscribe to with ``Quiv.add_listener``.
+
+    Task events call ``callback(event, task)``; job events call ``callback(event, task, job)``.
+    """
+
+    TASK_ADDED = "task_added"
+    TASK_REMOVED = "task_removed"
+    TASK_PAUSED = "task_paused"
+    TASK_RESUMED = "task_resumed"
+    JOB_STARTED = "job_started"
+    JOB_COMPLETED = "job_completed"
+    JOB_FAILED = "job_failed"
+    JOB_CANCELLED = "job_cancelled"
+
+
+class TaskStatus(str, Enum):
+    """Stored status of a task.
+
+    ``active``: waiting for its next run; ``running``: a job of it runs now; ``paused``:
+    no run is scheduled until it is resumed (a job started before the pause may still be
+    running; its own status says so).
+    """
+
+    ACTIVE = "active"
+    RUNNING = "running"
+    PAUSED = "paused"
+
+
+class JobStatus(str, Enum):
+    """Status of one run of a task.
+
+    ``scheduled`` until a worker starts it, then ``running``; it ends ``completed``,
+    ``failed`` (the handler raised; ``error_message`` says what) or ``cancelled`` (its stop
+    event was set when the handler returned, or it was cancelled before it started).
+    """
+
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+class Task(SQLModel):
+    """A snapshot of a scheduled task, as returned by ``get_task`` and ``get_all_tasks``."""
+
+    model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
+
+    id: str
+    task_name: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    interval_seconds: float
+    fixed_interval: bool = True
+    run_once: bool = False
+    status: str
+    next_run_at: datetime
+
+    @field_validator("next_run_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        result = _as_utc(value)
+        assert result is not None
+        return result
+
+
+class Job(SQLModel):
+    """A snapshot of one run of a task, as returned by ``get_job`` and ``get_all_jobs``.
+
+    ``started_at`` is when the job was created (scheduled) and then when it started running;
+    ``ended_at`` and ``duration_seconds`` are set once it has ended.
+    """
+
+    model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
+
+    id: str
+    task_id: str
+    task_name: str
+    status: str = JobStatus.SCHEDULED.value
+    started_at: datetime
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    error_message: str | None = None
+
+    @field_validator("started_at", "ended_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _as_utc(value)

@@ -1,0 +1,74 @@
+"""Helpers for testing code that uses quiv: a clock you move by hand.
+
+>>> clock = FakeClock()
+>>> clock.advance(5)
+>>> clock.monotonic()
+5.0
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from .exceptions import ConfigurationError
+
+__all__ = ["FakeClock"]
+
+_EPOCH = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+class FakeClock:
+    """A ``Clock`` that stands still until ``advance()`` moves it.
+
+    Pass it as ``Quiv(clock=...)``: deadlines then fall due only when the test advances
+    time, and every advance wakes the scheduler thread. ``now()`` moves with the monotonic
+    time from ``start`` (an aware datetime, default 2030-01-01 UTC); ``jump_wall()`` moves
+    wall time alone, as an NTP step or a suspended laptop would.
+    """
+
+    def __init__(self, start: datetime = _EPOCH) -> None:
+        if start.tzinfo is None:
+            raise ConfigurationError("FakeClock start must be a timezone-aware datetime")
+        self._lock = threading.Lock()
+        self._monotonic = 0.0
+        self._wall = start.astimezone(timezone.utc)
+        self._waiters: set[threading.Event] = set()
+
+    def monotonic(self) -> float:
+        """Seconds advanced so far."""
+        return self._monotonic
+
+    def now(self) -> datetime:
+        """The start time plus the seconds advanced (plus any wall jumps)."""
+        return self._wall + timedelta(seconds=self._monotonic)
+
+    def wait(self, wakeup: threading.Event, deadline: float | None) -> None:
+        """Block until ``wakeup`` is set or time was advanced past ``deadline``."""
+        with self._lock:
+            if deadline is not None and self._monotonic >= deadline:
+                return
+            self._waiters.add(wakeup)
+        try:
+            wakeup.wait()
+        finally:
+            with self._lock:
+                self._waiters.discard(wakeup)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` (>= 0) and wake every waiter."""
+        if not seconds >= 0:
+            raise ConfigurationError(f"FakeClock cannot go backwards (advance by {seconds!r})")
+        with self._lock:
+            self._monotonic += seconds
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.set()
+
+    def jump_wall(self, seconds: float) -> None:
+        """Move wall time alone by ``seconds`` (either way); deadlines are not affected."""
+        with self._lock:
+            self._wall += timedelta(seconds=seconds)
+            waiters = list(self._waiters)
+        for waiter in waiters:
+            waiter.set()
