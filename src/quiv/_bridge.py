@@ -53,8 +53,9 @@ class MainLoop:
             return None
         return loop
 
-    def submit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-               what: str) -> bool:
+    def submit(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+    ) -> bool:
         """Run ``func(*args, **kwargs)`` on the main loop; False when no loop is running.
 
         On the loop's own thread the call is made at once; elsewhere it is queued with
@@ -72,8 +73,9 @@ class MainLoop:
             return False
         return True
 
-    def _invoke(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                what: str) -> None:
+    def _invoke(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+    ) -> None:
         try:
             result = func(*args, **kwargs)
         except Exception:
@@ -92,8 +94,9 @@ class MainLoop:
 
         task.add_done_callback(_done)
 
-    def call_here(self, func: Callable[..., Any], args: tuple[Any, ...],
-                  kwargs: dict[str, Any], what: str) -> None:
+    def call_here(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+    ) -> None:
         """Run ``func`` on the calling thread (a coroutine on a temporary loop); log failures."""
         try:
             coroutine = resolve_awaitable(func(*args, **kwargs))

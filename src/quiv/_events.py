@@ -75,8 +75,9 @@ class Listeners:
         self._ensure_thread()
         self._queue.put((callbacks, args))
 
-    def _deliver(self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...],
-                 on_loop: bool) -> None:
+    def _deliver(
+        self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...], on_loop: bool
+    ) -> None:
         for callback in callbacks:
             what = f"listener {getattr(callback, '__qualname__', callback)!r} for {args[0].value}"
             if on_loop:
@@ -87,9 +88,7 @@ class Listeners:
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="quiv-events", daemon=True
-                )
+                self._thread = threading.Thread(target=self._run, name="quiv-events", daemon=True)
                 self._thread.start()
 
     def _run(self) -> None:

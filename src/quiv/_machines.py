@@ -159,8 +159,12 @@ class StateMachine(Generic[S]):
         for trigger, event in self.machine.events.items():
             for source_name, candidates in event.transitions.items():
                 if len(candidates) != 1 or candidates[0].conditions:
-                    raise ValueError(f"{kind}: {trigger!r} from {source_name} must be unconditional")
-                table[(states[source_name], trigger)] = states[candidates[0].dest]
+                    raise ValueError(
+                        f"{kind}: {trigger!r} from {source_name} must be unconditional"
+                    )
+                dest = candidates[0].dest
+                assert dest is not None  # every transition here names its destination
+                table[(states[source_name], trigger)] = states[dest]
         self._table = table
         self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
 

@@ -105,11 +105,13 @@ class Quiv:
                     f"config must be a QuivConfig, got {type(config).__name__}"
                 )
             given = (pool_size, history_retention_seconds, timezone)
-            if given != (_DEFAULTS.pool_size, _DEFAULTS.history_retention_seconds,
-                         _DEFAULTS.timezone):
+            if given != (
+                _DEFAULTS.pool_size,
+                _DEFAULTS.history_retention_seconds,
+                _DEFAULTS.timezone,
+            ):
                 raise ConfigurationError(
-                    "pass either config= or pool_size/history_retention_seconds/timezone, "
-                    "not both"
+                    "pass either config= or pool_size/history_retention_seconds/timezone, not both"
                 )
         else:
             config = QuivConfig(pool_size, history_retention_seconds, timezone)
@@ -214,7 +216,7 @@ class Quiv:
         kwargs: dict[str, Any] | None = None,
         progress_callback: Callable[..., Any] | None = None,
     ) -> str:
-        """Register ``func`` to run every ``interval`` seconds, first after ``delay``; return the id.
+        """Register ``func`` to run every ``interval`` s, first after ``delay`` s; return its id.
 
         ``fixed_interval=True`` keeps the cadence of the runs' due times (runs missed while
         one overran are skipped); ``False`` waits ``interval`` after each run ends.
@@ -272,7 +274,10 @@ class Quiv:
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
                 "quiv: task %r (%s) added, every %ss, first run at %s",
-                task_name, task.id, interval, self._display(task.next_run_at),
+                task_name,
+                task.id,
+                interval,
+                self._display(task.next_run_at),
             )
         return task.id
 
@@ -342,7 +347,9 @@ class Quiv:
     def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
         """Every task, in the order they were added; run-once tasks only when asked for."""
         self._usable("read tasks")
-        return [_task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)]
+        return [
+            _task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)
+        ]
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""

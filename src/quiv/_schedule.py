@@ -7,10 +7,8 @@ import math
 __all__ = ["next_after_run"]
 
 
-def next_after_run(
-    *, anchor: float, ended: float, interval: float, fixed_interval: bool
-) -> float:
-    """The deadline of the run that follows a run which was due at ``anchor`` and ended at ``ended``.
+def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interval: bool) -> float:
+    """The deadline of the run after one that was due at ``anchor`` and ended at ``ended``.
 
     ``fixed_interval=True`` keeps the cadence ``anchor + k * interval``: the next slot is the
     first one at or after ``ended`` (at least one interval after ``anchor``), so slots missed

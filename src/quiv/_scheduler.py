@@ -215,6 +215,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._abandon = False
+        self._barriers: list[threading.Event] = []
 
     # -- commands ---------------------------------------------------------------------
 
@@ -252,6 +253,15 @@ class Scheduler:
         if reply.error is not None:
             raise reply.error
         return reply.value  # type: ignore[no-any-return]
+
+    def settle(self, timeout: float) -> bool:
+        """Wait until the thread has run every command posted before and then made one
+        dispatch pass at the clock's current time; False on timeout. Not started: True."""
+        if self._thread is None:
+            return True
+        barrier = threading.Event()
+        self.post(lambda: self._barriers.append(barrier))
+        return barrier.wait(timeout)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -294,10 +304,14 @@ class Scheduler:
             self._logger.warning(
                 "quiv: job %s of task %r did not stop within the shutdown timeout; "
                 "recording it as cancelled and leaving its daemon thread behind",
-                job.id, job.task.name,
+                job.id,
+                job.task.name,
             )
             self._finish(
-                job, "cancel", self._clock.now().timestamp(), self._clock.monotonic(),
+                job,
+                "cancel",
+                self._clock.now().timestamp(),
+                self._clock.monotonic(),
                 "still running when shutdown gave up waiting for it",
             )
         self._workers.shutdown(0.0 if abandoned else timeout)
@@ -324,6 +338,10 @@ class Scheduler:
                 if self._purge_at is not None and now >= self._purge_at:
                     self._purge()
                 deadline = self._next_deadline()
+            if self._barriers:
+                for barrier in self._barriers:
+                    barrier.set()
+                self._barriers.clear()
             self._wake.clear()
             if inbox:
                 continue
@@ -348,7 +366,10 @@ class Scheduler:
                 self._late_starts += 1
                 self._logger.warning(
                     "quiv: task %r (%s) starts %.3f s late: all %d workers were busy",
-                    task.name, task.id, late, self.pool_size,
+                    task.name,
+                    task.id,
+                    late,
+                    self.pool_size,
                 )
             self._dispatch(task, due)
 
@@ -370,8 +391,11 @@ class Scheduler:
     def _work(self, job: JobEntry) -> None:
         clock = self._clock
         if job.stop_event.is_set():
-            self.post(lambda: self._finish(job, "cancel", clock.now().timestamp(),
-                                           clock.monotonic(), None))
+            self.post(
+                lambda: self._finish(
+                    job, "cancel", clock.now().timestamp(), clock.monotonic(), None
+                )
+            )
             return
         task = job.task
         started_at, started_mono = clock.now().timestamp(), clock.monotonic()
@@ -397,8 +421,12 @@ class Scheduler:
             # that job, not the worker thread or the process.
             trigger, error = "fail", str(exc) or type(exc).__name__
             self._logger.error(
-                "quiv: job %s of task %r (%s) raised %s", job.id, task.name, task.id,
-                type(exc).__name__, exc_info=exc,
+                "quiv: job %s of task %r (%s) raised %s",
+                job.id,
+                task.name,
+                task.id,
+                type(exc).__name__,
+                exc_info=exc,
             )
         finally:
             current_bridge().reset(token)
@@ -465,10 +493,15 @@ class Scheduler:
         if follow_up is not None:
             self._schedule(task, follow_up)
         elif task.state is TaskState.ACTIVE and not self._stopping:
-            self._schedule(task, next_after_run(
-                anchor=job.anchor, ended=ended_mono, interval=task.interval,
-                fixed_interval=task.fixed_interval,
-            ))
+            self._schedule(
+                task,
+                next_after_run(
+                    anchor=job.anchor,
+                    ended=ended_mono,
+                    interval=task.interval,
+                    fixed_interval=task.fixed_interval,
+                ),
+            )
         self._store.put_task(task.row())
 
     def _schedule(self, task: TaskEntry, deadline: float) -> None:

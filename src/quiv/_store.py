@@ -77,7 +77,6 @@ _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
 
 
-
 def _upsert(table: Any) -> Any:
     # An upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
     statement = insert(table)
@@ -89,7 +88,7 @@ def _upsert(table: Any) -> Any:
 
 _TASK_UPSERT = _upsert(_task_table)
 _JOB_UPSERT = _upsert(_job_table)
-_ROWID = literal_column("rowid")
+_ROWID: Any = literal_column("rowid")
 
 PurgeDone = Callable[[float | None], None]
 
@@ -246,7 +245,10 @@ class Store:
 
     def has_jobs_of(self, task_id: str) -> bool:
         """Whether the history holds any job of this task."""
-        return self._one(select(_job_table.c.id).where(_job_table.c.task_id == task_id).limit(1)) is not None
+        return (
+            self._one(select(_job_table.c.id).where(_job_table.c.task_id == task_id).limit(1))
+            is not None
+        )
 
     def count_jobs(self) -> int:
         """How many job rows are stored."""

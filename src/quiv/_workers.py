@@ -9,6 +9,7 @@ never submits more work than there are threads.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -52,10 +53,9 @@ class WorkerPool:
             if item is _EXIT:
                 return
             func, args = item
-            try:
+            # The job wrapper records every failure itself; nothing may end this thread.
+            with contextlib.suppress(BaseException):
                 func(*args)
-            except BaseException:  # the job wrapper has recorded the failure already
-                pass
             with self._lock:
                 self._idle += 1
 

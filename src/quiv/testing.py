@@ -9,11 +9,14 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from ._quiv import Quiv
 from .exceptions import ConfigurationError
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeClock", "settle", "wait_until"]
 
 _EPOCH = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
@@ -72,3 +75,27 @@ class FakeClock:
             waiters = list(self._waiters)
         for waiter in waiters:
             waiter.set()
+
+
+def settle(quiv: Quiv, timeout: float = 5.0) -> None:
+    """Return once ``quiv``'s scheduler thread has handled every call made before this one
+    and made a dispatch pass at its clock's current time (so after ``FakeClock.advance``,
+    the jobs then due have been handed to workers). Raises ``TimeoutError`` after ``timeout``.
+    """
+    if not quiv._scheduler.settle(timeout):
+        raise TimeoutError(f"the quiv scheduler did not settle within {timeout} s")
+
+
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.005
+) -> None:
+    """Poll ``predicate`` until it is true; ``TimeoutError`` after ``timeout`` real seconds.
+
+    For waiting on what worker threads do (a job's end, a listener's call) in tests,
+    instead of sleeping for a fixed time.
+    """
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= end:
+            raise TimeoutError(f"condition not met within {timeout} s")
+        time.sleep(interval)

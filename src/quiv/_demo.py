@@ -1,0 +1,127 @@
+"""``quiv demo``: a short, self-contained run that shows what quiv does, in a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+import time
+from typing import Any, TextIO
+
+from ._quiv import Quiv
+from .models import Event, Job, Task
+
+__all__ = ["run_demo"]
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+
+    def __call__(self, where: str, text: str) -> None:
+        with self._lock:
+            elapsed = time.monotonic() - self._t0
+            self._out.write(f"[{elapsed:6.2f}s] {where:<8} {text}\n")
+            self._out.flush()
+
+
+class _LogToPrinter(logging.Handler):
+    def __init__(self, say: _Printer) -> None:
+        super().__init__(logging.INFO)
+        self._say = say
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._say("log", f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+async def _demo(seconds: float, out: TextIO) -> int:
+    say = _Printer(out)
+    logger = logging.getLogger("quiv.demo")
+    logger.propagate = False
+    handler = _LogToPrinter(say)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    quiv = Quiv(pool_size=4, logger=logger)
+    cancel_target: dict[str, str] = {}
+
+    def on_task(event: Event, task: Task) -> None:
+        say("event", f"{event.value:<14} task {task.task_name!r} ({task.status})")
+
+    def on_job(event: Event, task: Task, job: Job) -> None:
+        detail = f" error={job.error_message!r}" if job.error_message else ""
+        if job.duration_seconds is not None:
+            detail += f" after {job.duration_seconds * 1000:.0f} ms"
+        say("event", f"{event.value:<14} job of {task.task_name!r}{detail}")
+        if event is Event.JOB_STARTED and task.task_name == "long-export":
+            cancel_target["job"] = job.id
+
+    for event in (Event.TASK_ADDED, Event.TASK_REMOVED, Event.TASK_PAUSED, Event.TASK_RESUMED):
+        quiv.add_listener(event, on_task)
+    for event in (Event.JOB_STARTED, Event.JOB_COMPLETED, Event.JOB_FAILED, Event.JOB_CANCELLED):
+        quiv.add_listener(event, on_job)
+
+    def heartbeat(_job_id: str) -> None:
+        say("worker", f"heartbeat (job {_job_id[:8]}) on {threading.current_thread().name}")
+
+    async def download(url: str, _progress_hook: Any) -> None:
+        for percent in (0, 25, 50, 75, 100):
+            _progress_hook(url=url, percent=percent)
+            await asyncio.sleep(0.25)
+
+    async def show_progress(url: str, percent: int) -> None:
+        on_main = threading.current_thread() is threading.main_thread()
+        say("main", f"progress {url} {percent:3d}% (on the main loop: {on_main})")
+
+    def long_export(_stop_event: threading.Event) -> None:
+        say("worker", "export started; it checks its stop event every 100 ms")
+        while not _stop_event.wait(0.1):
+            pass
+        say("worker", "export saw its stop event and returns")
+
+    def broken() -> None:
+        raise ValueError("the upstream API answered 503")
+
+    quiv.start()
+    beat = quiv.add_task("heartbeat", heartbeat, interval=max(seconds / 5, 0.5))
+    quiv.add_task(
+        "download",
+        download,
+        interval=1,
+        run_once=True,
+        delay=0.3,
+        args=("https://example.invalid/data.csv",),
+        progress_callback=show_progress,
+    )
+    quiv.add_task("long-export", long_export, interval=60, run_once=True, delay=0.5)
+    quiv.add_task("broken", broken, interval=1, run_once=True, delay=1.0)
+    try:
+        await asyncio.sleep(seconds * 0.3)
+        if "job" in cancel_target:
+            say("main", "cancelling the export job")
+            quiv.cancel_job(cancel_target["job"])
+        await asyncio.sleep(seconds * 0.2)
+        say("main", "pausing the heartbeat")
+        quiv.pause_task(beat)
+        await asyncio.sleep(seconds * 0.2)
+        say("main", "resuming the heartbeat, and running it at once")
+        quiv.resume_task(beat, delay=seconds / 5)
+        quiv.run_task_immediately(beat)
+        await asyncio.sleep(seconds * 0.3)
+        say("main", "job history:")
+        for job in quiv.get_all_jobs():
+            say("main", f"  {job.task_name:<12} {job.status:<10} {job.error_message or ''}")
+        quiv.remove_task(beat)
+        await asyncio.sleep(0.1)
+    finally:
+        quiv.shutdown()
+        logger.removeHandler(handler)
+    say("main", "scheduler shut down; its temporary database is gone")
+    return 0
+
+
+def run_demo(seconds: float = 10.0, out: TextIO | None = None) -> int:
+    """Run the demo for about ``seconds`` and return the exit status (0)."""
+    return asyncio.run(_demo(seconds, out if out is not None else sys.stdout))
