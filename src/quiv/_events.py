@@ -106,5 +106,7 @@ class Listeners:
         if thread is None:
             return True
         self._queue.put(_STOP)
+        if thread is threading.current_thread():  # shutdown called by a listener
+            return True
         thread.join(timeout)
         return not thread.is_alive()

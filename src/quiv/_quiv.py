@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Any, TypeVar
 
-from ._bridge import MainLoop, activate, deactivate
+from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock
 from ._config import QuivConfig, check_number, validate_config
 from ._events import Listeners
@@ -179,6 +179,12 @@ class Quiv:
         """
         if timeout is not None:
             timeout = check_number("timeout", timeout)
+        if current_bridge().get() is self._bridge:
+            raise SchedulerStateError(
+                "shut down from one of its own jobs",
+                self._lifecycle.value,
+                "shutdown waits for running jobs, this one included; call it from outside",
+            )
         with self._lifecycle_lock:
             if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
                 return

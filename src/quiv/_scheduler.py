@@ -267,6 +267,7 @@ class Scheduler:
 
     def start(self) -> None:
         """Start the scheduler thread; commands run on it from now on."""
+        self._store.start()
         with self._inline_lock:
             self._thread = threading.Thread(target=self._run, name="quiv-scheduler", daemon=True)
             self._thread.start()
@@ -371,7 +372,11 @@ class Scheduler:
                     late,
                     self.pool_size,
                 )
-            self._dispatch(task, due)
+            try:
+                self._dispatch(task, due)
+            except Exception:
+                # A defect must cost this one run, not the scheduler thread.
+                self._logger.exception("quiv: could not start a job of task %r", task.id)
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:
         task.state = TASK_MACHINE.next_state(task.id, task.state, "start")

@@ -114,8 +114,14 @@ class Store:
         self._wake = threading.Event()
         self._closed = False
         self.write_failures = 0
-        self._writer = threading.Thread(target=self._run_writer, name="quiv-store", daemon=True)
-        self._writer.start()
+        self._writer: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the writer thread. Until then, rows wait for a read or ``close`` to commit
+        them (they are coalesced per row, so waiting costs no unbounded memory)."""
+        if self._writer is None and not self._closed:
+            self._writer = threading.Thread(target=self._run_writer, name="quiv-store", daemon=True)
+            self._writer.start()
 
     @staticmethod
     def _create_engine(path: str) -> Engine:
@@ -275,6 +281,8 @@ class Store:
         self.flush()
         self._closed = True
         self._wake.set()
-        self._writer.join()
+        if self._writer is not None:
+            self._writer.join()
+        self.flush()  # rows handed over while the writer was leaving
         self._engine.dispose()
         shutil.rmtree(self._directory, ignore_errors=True)
