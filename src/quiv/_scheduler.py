@@ -387,9 +387,9 @@ class Scheduler:
         self._jobs[job.id] = job
         self._running += 1
         self._jobs_started += 1
+        self._workers.submit(self._work, job)
         self._store.put_task(task.row())
         self._store.put_job(job.row())
-        self._workers.submit(self._work, job)
 
     # -- on a worker thread -----------------------------------------------------------
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ __all__ = ["JobRow", "Store", "TaskRow"]
 _registry = registry()
 
 Row = dict[str, Any]
+
+COALESCE_SECONDS = 0.01
 
 _TERMINAL = (JobStatus.COMPLETED.value, JobStatus.CANCELLED.value, JobStatus.FAILED.value)
 
@@ -210,7 +213,7 @@ class Store:
             self._logger.exception(
                 "quiv store: writing %d task and %d job rows failed", len(tasks), len(jobs)
             )
-            return
+            oldest = None  # the caller must hear back all the same, or it waits forever
         if purge is not None:
             try:
                 purge[1](oldest)
@@ -220,8 +223,14 @@ class Store:
     def _run_writer(self) -> None:
         while True:
             self._wake.wait()
-            self._wake.clear()
             if self._closed:
+                return
+            # Let rows gather for a moment: the batch gets bigger, the changes of one job
+            # coalesce, and the writer does not fight for the GIL at the instant a job
+            # starts, when the worker needs it to reach the handler.
+            time.sleep(COALESCE_SECONDS)
+            self._wake.clear()
+            if self._closed:  # close() came during the pause; it flushes itself
                 return
             self.flush()
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -60,8 +61,13 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` (>= 0) and wake every waiter."""
-        if not seconds >= 0:
-            raise ConfigurationError(f"FakeClock cannot go backwards (advance by {seconds!r})")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ConfigurationError(f"advance takes a number of seconds, got {seconds!r}")
+        if not 0 <= seconds < math.inf:
+            raise ConfigurationError(
+                "FakeClock cannot go backwards or jump to infinity: advance by a finite "
+                f"number of seconds >= 0, not {seconds!r}"
+            )
         with self._lock:
             self._monotonic += seconds
             waiters = list(self._waiters)
@@ -70,6 +76,10 @@ class FakeClock:
 
     def jump_wall(self, seconds: float) -> None:
         """Move wall time alone by ``seconds`` (either way); deadlines are not affected."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise ConfigurationError(f"jump_wall takes a number of seconds, got {seconds!r}")
+        if not math.isfinite(seconds):
+            raise ConfigurationError(f"jump_wall takes a finite number, not {seconds!r}")
         with self._lock:
             self._wall += timedelta(seconds=seconds)
             waiters = list(self._waiters)

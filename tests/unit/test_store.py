@@ -1,0 +1,553 @@
+"""Unit tests of ``quiv._store.Store``: the write-behind SQLite store of tasks and jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import stat
+import threading
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlmodel
+
+import quiv._store
+from quiv._store import Store
+from quiv.testing import wait_until
+
+LOGGER_NAME = "quiv.tests.store"
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    """A store without its writer thread: rows are committed by reads, flush and close."""
+    s = Store(logging.getLogger(LOGGER_NAME))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def started_store() -> Iterator[Store]:
+    """A store whose writer thread commits rows in the background."""
+    s = Store(logging.getLogger(LOGGER_NAME))
+    s.start()
+    yield s
+    s.close()
+
+
+def _committed_task_ids(store: Store) -> list[str]:
+    """What is in the database now, read past the store (so nothing is flushed)."""
+    connection = sqlite3.connect(store.path)
+    try:
+        return [row[0] for row in connection.execute("SELECT id FROM quiv_task ORDER BY rowid")]
+    finally:
+        connection.close()
+
+
+def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": task_id,
+        "task_name": f"name-{task_id}",
+        "args": b"\x80\x05)",
+        "kwargs": b"\x80\x05}\x94.",
+        "interval_seconds": 60.0,
+        "fixed_interval": True,
+        "run_once": False,
+        "status": "active",
+        "next_run_at": 1_900_000_000.5,
+    }
+    row.update(changes)
+    return row
+
+
+def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": job_id,
+        "task_id": "t1",
+        "task_name": "name-t1",
+        "status": "completed",
+        "started_at": 100.0,
+        "ended_at": 101.5,
+        "duration_seconds": 1.5,
+        "error_message": None,
+    }
+    row.update(changes)
+    return row
+
+
+def _mode(path: str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class _Purges:
+    """Collects what purge callbacks receive."""
+
+    def __init__(self) -> None:
+        self.calls: list[float | None] = []
+        self.threads: list[str] = []
+
+    def __call__(self, oldest: float | None) -> None:
+        self.calls.append(oldest)
+        self.threads.append(threading.current_thread().name)
+
+
+# -- the database file -----------------------------------------------------------------------
+
+
+def test_private_directory_and_file(store: Store) -> None:
+    directory = os.path.dirname(store.path)
+    assert os.path.basename(directory).startswith("quiv-")
+    assert _mode(directory) == 0o700
+    assert _mode(store.path) == 0o600
+    store.put_task(task_row("a"))
+    store.flush()
+    # Everything SQLite created beside the database (WAL and shared memory) is private too.
+    files = os.listdir(directory)
+    assert "quiv.sqlite3" in files
+    for name in files:
+        assert _mode(os.path.join(directory, name)) == 0o600, name
+
+
+def test_two_stores_are_independent() -> None:
+    first = Store(logging.getLogger(LOGGER_NAME))
+    second = Store(logging.getLogger(LOGGER_NAME))
+    try:
+        assert first.path != second.path
+        first.put_task(task_row("only-in-first"))
+        assert first.get_task("only-in-first") is not None
+        assert second.get_task("only-in-first") is None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_user_sqlmodel_metadata_has_no_quiv_tables(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.put_job(job_row("j"))
+    store.flush()
+    tables = set(sqlmodel.SQLModel.metadata.tables)
+    assert not {name for name in tables if name.startswith("quiv")}
+
+
+# -- tasks -----------------------------------------------------------------------------------
+
+
+def test_task_round_trip(store: Store) -> None:
+    row = task_row("a", run_once=True, fixed_interval=False, status="paused")
+    store.put_task(row)
+    got = store.get_task("a")
+    assert got is not None
+    assert got == row
+    assert type(got["fixed_interval"]) is bool
+    assert type(got["args"]) is bytes
+    assert store.get_task("missing") is None
+
+
+def test_put_task_twice_latest_wins(store: Store) -> None:
+    store.put_task(task_row("a", status="active"))
+    store.put_task(task_row("a", status="paused"))  # most likely in the same batch
+    assert store.get_task("a") == task_row("a", status="paused")
+    store.put_task(task_row("a", status="running", next_run_at=5.0))  # a later batch
+    assert store.get_task("a") == task_row("a", status="running", next_run_at=5.0)
+    assert len(store.get_tasks(include_run_once=True)) == 1
+
+
+def test_task_order_is_insertion_order_after_updates(store: Store) -> None:
+    for task_id in ("c", "a", "b"):
+        store.put_task(task_row(task_id))
+    store.flush()
+    store.put_task(task_row("c", status="paused"))  # an update keeps the place
+    store.put_task(task_row("d"))
+    store.put_task(task_row("a", status="running"))
+    tasks = store.get_tasks(include_run_once=True)
+    assert [t["id"] for t in tasks] == ["c", "a", "b", "d"]
+    assert [t["status"] for t in tasks] == ["paused", "running", "active", "active"]
+
+
+def test_delete_task(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.put_task(task_row("b"))
+    store.flush()
+    store.delete_task("a")
+    assert store.get_task("a") is None
+    assert [t["id"] for t in store.get_tasks(include_run_once=True)] == ["b"]
+    store.delete_task("never-existed")  # no error
+    assert [t["id"] for t in store.get_tasks(include_run_once=True)] == ["b"]
+
+
+def test_put_then_delete_before_a_write(store: Store) -> None:
+    with store._write_lock:  # hold the writer off so both land in one batch
+        store.put_task(task_row("a"))
+        store.delete_task("a")
+    assert store.get_task("a") is None
+
+
+def test_delete_keeps_the_jobs(store: Store) -> None:
+    store.put_task(task_row("t1"))
+    store.put_job(job_row("j1", task_id="t1"))
+    store.delete_task("t1")
+    assert store.get_task("t1") is None
+    assert store.get_job("j1") is not None
+    assert store.has_jobs_of("t1")
+
+
+def test_include_run_once(store: Store) -> None:
+    store.put_task(task_row("every-minute"))
+    store.put_task(task_row("once", run_once=True))
+    store.put_task(task_row("hourly", interval_seconds=3600.0))
+    assert [t["id"] for t in store.get_tasks(include_run_once=False)] == [
+        "every-minute",
+        "hourly",
+    ]
+    assert [t["id"] for t in store.get_tasks(include_run_once=True)] == [
+        "every-minute",
+        "once",
+        "hourly",
+    ]
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def test_job_round_trip(store: Store) -> None:
+    row = job_row("j1", status="failed", error_message="ValueError: boom")
+    store.put_job(row)
+    assert store.get_job("j1") == row
+    running = job_row("j2", status="running", ended_at=None, duration_seconds=None)
+    store.put_job(running)
+    assert store.get_job("j2") == running
+    assert store.get_job("missing") is None
+
+
+def test_put_job_twice_latest_wins(store: Store) -> None:
+    store.put_job(job_row("j", status="scheduled", ended_at=None, duration_seconds=None))
+    store.put_job(job_row("j", status="running", ended_at=None, duration_seconds=None))
+    store.flush()
+    store.put_job(job_row("j", status="completed"))
+    assert store.get_job("j") == job_row("j", status="completed")
+    assert store.count_jobs() == 1
+
+
+def test_get_jobs_order_and_status_filter(store: Store) -> None:
+    store.put_job(job_row("late", started_at=300.0))
+    store.put_job(job_row("early", started_at=100.0, status="failed"))
+    store.put_job(job_row("tie-1", started_at=200.0))
+    store.put_job(job_row("tie-2", started_at=200.0, status="running", ended_at=None))
+    store.put_job(job_row("tie-3", started_at=200.0))
+    all_jobs = store.get_jobs(status=None)
+    assert [j["id"] for j in all_jobs] == ["early", "tie-1", "tie-2", "tie-3", "late"]
+    completed = store.get_jobs(status="completed")
+    assert [j["id"] for j in completed] == ["tie-1", "tie-3", "late"]
+    assert [j["id"] for j in store.get_jobs(status="running")] == ["tie-2"]
+    assert store.get_jobs(status="cancelled") == []
+    assert store.count_jobs() == 5
+
+
+def test_has_jobs_of(store: Store) -> None:
+    assert not store.has_jobs_of("t1")
+    store.put_job(job_row("j1", task_id="t1"))
+    assert store.has_jobs_of("t1")
+    assert not store.has_jobs_of("t2")
+
+
+# -- purge -----------------------------------------------------------------------------------
+
+
+def _history(store: Store) -> None:
+    store.put_job(job_row("done-10", status="completed", ended_at=10.0))
+    store.put_job(job_row("failed-20", status="failed", ended_at=20.0))
+    store.put_job(job_row("cancelled-30", status="cancelled", ended_at=30.0))
+    store.put_job(job_row("running", status="running", started_at=1.0, ended_at=None))
+    store.put_job(job_row("scheduled", status="scheduled", started_at=2.0, ended_at=None))
+
+
+def test_purge_deletes_finished_jobs_ended_at_or_before_the_cutoff(store: Store) -> None:
+    _history(store)
+    done = _Purges()
+    store.purge(20.0, done)
+    store.flush()
+    assert done.calls == [30.0]  # the oldest finished job left
+    remaining = {j["id"] for j in store.get_jobs(status=None)}
+    assert remaining == {"cancelled-30", "running", "scheduled"}
+
+
+def test_purge_everything_finished_reports_none(store: Store) -> None:
+    _history(store)
+    done = _Purges()
+    store.purge(1e12, done)
+    store.flush()
+    assert done.calls == [None]
+    # Jobs without an end are never purged.
+    assert {j["id"] for j in store.get_jobs(status=None)} == {"running", "scheduled"}
+
+
+def test_purge_with_nothing_to_delete(store: Store) -> None:
+    _history(store)
+    done = _Purges()
+    store.purge(5.0, done)
+    store.flush()
+    assert done.calls == [10.0]
+    assert store.count_jobs() == 5
+
+
+def test_purge_on_an_empty_store(store: Store) -> None:
+    done = _Purges()
+    store.purge(100.0, done)
+    store.flush()
+    assert done.calls == [None]
+
+
+def test_purge_runs_after_the_rows_of_its_batch(store: Store) -> None:
+    done = _Purges()
+    with store._write_lock:  # hold the writer off: the job and the purge make one batch
+        store.put_job(job_row("j", ended_at=50.0))
+        store.purge(50.0, done)
+    store.flush()
+    assert done.calls == [None]
+    assert store.get_job("j") is None
+
+
+def test_purge_callback_runs_on_the_writer_thread(started_store: Store) -> None:
+    done = _Purges()
+    finished = threading.Event()
+
+    def callback(oldest: float | None) -> None:
+        done(oldest)
+        finished.set()
+
+    started_store.purge(1.0, callback)  # no flush: the writer thread must pick it up itself
+    assert finished.wait(timeout=10)
+    assert done.calls == [None]
+    assert done.threads == ["quiv-store"]
+
+
+def test_failing_purge_callback_is_logged(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
+
+    def broken(oldest: float | None) -> None:
+        raise RuntimeError("callback broke")
+
+    store.purge(1.0, broken)
+    store.flush()
+    records = [r for r in caplog.records if r.name == LOGGER_NAME]
+    assert [r.getMessage() for r in records] == ["quiv store: purge callback failed"]
+    assert records[0].exc_info is not None
+    assert store.write_failures == 0  # the write itself succeeded
+    store.put_task(task_row("after"))
+    assert store.get_task("after") is not None
+
+
+# -- flush and close -------------------------------------------------------------------------
+
+
+def test_without_the_writer_rows_wait_for_flush(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.put_task(task_row("b"))
+    assert _committed_task_ids(store) == []
+    store.flush()
+    assert _committed_task_ids(store) == ["a", "b"]
+
+
+def test_flush_makes_writes_visible_to_another_connection(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.put_job(job_row("j"))
+    store.flush()
+    connection = sqlite3.connect(store.path)
+    try:
+        tasks = connection.execute("SELECT id, status FROM quiv_task").fetchall()
+        jobs = connection.execute("SELECT id, status FROM quiv_job").fetchall()
+    finally:
+        connection.close()
+    assert tasks == [("a", "active")]
+    assert jobs == [("j", "completed")]
+
+
+def test_the_writer_thread_commits_without_a_read(started_store: Store) -> None:
+    started_store.put_task(task_row("a"))
+    wait_until(lambda: _committed_task_ids(started_store) == ["a"], timeout=10)
+    started_store.delete_task("a")
+    wait_until(lambda: _committed_task_ids(started_store) == [], timeout=10)
+
+
+def test_start_is_idempotent(started_store: Store) -> None:
+    writer = started_store._writer
+    started_store.start()
+    assert started_store._writer is writer
+    assert sum(t.name == "quiv-store" and t is writer for t in threading.enumerate()) == 1
+
+
+def test_flush_with_nothing_pending(store: Store) -> None:
+    store.flush()
+    store.flush()
+    assert store.get_tasks(include_run_once=True) == []
+    assert store.write_failures == 0
+
+
+def test_concurrent_writers(started_store: Store) -> None:
+    store = started_store
+
+    def writer(prefix: str) -> None:
+        for i in range(50):
+            store.put_job(job_row(f"{prefix}-{i}", started_at=float(i)))
+            if i % 10 == 0:
+                store.flush()
+
+    threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+    assert store.count_jobs() == 200
+    assert store.write_failures == 0
+
+
+@pytest.mark.parametrize("start", [False, True], ids=["no-writer", "writer"])
+def test_close_writes_pending_rows_then_deletes_everything(start: bool) -> None:
+    store = Store(logging.getLogger(LOGGER_NAME))
+    if start:
+        store.start()
+    directory = os.path.dirname(store.path)
+    done = _Purges()
+    with store._write_lock:  # keep the batch pending until close
+        store.put_job(job_row("j", ended_at=5.0))
+        store.purge(10.0, done)
+    if start:
+        store.close()
+    else:
+        store.close()
+    assert done.calls == [None]  # the pending batch was written before closing
+    assert not os.path.exists(directory)
+    assert not any(t.name == "quiv-store" and t.is_alive() for t in threading.enumerate())
+    store.close()  # idempotent
+    assert not os.path.exists(directory)
+
+
+def test_start_after_close_does_nothing() -> None:
+    store = Store(logging.getLogger(LOGGER_NAME))
+    store.close()
+    store.start()
+    assert store._writer is None
+
+
+# -- write failures --------------------------------------------------------------------------
+
+
+class _BrokenEngine:
+    """Delegates to the real engine, except that every write transaction fails."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def begin(self) -> Any:
+        raise OSError("disk full")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _store_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == LOGGER_NAME and r.levelno >= logging.ERROR]
+
+
+def test_failed_write_is_logged_and_the_store_keeps_working(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
+    store.put_task(task_row("before"))
+    store.flush()
+    real = store._engine
+    monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
+    store.put_task(task_row("lost"))
+    store.flush()
+    assert store.write_failures == 1
+    records = _store_errors(caplog)
+    assert [r.getMessage() for r in records] == ["quiv store: writing 1 task and 0 job rows failed"]
+    assert records[0].exc_info is not None
+    assert isinstance(records[0].exc_info[1], OSError)
+
+    monkeypatch.setattr(store, "_engine", real)
+    store.put_task(task_row("after"))
+    store.put_job(job_row("j-after"))
+    assert store.get_task("after") is not None
+    assert store.get_job("j-after") is not None
+    assert store.get_task("before") is not None
+    assert store.write_failures == 1
+    assert len(_store_errors(caplog)) == 1
+
+
+def test_bad_row_is_logged_and_later_writes_succeed(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
+    store.put_job(job_row("bad", started_at=object()))  # SQLite cannot bind an object
+    store.flush()
+    assert store.write_failures == 1
+    records = _store_errors(caplog)
+    assert len(records) == 1
+    assert "0 task and 1 job rows failed" in records[0].getMessage()
+    assert store.get_job("bad") is None
+
+    store.put_job(job_row("good"))
+    assert store.get_job("good") == job_row("good")
+    assert store.write_failures == 1
+
+
+def test_purge_callback_is_called_even_when_the_write_fails(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
+    monkeypatch.setattr(store, "_engine", _BrokenEngine(store._engine))
+    done = _Purges()
+    store.purge(100.0, done)
+    store.flush()
+    assert store.write_failures == 1
+    # The caller must hear back somehow, or it can never schedule another purge.
+    assert len(done.calls) == 1
+
+
+class _RecordingEvent(threading.Event):
+    """The store's wake-up event, noting when it is set after the store began closing."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.set_while_closing = threading.Event()
+
+    def set(self) -> None:
+        super().set()
+        if self.store._closed:
+            self.set_while_closing.set()
+
+
+def test_close_during_the_writer_pause_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    pausing = threading.Event()
+    resume = threading.Event()
+
+    def pause(seconds: float) -> None:
+        pausing.set()
+        resume.wait(10)
+
+    # Hold the writer inside its pause before a batch (if it has one) until close has run.
+    monkeypatch.setattr(quiv._store, "time", types.SimpleNamespace(sleep=pause), raising=False)
+    store = Store(logging.getLogger(LOGGER_NAME))
+    wake = _RecordingEvent(store)
+    store._wake = wake
+    store.start()
+    store.put_task(task_row("a"))
+    pausing.wait(1)
+    closer = threading.Thread(target=store.close, name="closer", daemon=True)
+    closer.start()
+    try:
+        assert wake.set_while_closing.wait(10)
+        resume.set()
+        closer.join(timeout=2)
+        assert not closer.is_alive(), "Store.close() is stuck joining the writer thread"
+    finally:
+        resume.set()
+        wake.set()  # release a writer stuck on the lost wake-up, so close can finish
+        closer.join(timeout=10)
+    assert not os.path.exists(os.path.dirname(store.path))
