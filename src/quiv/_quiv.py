@@ -8,7 +8,7 @@ import pickle
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Any, TypeVar
 
@@ -16,7 +16,7 @@ from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock
 from ._config import QuivConfig, check_number, validate_config
 from ._events import Listeners
-from ._invocation import inspect_handler
+from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
 from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskEntry
 from ._store import Row, Store
 from .exceptions import (
@@ -339,6 +339,25 @@ class Quiv:
         """
         self._usable("cancel a job")
         return self._scheduler.call(lambda: self._scheduler.cancel_job(job_id))
+
+    def run_async(
+        self,
+        task: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        """Run ``task(*args, **kwargs)`` to completion on a temporary event loop; block until done.
+
+        Kept from quiv 0.4.0 for code that drives a coroutine from a worker thread. Called
+        on a thread that runs a loop already, the temporary loop gets a thread of its own.
+        The coroutine's exception, if any, is raised here.
+        """
+        if not callable(task):
+            raise HandlerRegistrationError("task", task)
+        coroutine = resolve_awaitable(task(*(args or ()), **(kwargs or {})))
+        if coroutine is None:
+            raise ConfigurationError(f"run_async needs an async callable, got {task!r}")
+        run_coroutine_here(coroutine)
 
     # -- reads --------------------------------------------------------------------------
 
