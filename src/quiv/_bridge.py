@@ -12,10 +12,10 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from ._invocation import resolve_awaitable, run_coroutine_here
+from ._invocation import is_private_loop, resolve_awaitable, run_coroutine_here
 
 __all__ = ["MainLoop", "activate", "current_bridge", "deactivate", "run_on_main"]
 
@@ -38,10 +38,13 @@ class MainLoop:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def capture(self) -> None:
-        """Adopt the loop running in this thread, if no usable loop is known yet."""
+        """Adopt the loop running in this thread, if no usable loop is known yet.
+
+        quiv's own temporary loops (an async handler's, a callback's) never qualify.
+        """
         if self._loop is None or self._loop.is_closed():
             running = _running_loop()
-            if running is not None:
+            if running is not None and not is_private_loop(running):
                 self._loop = running
 
     @property
@@ -78,21 +81,25 @@ class MainLoop:
     ) -> None:
         try:
             result = func(*args, **kwargs)
-        except Exception:
+        except BaseException:
+            # Even SystemExit: a callback is no way to stop the application's loop.
             self._logger.exception("%s raised", what)
             return
         coroutine = resolve_awaitable(result)
         if coroutine is None:
             return
-        task = asyncio.get_running_loop().create_task(coroutine)
+        task = asyncio.get_running_loop().create_task(self._guarded(coroutine, what))
         self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-        def _done(done: asyncio.Task[Any]) -> None:
-            self._tasks.discard(done)
-            if not done.cancelled() and done.exception() is not None:
-                self._logger.error("%s raised", what, exc_info=done.exception())
-
-        task.add_done_callback(_done)
+    async def _guarded(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            # Even SystemExit: asyncio would re-raise it out of the application's loop.
+            self._logger.exception("%s raised", what)
 
     def call_here(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
@@ -102,7 +109,8 @@ class MainLoop:
             coroutine = resolve_awaitable(func(*args, **kwargs))
             if coroutine is not None:
                 run_coroutine_here(coroutine)
-        except Exception:
+        except BaseException:
+            # Even SystemExit: it must not reach the handler or end the dispatcher thread.
             self._logger.exception("%s raised", what)
 
 

@@ -11,11 +11,33 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Injection", "inspect_handler", "resolve_awaitable", "run_coroutine_here"]
+__all__ = [
+    "Injection",
+    "inspect_handler",
+    "is_private_loop",
+    "resolve_awaitable",
+    "run_coroutine_here",
+]
+
+# The temporary loops quiv runs coroutines on. They must never be mistaken for the
+# application's main loop, even when quiv is called from code running on one.
+_private_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def is_private_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is one of quiv's temporary loops (of a job or a callback)."""
+    return loop in _private_loops
+
+
+async def _on_private_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    _private_loops.add(asyncio.get_running_loop())
+    return await coroutine
+
 
 INJECTED = ("_job_id", "_stop_event", "_progress_hook")
 
@@ -73,13 +95,13 @@ def run_coroutine_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coroutine)
+        return asyncio.run(_on_private_loop(coroutine))
     outcome: list[Any] = []
     failure: list[BaseException] = []
 
     def _run() -> None:
         try:
-            outcome.append(asyncio.run(coroutine))
+            outcome.append(asyncio.run(_on_private_loop(coroutine)))
         except BaseException as exc:
             failure.append(exc)
 

@@ -10,6 +10,7 @@ import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
+from functools import partial
 from typing import Any, TypeVar
 
 from ._bridge import MainLoop, activate, current_bridge, deactivate
@@ -274,9 +275,10 @@ class Quiv:
             progress_callback=progress_callback,
             next_run_at=self._clock.now().timestamp() + delay,
         )
+        deadline = self._clock.monotonic() + delay
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row())
-        self._scheduler.post(lambda: self._scheduler.add(task, delay))
+        self._scheduler.post(partial(self._scheduler.add, task, deadline))
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
                 "quiv: task %r (%s) added, every %ss, first run at %s",
@@ -296,7 +298,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("remove a task")
-        self._scheduler.call(lambda: self._scheduler.remove(task_id))
+        self._scheduler.call(partial(self._scheduler.remove, task_id))
 
     def pause_task(self, task_id: str) -> None:
         """Schedule no further runs until ``resume_task``; a running job goes on.
@@ -304,7 +306,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("pause a task")
-        self._scheduler.call(lambda: self._scheduler.pause(task_id))
+        self._scheduler.call(partial(self._scheduler.pause, task_id))
 
     def resume_task(self, task_id: str, delay: float = 0) -> None:
         """Make the next run due ``delay`` seconds from now (after a running job ends).
@@ -314,7 +316,7 @@ class Quiv:
         """
         self._usable("resume a task")
         delay = check_number("delay", delay)
-        self._scheduler.call(lambda: self._scheduler.resume(task_id, delay))
+        self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
 
     def run_task_immediately(self, task_id: str) -> int:
         """Make a run of the task due now and return 1.
@@ -326,7 +328,7 @@ class Quiv:
         history (a run-once task that has run, or a removed one).
         """
         self._usable("run a task")
-        if self._scheduler.call(lambda: self._scheduler.run_now(task_id)):
+        if self._scheduler.call(partial(self._scheduler.run_now, task_id)):
             return 1
         if self._store.has_jobs_of(task_id):
             raise TaskNotScheduledError(task_id)
@@ -338,7 +340,7 @@ class Quiv:
         The handler decides when to return; the job then ends ``cancelled``.
         """
         self._usable("cancel a job")
-        return self._scheduler.call(lambda: self._scheduler.cancel_job(job_id))
+        return self._scheduler.call(partial(self._scheduler.cancel_job, job_id))
 
     def run_async(
         self,

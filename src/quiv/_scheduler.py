@@ -283,6 +283,10 @@ class Scheduler:
         thread = self._thread
         if thread is None:
             return []
+        if thread is threading.current_thread():
+            # Only a finalizer can get here: stop the loop, and let nothing wait on itself.
+            self._stopping = self._abandon = True
+            return []
 
         def _begin() -> None:
             self._stopping = True
@@ -329,6 +333,9 @@ class Scheduler:
                     command()
                 except Exception:
                     self._logger.exception("quiv scheduler: a command failed")
+                # Hold no reference to the last command while asleep: it may be the last
+                # thing keeping a dropped Quiv alive, whose finalizer then cannot run.
+                del command
             if self._stopping:
                 if not self._jobs or self._abandon:
                     return
@@ -336,7 +343,7 @@ class Scheduler:
             else:
                 now = self._clock.monotonic()
                 self._dispatch_due(now)
-                if self._purge_at is not None and now >= self._purge_at:
+                if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
                     self._purge()
                 deadline = self._next_deadline()
             if self._barriers:
@@ -349,7 +356,9 @@ class Scheduler:
             self._clock.wait(self._wake, deadline)
 
     def _next_deadline(self) -> float | None:
-        deadline = self._purge_at
+        # While a purge is in flight its answer wakes the loop; an overdue purge deadline
+        # must not make it spin meanwhile.
+        deadline = None if self._purge_pending else self._purge_at
         if self._running < self.pool_size:
             head = self._timeline.peek()
             if head is not None and (deadline is None or head[0] < deadline):
@@ -485,7 +494,7 @@ class Scheduler:
         event = _JOB_EVENTS[job.state]
         if self._listeners.wants(event):
             self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
-        if self._purge_at is None and not self._purge_pending:
+        if self._purge_at is None:
             self._purge_at = ended_mono + self._retention
 
     def _after_run(self, task: TaskEntry, job: JobEntry, ended_mono: float) -> None:
@@ -531,14 +540,16 @@ class Scheduler:
         if oldest is None:
             return
         wall_delay = oldest + self._retention - self._clock.now().timestamp()
-        self._purge_at = self._clock.monotonic() + max(0.0, wall_delay)
+        due = self._clock.monotonic() + max(0.0, wall_delay)
+        # A job that ended while the purge was in flight may already have set an earlier one.
+        self._purge_at = due if self._purge_at is None else min(self._purge_at, due)
 
     # -- commands from the API (run on the scheduler thread) ------------------------------
 
-    def add(self, task: TaskEntry, delay: float) -> None:
-        """Take over ``task``; its first run is due ``delay`` seconds from now."""
+    def add(self, task: TaskEntry, deadline: float) -> None:
+        """Take over ``task``; its first run is due at the monotonic ``deadline``."""
         self._tasks[task.id] = task
-        self._schedule(task, self._clock.monotonic() + delay)
+        self._timeline.schedule(task.id, deadline)
         self._store.put_task(task.row())
         if self._listeners.wants(Event.TASK_ADDED):
             snapshot = task.snapshot()

@@ -69,7 +69,8 @@ class FakeClock:
                 f"number of seconds >= 0, not {seconds!r}"
             )
         with self._lock:
-            self._monotonic += seconds
+            # Rounded to the nanosecond, so that ten advances of 0.1 make exactly 1.0.
+            self._monotonic = round(self._monotonic + seconds, 9)
             waiters = list(self._waiters)
         for waiter in waiters:
             waiter.set()

@@ -415,13 +415,10 @@ def test_close_writes_pending_rows_then_deletes_everything(start: bool) -> None:
     with store._write_lock:  # keep the batch pending until close
         store.put_job(job_row("j", ended_at=5.0))
         store.purge(10.0, done)
-    if start:
-        store.close()
-    else:
-        store.close()
+    store.close()
     assert done.calls == [None]  # the pending batch was written before closing
     assert not os.path.exists(directory)
-    assert not any(t.name == "quiv-store" and t.is_alive() for t in threading.enumerate())
+    assert store._writer is None or not store._writer.is_alive()
     store.close()  # idempotent
     assert not os.path.exists(directory)
 
