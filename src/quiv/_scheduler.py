@@ -40,6 +40,7 @@ __all__ = ["JobEntry", "Scheduler", "SchedulerStatistics", "TaskEntry"]
 T = TypeVar("T")
 
 LATE_START_WARNING_SECONDS = 1.0
+LATE_START_SUMMARY_SECONDS = 10.0
 
 
 def _utc(epoch: float) -> datetime:
@@ -207,6 +208,9 @@ class Scheduler:
         self._purge_pending = False
         self._running = 0
         self._late_starts = 0
+        self._late_unreported = 0
+        self._late_max = 0.0
+        self._late_reported_at: float | None = None
         self._jobs_started = 0
         self._workers = WorkerPool(pool_size, "quiv-worker")
         self._inbox: deque[Callable[[], None]] = deque()
@@ -227,7 +231,10 @@ class Scheduler:
                     command()
                     return
         self._inbox.append(command)
-        self._wake.set()
+        # is_set() is a plain read; set() takes a lock. The thread clears the flag before
+        # it looks at the inbox, so a skipped set() can never be a lost wake-up.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def call(self, command: Callable[[], T]) -> T:
         """Run ``command`` on the scheduler thread and return its result (or raise its error)."""
@@ -373,19 +380,41 @@ class Scheduler:
             task = self._tasks[task_id]
             late = now - due
             if late > LATE_START_WARNING_SECONDS:
-                self._late_starts += 1
-                self._logger.warning(
-                    "quiv: task %r (%s) starts %.3f s late: all %d workers were busy",
-                    task.name,
-                    task.id,
-                    late,
-                    self.pool_size,
-                )
+                self._late_start(task, late, now)
             try:
                 self._dispatch(task, due)
             except Exception:
                 # A defect must cost this one run, not the scheduler thread.
                 self._logger.exception("quiv: could not start a job of task %r", task.id)
+
+    def _late_start(self, task: TaskEntry, late: float, now: float) -> None:
+        # One line per backlog, then a summary at most every LATE_START_SUMMARY_SECONDS:
+        # a saturated pool must not also flood the log with a line per job.
+        self._late_starts += 1
+        self._late_unreported += 1
+        self._late_max = max(self._late_max, late)
+        if self._late_reported_at is not None and (
+            now - self._late_reported_at < LATE_START_SUMMARY_SECONDS
+        ):
+            return
+        if self._late_unreported == 1:
+            self._logger.warning(
+                "quiv: task %r (%s) starts %.3f s late: all %d workers were busy",
+                task.name,
+                task.id,
+                late,
+                self.pool_size,
+            )
+        else:
+            self._logger.warning(
+                "quiv: %d job starts were late (up to %.3f s): all %d workers were busy",
+                self._late_unreported,
+                self._late_max,
+                self.pool_size,
+            )
+        self._late_reported_at = now
+        self._late_unreported = 0
+        self._late_max = 0.0
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:
         task.state = TASK_MACHINE.next_state(task.id, task.state, "start")
@@ -550,7 +579,6 @@ class Scheduler:
         """Take over ``task``; its first run is due at the monotonic ``deadline``."""
         self._tasks[task.id] = task
         self._timeline.schedule(task.id, deadline)
-        self._store.put_task(task.row())
         if self._listeners.wants(Event.TASK_ADDED):
             snapshot = task.snapshot()
             self._listeners.emit(Event.TASK_ADDED, lambda: (snapshot,))

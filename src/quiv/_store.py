@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, literal_column, select
-from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -80,12 +79,16 @@ _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(table: Any) -> Any:
-    # An upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=[table.c.id],
-        set_={c.name: statement.excluded[c.name] for c in table.c if c.name != "id"},
+def _upsert(table: Any) -> str:
+    # Plain SQL handed to the driver's executemany: SQLAlchemy's per-row bind processing
+    # cost more than SQLite itself. An upsert, not INSERT OR REPLACE: replacing would
+    # renumber the rowid, which orders reads.
+    names = [column.name for column in table.c]
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"VALUES ({', '.join(':' + name for name in names)}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
 
 
@@ -148,19 +151,25 @@ class Store:
         """Queue ``row`` (every column of a task) to be written, replacing any earlier one."""
         with self._pending_lock:
             self._tasks[row["id"]] = row
-        self._wake.set()
+        self._nudge()
 
     def delete_task(self, task_id: str) -> None:
         """Queue the deletion of a task (its jobs stay until retention ends)."""
         with self._pending_lock:
             self._tasks[task_id] = None
-        self._wake.set()
+        self._nudge()
 
     def put_job(self, row: Row) -> None:
         """Queue ``row`` (every column of a job) to be written, replacing any earlier one."""
         with self._pending_lock:
             self._jobs[row["id"]] = row
-        self._wake.set()
+        self._nudge()
+
+    def _nudge(self) -> None:
+        # is_set() is a plain read; set() takes a lock. The writer clears the flag before it
+        # takes the pending rows, so a skipped set() can never strand a row.
+        if not self._wake.is_set():
+            self._wake.set()
 
     def purge(self, cutoff: float, done: PurgeDone) -> None:
         """Queue the deletion of finished jobs that ended at or before ``cutoff`` (epoch seconds).
@@ -196,9 +205,9 @@ class Store:
                     conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
                 rows = [row for row in tasks.values() if row is not None]
                 if rows:
-                    conn.execute(_TASK_UPSERT, rows)
+                    conn.exec_driver_sql(_TASK_UPSERT, rows)
                 if jobs:
-                    conn.execute(_JOB_UPSERT, list(jobs.values()))
+                    conn.exec_driver_sql(_JOB_UPSERT, list(jobs.values()))
                 if purge is not None:
                     finished = _job_table.c.status.in_(_TERMINAL)
                     conn.execute(
