@@ -239,3 +239,43 @@ def test_delay_counts_from_the_add_task_call(quiv) -> None:
     clock.release.set()  # ...when the scheduler thread gets to the add_task command
     quiesce(q)
     assert runs.times == [5.0]
+
+
+def test_a_saturated_pool_logs_one_warning_then_summaries(quiv, clock, gate, caplog) -> None:
+    q = quiv(clock=clock, pool_size=1)
+    q.start()
+    release = gate()
+    started: list[int] = []
+
+    def handler(index: int) -> None:
+        started.append(index)
+        if index == 0:
+            release.wait(WAIT)
+
+    for index in range(6):
+        q.add_task(f"t{index}", handler, interval=1000, delay=0, run_once=True, args=(index,))
+    with caplog.at_level("WARNING", logger="Quiv"):
+        settle(q)
+        wait_until(lambda: started == [0], WAIT)
+        advance(q, clock, 5)  # t1..t5 are now 5 s late behind the blocked t0
+        release.set()
+        wait_until(lambda: len(started) == 6, WAIT)
+        quiesce(q)
+        late = [r.getMessage() for r in caplog.records if "late" in r.getMessage()]
+        # The first late start is reported on its own; the next four fall inside the
+        # summary window and are not logged one by one.
+        assert len(late) == 1
+        assert "task 't1'" in late[0]
+        assert "5.000 s late" in late[0]
+        assert q.statistics().late_starts == 5
+        # Once the window has passed, the next late start reports what was held back.
+        release2 = gate()
+        q.add_task("slow", lambda: release2.wait(WAIT), interval=1000, run_once=True)
+        q.add_task("after", lambda: None, interval=1000, run_once=True)
+        settle(q)
+        advance(q, clock, 12)
+        release2.set()
+        quiesce(q)
+        late = [r.getMessage() for r in caplog.records if "late" in r.getMessage()]
+        assert len(late) == 2
+        assert late[1].startswith("quiv: 5 job starts were late (up to 12.000 s)")
