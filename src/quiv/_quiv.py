@@ -264,8 +264,6 @@ class Quiv:
             id=str(uuid.uuid4()),
             name=task_name,
             func=func,
-            args=args,
-            kwargs=kwargs,
             args_blob=blobs[0],
             kwargs_blob=blobs[1],
             interval=interval,

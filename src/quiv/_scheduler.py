@@ -14,6 +14,7 @@ next wake-up. There is no polling tick.
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import uuid
 from collections import deque
@@ -54,8 +55,6 @@ class TaskEntry:
     id: str
     name: str
     func: Callable[..., Any]
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
     args_blob: bytes
     kwargs_blob: bytes
     interval: float
@@ -88,8 +87,8 @@ class TaskEntry:
         return Task(
             id=self.id,
             task_name=self.name,
-            args=self.args,
-            kwargs=self.kwargs,
+            args=pickle.loads(self.args_blob),
+            kwargs=pickle.loads(self.kwargs_blob),
             interval_seconds=self.interval,
             fixed_interval=self.fixed_interval,
             run_once=self.run_once,
@@ -309,7 +308,10 @@ class Scheduler:
             self.post(_abandon)
             thread.join()
         while self._inbox:  # ends that workers posted while the thread was leaving
-            self._inbox.popleft()()
+            try:
+                self._inbox.popleft()()
+            except Exception:
+                self._logger.exception("quiv scheduler: a command failed during shutdown")
         # The thread has exited: what is still in flight is the caller's to close.
         abandoned = list(self._jobs.values())
         for job in abandoned:
@@ -443,20 +445,21 @@ class Scheduler:
         task = job.task
         started_at, started_mono = clock.now().timestamp(), clock.monotonic()
         self.post(lambda: self._started(job, started_at, started_mono))
-        kwargs = task.kwargs
-        injection = task.injection
-        if injection.job_id or injection.stop_event or injection.progress_hook:
-            kwargs = dict(kwargs)
+        token = current_bridge().set(self._bridge)
+        trigger, error = "complete", None
+        try:
+            # Every run gets its own copy of the arguments, as stored: a run that mutates
+            # them, or a caller that changes them after add_task, affects no other run.
+            args = pickle.loads(task.args_blob)
+            kwargs = pickle.loads(task.kwargs_blob)
+            injection = task.injection
             if injection.job_id:
                 kwargs["_job_id"] = job.id
             if injection.stop_event:
                 kwargs["_stop_event"] = job.stop_event
             if injection.progress_hook:
                 kwargs["_progress_hook"] = self._progress_hook(task)
-        token = current_bridge().set(self._bridge)
-        trigger, error = "complete", None
-        try:
-            coroutine = resolve_awaitable(task.func(*task.args, **kwargs))
+            coroutine = resolve_awaitable(task.func(*args, **kwargs))
             if coroutine is not None:
                 run_coroutine_here(coroutine)
         except BaseException as exc:

@@ -302,3 +302,24 @@ def test_jobs_are_ordered_oldest_first(quiv, clock) -> None:
     started = [j.started_at for j in q.get_all_jobs()]
     assert started == sorted(started)
     assert started[0].tzinfo == timezone.utc or started[0].utcoffset().total_seconds() == 0
+
+
+def test_every_run_gets_its_own_copy_of_the_arguments(quiv, clock) -> None:
+    from ._helpers import step_to
+
+    q = quiv(clock=clock)
+    q.start()
+    seen: list[tuple[list[int], dict[str, list[int]]]] = []
+
+    def handler(items: list[int], *, extra: list[int]) -> None:
+        seen.append((list(items), {"extra": list(extra)}))
+        items.append(99)  # a run that mutates its arguments...
+        extra.clear()
+
+    items = [1, 2]
+    extra = [3]
+    task_id = q.add_task("copy", handler, interval=1, args=(items,), kwargs={"extra": extra})
+    items.append(100)  # ...or a caller that changes them after add_task
+    step_to(q, clock, 2)
+    assert seen == [([1, 2], {"extra": [3]})] * 3  # ...changes nothing for the next run
+    assert q.get_task(task_id).args == ([1, 2],)
