@@ -106,7 +106,7 @@ def test_callable_without_a_signature_gets_nothing() -> None:
         def __call__(self, _job_id: str) -> None: ...
 
     handler = Opaque()
-    with pytest.raises(TypeError):
+    with pytest.raises((TypeError, ValueError)):  # which one depends on the Python
         inspect.signature(handler)
     assert inspect_handler(handler) == NOTHING
 
