@@ -36,7 +36,7 @@ __all__ = ["Quiv"]
 T = TypeVar("T")
 
 _DEFAULTS = QuivConfig()
-DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
 def _task_model(row: Row) -> Task:
