@@ -1,4 +1,5 @@
-"""Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``stress``.
+"""Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``docs``,
+``stress``.
 
 Interpreters come from the machine (pyenv, or shared/tools/install-python3.14); nox reports a
 missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=true sets it).
@@ -11,7 +12,7 @@ import nox
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["tests", "typecheck", "lint"]
+nox.options.sessions = ["tests", "typecheck", "lint", "docs"]
 
 
 def _install(session: nox.Session, *groups: str) -> None:
@@ -52,3 +53,11 @@ def lint(session: nox.Session) -> None:
     _install(session, "dev")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python="3.11")
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly: any warning or broken link fails."""
+    _install(session, "docs")
+    session.run("quiv", "diagram", "--docs", "docs/generated")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -23,12 +24,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument(
         "--seconds", type=_positive, default=10.0, help="how long it runs (default 10)"
     )
+    diagram = commands.add_parser(
+        "diagram", help="render the task and job state machines from their live definitions"
+    )
+    diagram.add_argument("which", nargs="?", choices=("task", "job", "all"), default="all")
+    diagram.add_argument(
+        "--format",
+        choices=("mermaid", "dot", "table"),
+        default="mermaid",
+        help="Mermaid stateDiagram (default), Graphviz DOT, or a Markdown table of transitions",
+    )
+    diagram.add_argument("--output", "-o", help="write to this file instead of stdout")
+    diagram.add_argument(
+        "--docs",
+        metavar="DIR",
+        help="write every generated file the documentation embeds into DIR (docs/generated)",
+    )
     commands.add_parser("version", help="print the installed version")
     options = parser.parse_args(argv)
     if options.command == "demo":
         from ._demo import run_demo
 
         return run_demo(options.seconds)
+    if options.command == "diagram":
+        from . import _diagrams
+
+        if options.docs:
+            for path in _diagrams.write_docs(options.docs):
+                print(f"wrote {path}")
+            return 0
+        text = _diagrams.render(options.which, options.format)
+        if options.output:
+            with open(options.output, "w", encoding="utf-8", newline="\n") as file:
+                file.write(text)
+        else:
+            sys.stdout.write(text)
+        return 0
     from . import __version__
 
     print(__version__)

@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from transitions import Machine
 
 from .exceptions import InvalidTransitionError
-from .models import JobStatus, TaskStatus
+from .models import Event, JobStatus, TaskStatus
 
 __all__ = [
     "JOB_MACHINE",
@@ -75,7 +75,8 @@ S = TypeVar("S", bound=Enum)
 class Transition(Generic[S]):
     """One legal change: ``trigger`` takes an object from any of ``sources`` to ``dest``.
 
-    ``by`` says who fires it and ``doc`` what it means; both are rendered in the docs.
+    ``by`` says who fires it, ``doc`` what it means, ``stores`` what is written, and
+    ``event`` which listener event the scheduler emits for it (it looks it up here).
     """
 
     trigger: str
@@ -83,6 +84,8 @@ class Transition(Generic[S]):
     dest: S
     by: str
     doc: str
+    stores: str = ""
+    event: Event | None = None
 
 
 A, R, P, PR, X = (
@@ -93,18 +96,30 @@ A, R, P, PR, X = (
     TaskState.REMOVED,
 )
 
+# fmt: off
 TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
-    Transition("start", (A,), R, "scheduler", "its deadline came (or run now) and a job starts"),
-    Transition("start", (P,), PR, "scheduler", "run now on a paused task: one run, still paused"),
-    Transition("finish", (R,), A, "scheduler", "the job ended; the next run is scheduled"),
-    Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled"),
-    Transition("finish_last", (R, PR), X, "scheduler", "the run of a run-once task ended"),
-    Transition("pause", (A, P), P, "pause_task", "no further runs until resumed"),
-    Transition("pause", (R, PR), PR, "pause_task", "the running job goes on; no next run"),
-    Transition("resume", (P, A), A, "resume_task", "the next run is due after the delay"),
-    Transition("resume", (PR, R), R, "resume_task", "the next run follows the running job"),
-    Transition("remove", (A, R, P, PR), X, "remove_task", "deleted; a running job is stopped"),
+    Transition("start", (A,), R, "scheduler", "its run is due and a worker is free",
+               "status running"),
+    Transition("start", (P,), PR, "scheduler", "run now on a paused task: one run, still paused",
+               "status stays paused"),
+    Transition("finish", (R,), A, "scheduler", "the job ended; the next run is scheduled",
+               "status active, next_run_at"),
+    Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled",
+               "status paused"),
+    Transition("finish_last", (R, PR), X, "scheduler", "the one run of a run-once task ended",
+               "row deleted (its jobs stay)"),
+    Transition("pause", (A, P), P, "pause_task", "no further runs until resumed",
+               "status paused", Event.TASK_PAUSED),
+    Transition("pause", (R, PR), PR, "pause_task", "the running job goes on; no next run",
+               "status paused", Event.TASK_PAUSED),
+    Transition("resume", (P, A), A, "resume_task", "the next run is due after the delay",
+               "status active, next_run_at", Event.TASK_RESUMED),
+    Transition("resume", (PR, R), R, "resume_task", "the next run follows the running job",
+               "status running, next_run_at", Event.TASK_RESUMED),
+    Transition("remove", (A, R, P, PR), X, "remove_task", "deleted; a running job is stopped",
+               "row deleted (its jobs stay)", Event.TASK_REMOVED),
 )
+# fmt: on
 
 SC, RU, CO, CA, FA = (
     JobState.SCHEDULED,
@@ -114,13 +129,20 @@ SC, RU, CO, CA, FA = (
     JobState.FAILED,
 )
 
+# fmt: off
 JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
-    Transition("start", (SC,), RU, "worker", "a worker thread calls the handler"),
-    Transition("complete", (RU,), CO, "worker", "the handler returned, stop event not set"),
-    Transition("fail", (RU,), FA, "worker", "the handler raised"),
-    Transition("cancel", (RU,), CA, "worker", "the handler returned after its stop event was set"),
-    Transition("cancel", (SC,), CA, "scheduler", "cancelled or shut down before it started"),
+    Transition("start", (SC,), RU, "worker", "a worker thread calls the handler",
+               "status running, started_at", Event.JOB_STARTED),
+    Transition("complete", (RU,), CO, "worker", "the handler returned, stop event not set",
+               "status, ended_at, duration_seconds", Event.JOB_COMPLETED),
+    Transition("fail", (RU,), FA, "worker", "the handler raised",
+               "status, ended_at, duration_seconds, error_message", Event.JOB_FAILED),
+    Transition("cancel", (RU,), CA, "worker", "the handler returned after its stop event was set",
+               "status, ended_at, duration_seconds", Event.JOB_CANCELLED),
+    Transition("cancel", (SC,), CA, "scheduler", "cancelled or shut down before it started",
+               "status, ended_at", Event.JOB_CANCELLED),
 )
+# fmt: on
 
 
 class StateMachine(Generic[S]):
@@ -167,6 +189,11 @@ class StateMachine(Generic[S]):
                 table[(states[source_name], trigger)] = states[dest]
         self._table = table
         self.triggers = tuple(dict.fromkeys(t.trigger for t in self.transitions))
+        events: dict[str, Event | None] = {}
+        for transition in self.transitions:
+            if events.setdefault(transition.trigger, transition.event) != transition.event:
+                raise ValueError(f"{kind}: every {transition.trigger!r} must emit one event")
+        self._events = events
 
     def next_state(self, obj_id: str, state: S, trigger: str) -> S:
         """The state that ``trigger`` takes an object in ``state`` to. O(1).
@@ -178,6 +205,10 @@ class StateMachine(Generic[S]):
             return self._table[(state, trigger)]
         except KeyError:
             raise InvalidTransitionError(self.kind, obj_id, state.value, trigger) from None
+
+    def event_for(self, trigger: str) -> Event | None:
+        """The listener event that a change by ``trigger`` emits, if any."""
+        return self._events[trigger]
 
     def can(self, state: S, trigger: str) -> bool:
         """Whether ``trigger`` is legal in ``state``."""

@@ -163,13 +163,6 @@ class Lifecycle(str, Enum):
     STOPPED = "stopped"
 
 
-_JOB_EVENTS = {
-    JobStatus.COMPLETED: Event.JOB_COMPLETED,
-    JobStatus.FAILED: Event.JOB_FAILED,
-    JobStatus.CANCELLED: Event.JOB_CANCELLED,
-}
-
-
 class _Reply:
     __slots__ = ("done", "error", "value")
 
@@ -501,8 +494,9 @@ class Scheduler:
         job.started_at, job.started_mono = started_at, started_mono
         self._store.put_job(job.row())
         task = job.task
-        if self._listeners.wants(Event.JOB_STARTED):
-            self._listeners.emit(Event.JOB_STARTED, lambda: (task.snapshot(), job.snapshot()))
+        event = JOB_MACHINE.event_for("start")
+        if event is not None and self._listeners.wants(event):
+            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
 
     def _finish(
         self, job: JobEntry, trigger: str, ended_at: float, ended_mono: float, error: str | None
@@ -523,8 +517,8 @@ class Scheduler:
         task.job = None
         if task.state is not TaskState.REMOVED:
             self._after_run(task, job, ended_mono)
-        event = _JOB_EVENTS[job.state]
-        if self._listeners.wants(event):
+        event = JOB_MACHINE.event_for(trigger)
+        if event is not None and self._listeners.wants(event):
             self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
         if self._purge_at is None:
             self._purge_at = ended_mono + self._retention
@@ -582,9 +576,14 @@ class Scheduler:
         """Take over ``task``; its first run is due at the monotonic ``deadline``."""
         self._tasks[task.id] = task
         self._timeline.schedule(task.id, deadline)
-        if self._listeners.wants(Event.TASK_ADDED):
-            snapshot = task.snapshot()
-            self._listeners.emit(Event.TASK_ADDED, lambda: (snapshot,))
+        # Adding is a task's creation, not a change of state: no transition names its event.
+        self._emit_task(Event.TASK_ADDED, task.snapshot)
+
+    def _emit_task(self, event: Event | None, snapshot: Callable[[], Task]) -> None:
+        # The snapshot is taken now, on this thread: later changes must not leak into it.
+        if event is not None and self._listeners.wants(event):
+            taken = snapshot()
+            self._listeners.emit(event, lambda: (taken,))
 
     def _task(self, task_id: str) -> TaskEntry:
         task = self._tasks.get(task_id)
@@ -599,9 +598,7 @@ class Scheduler:
         self._timeline.cancel(task.id)
         task.follow_up = None
         self._store.put_task(task.row())
-        if self._listeners.wants(Event.TASK_PAUSED):
-            snapshot = task.snapshot()
-            self._listeners.emit(Event.TASK_PAUSED, lambda: (snapshot,))
+        self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
 
     def resume(self, task_id: str, delay: float) -> None:
         """Schedule the next run ``delay`` seconds from now (after the running job, if any)."""
@@ -614,9 +611,7 @@ class Scheduler:
             task.follow_up = deadline
             task.next_run_at = self._clock.now().timestamp() + delay
         self._store.put_task(task.row())
-        if self._listeners.wants(Event.TASK_RESUMED):
-            snapshot = task.snapshot()
-            self._listeners.emit(Event.TASK_RESUMED, lambda: (snapshot,))
+        self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
 
     def run_now(self, task_id: str) -> bool:
         """Make a run due now (right after the running job, if any); False if no such task."""
@@ -639,8 +634,7 @@ class Scheduler:
         if task.job is not None:
             task.job.stop_event.set()
         self._forget(task)
-        if self._listeners.wants(Event.TASK_REMOVED):
-            self._listeners.emit(Event.TASK_REMOVED, lambda: (snapshot,))
+        self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
 
     def cancel_job(self, job_id: str) -> bool:
