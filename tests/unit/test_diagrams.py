@@ -71,7 +71,8 @@ def test_mermaid_labels_say_what_is_stored() -> None:
 def test_dot_has_every_transition_and_marks_terminal_states(kind: str) -> None:
     machine = MACHINES[kind]
     text = render_dot(kind)
-    assert text.startswith(f"digraph quiv_{kind} {{\n") and text.endswith("}\n")
+    assert text.startswith(f"digraph quiv_{kind} {{\n")
+    assert text.endswith("}\n")
     assert f"__initial -> {machine.initial.value};" in text
     for t in machine.transitions:
         for source in t.sources:
@@ -103,7 +104,8 @@ def test_cli_prints_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram"]) == 0
     out = capsys.readouterr().out
     assert out == render("all", "mermaid")
-    assert TaskState.PAUSED_RUNNING.value in out and JobState.CANCELLED.value in out
+    assert TaskState.PAUSED_RUNNING.value in out
+    assert JobState.CANCELLED.value in out
 
 
 def test_cli_writes_a_file_and_the_docs(tmp_path: pathlib.Path) -> None:
