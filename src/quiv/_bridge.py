@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ._invocation import is_private_loop, resolve_awaitable, run_coroutine_here
+from ._threads import is_internal_thread
 
 __all__ = ["MainLoop", "activate", "current_bridge", "deactivate", "run_on_main"]
 
@@ -40,11 +41,18 @@ class MainLoop:
     def capture(self) -> None:
         """Adopt the loop running in this thread, if no usable loop is known yet.
 
-        quiv's own temporary loops (an async handler's, a callback's) never qualify.
+        quiv's own temporary loops (an async handler's, a callback's) never qualify, nor
+        any loop found on a thread quiv started or inside a job (a handler may run
+        ``asyncio.run`` itself).
         """
         if self._loop is None or self._loop.is_closed():
             running = _running_loop()
-            if running is not None and not is_private_loop(running):
+            if (
+                running is not None
+                and not is_private_loop(running)
+                and not is_internal_thread()
+                and _current.get() is None
+            ):
                 self._loop = running
 
     @property

@@ -11,7 +11,9 @@ import time
 from datetime import datetime, timezone
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock"]
+__all__ = ["MAX_WAIT_SECONDS", "Clock", "SystemClock"]
+
+MAX_WAIT_SECONDS = 3600.0
 
 
 class Clock(Protocol):
@@ -52,4 +54,6 @@ class SystemClock:
             return
         remaining = deadline - time.monotonic()
         if remaining > 0:
-            wakeup.wait(remaining)
+            # Capped: Event.wait overflows past threading.TIMEOUT_MAX, and returning early
+            # is allowed (the caller re-reads the clock).
+            wakeup.wait(min(remaining, MAX_WAIT_SECONDS))

@@ -44,16 +44,31 @@ def resolve_timezone(value: str | tzinfo) -> tzinfo:
         raise InvalidTimezoneError(value, "the name is empty")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America", a folder
         raise InvalidTimezoneError(value) from exc
 
 
+# A century: far beyond any real schedule, and safely inside what datetime (year 9999) and
+# the platform's timeouts can represent.
+MAX_SECONDS = 100 * 365.25 * 86400
+# A microsecond: shorter intervals are not schedulable, and their arithmetic overflows.
+MIN_INTERVAL_SECONDS = 1e-6
+
+
 def check_number(
-    name: str, value: object, *, positive: bool = False, allow_zero: bool = True
+    name: str,
+    value: object,
+    *,
+    positive: bool = False,
+    allow_zero: bool = True,
+    minimum: float | None = None,
+    maximum: float | None = MAX_SECONDS,
 ) -> float:
     """Return ``value`` as a finite float, or raise ``ConfigurationError`` naming ``name``.
 
     Booleans are refused although they are ints: ``interval=True`` is always a mistake.
+    ``maximum`` defaults to a century (``None``: no bound); ``minimum`` applies to values
+    above zero.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(
@@ -68,6 +83,12 @@ def check_number(
         raise ConfigurationError(f"{name} must not be 0")
     if number < 0:
         raise ConfigurationError(f"{name} must not be negative, got {value!r}")
+    if minimum is not None and 0 < number < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum:g} seconds, got {value!r}")
+    if maximum is not None and number > maximum:
+        raise ConfigurationError(
+            f"{name} must be at most {maximum:.0f} seconds (a century), got {value!r}"
+        )
     return number
 
 
@@ -80,5 +101,5 @@ def validate_config(config: QuivConfig) -> tzinfo:
         )
     if pool_size < 1:
         raise ConfigurationError(f"pool_size must be an int >= 1, got {pool_size!r}")
-    check_number("history_retention_seconds", config.history_retention_seconds)
+    check_number("history_retention_seconds", config.history_retention_seconds, maximum=None)
     return resolve_timezone(config.timezone)

@@ -1,8 +1,12 @@
 """Lifecycle listeners: registration, and delivery in order without disturbing the scheduler.
 
-With a running main loop, each emission makes one hop onto it and calls the listeners there
-in registration order. Without one, a single dispatcher thread calls them in order, so a slow
-or blocking listener delays other listeners but never the scheduler thread or a job.
+Every emission goes through one FIFO queue to a single dispatcher thread, so events are
+delivered in the order they happened, whatever the main loop does meanwhile. For each event
+the dispatcher hands the listeners to the main loop when one runs (they run there, in
+registration order), else calls them itself. Before it calls listeners itself after handing
+some to the loop (the loop stopped), it waits a moment for the loop to finish those, so that
+order holds across the switch too. A slow or blocking listener delays other listeners, never
+the scheduler thread or a job.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridge import MainLoop
+from ._threads import start_thread
 from .exceptions import ConfigurationError
 from .models import Event
 
@@ -33,6 +38,10 @@ class Listeners:
         self._by_event: dict[Event, tuple[Callable[..., Any], ...]] = {}
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._closed = False
+        # Deliveries handed to the loop and not yet run there; guarded by _lock.
+        self._on_loop = 0
+        self._loop_idle = threading.Condition(self._lock)
 
     def add(self, event: Event, callback: Callable[..., Any]) -> None:
         """Register ``callback`` for ``event`` (after the ones already registered)."""
@@ -70,13 +79,45 @@ class Listeners:
         if not callbacks:
             return
         args = (event, *payload())
-        if self._bridge.submit(self._deliver, (callbacks, args, True), {}, "listener delivery"):
-            return
-        self._ensure_thread()
+        with self._lock:
+            if self._closed:
+                return  # shut down: nobody is left to deliver to
+            if self._thread is None:
+                self._thread = start_thread(self._run, "quiv-events")
         self._queue.put((callbacks, args))
 
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            callbacks, args = item
+            with self._lock:
+                self._on_loop += 1
+            if self._bridge.submit(self._deliver_on_loop, (callbacks, args), {}, "listeners"):
+                continue
+            with self._lock:
+                self._on_loop -= 1
+                # The loop went away with deliveries still queued on it: give them a moment,
+                # so that these listeners do not overtake earlier ones.
+                if not self._loop_idle.wait_for(lambda: self._on_loop == 0, timeout=1.0):
+                    self._on_loop = 0  # closed with them queued: they will never run
+
+            self._deliver(callbacks, args, on_loop=False)
+
+    def _deliver_on_loop(
+        self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...]
+    ) -> None:
+        try:
+            self._deliver(callbacks, args, on_loop=True)
+        finally:
+            with self._lock:
+                self._on_loop = max(0, self._on_loop - 1)
+                if self._on_loop == 0:
+                    self._loop_idle.notify_all()
+
     def _deliver(
-        self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...], on_loop: bool
+        self, callbacks: tuple[Callable[..., Any], ...], args: tuple[Any, ...], *, on_loop: bool
     ) -> None:
         for callback in callbacks:
             what = f"listener {getattr(callback, '__qualname__', callback)!r} for {args[0].value}"
@@ -85,23 +126,13 @@ class Listeners:
             else:
                 self._bridge.call_here(callback, args, {}, what)
 
-    def _ensure_thread(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="quiv-events", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            callbacks, args = item
-            self._deliver(callbacks, args, False)
-
     def close(self, timeout: float) -> bool:
-        """Deliver what is queued, then stop the dispatcher thread; False if it overran."""
+        """Deliver what is queued, then stop the dispatcher thread; False if it overran.
+
+        Later emissions are dropped.
+        """
         with self._lock:
+            self._closed = True
             thread, self._thread = self._thread, None
         if thread is None:
             return True

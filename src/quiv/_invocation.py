@@ -9,13 +9,14 @@ application's main loop, whose objects it must not touch from another thread.
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import inspect
-import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+
+from ._threads import start_thread
 
 __all__ = [
     "Injection",
@@ -59,19 +60,21 @@ _EVERYTHING = Injection(True, True, True)
 def inspect_handler(func: Callable[..., Any]) -> Injection:
     """Read ``func``'s signature once, at registration, so dispatch does no introspection.
 
-    Results are cached per callable (the last 1,024 distinct ones): applications register
-    the same few handlers over and over, and ``inspect.signature`` costs more than all the
-    rest of ``add_task``.
+    Results are cached per callable for as long as it lives (weakly: the cache keeps no
+    handler alive): applications register the same few handlers over and over, and
+    ``inspect.signature`` costs more than all the rest of ``add_task``.
     """
     try:
-        return _inspect_cached(func)
-    except TypeError:  # unhashable callable
-        return _inspect(func)
+        return _cache[func]
+    except (KeyError, TypeError):  # TypeError: unhashable, or no weak references to it
+        pass
+    injection = _inspect(func)
+    with contextlib.suppress(TypeError):
+        _cache[func] = injection
+    return injection
 
 
-@functools.lru_cache(maxsize=1024)
-def _inspect_cached(func: Callable[..., Any]) -> Injection:
-    return _inspect(func)
+_cache: weakref.WeakKeyDictionary[Callable[..., Any], Injection] = weakref.WeakKeyDictionary()
 
 
 def _inspect(func: Callable[..., Any]) -> Injection:
@@ -123,9 +126,7 @@ def run_coroutine_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
         except BaseException as exc:
             failure.append(exc)
 
-    thread = threading.Thread(target=_run, name="quiv-callback-loop", daemon=True)
-    thread.start()
-    thread.join()
+    start_thread(_run, "quiv-callback-loop").join()
     if failure:
         raise failure[0]
     return outcome[0]

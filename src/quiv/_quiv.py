@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock
-from ._config import QuivConfig, check_number, validate_config
+from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
 from ._events import Listeners
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
 from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskEntry
@@ -191,18 +191,28 @@ class Quiv:
                 return
             self._lifecycle = Lifecycle.STOPPING
         deactivate(self._bridge)
+        # Each step runs even if the one before failed: the database must go in any case.
         try:
             self._scheduler.stop(timeout)
-            self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
-            self._store.close()
         finally:
-            self._finalizer.detach()
-            self._lifecycle = Lifecycle.STOPPED
+            try:
+                self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
+            finally:
+                try:
+                    self._store.close()
+                finally:
+                    self._finalizer.detach()
+                    self._lifecycle = Lifecycle.STOPPED
         self._logger.info("quiv stopped")
 
     def stop(self, *, timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
         """Alias of ``shutdown()``."""
         self.shutdown(timeout=timeout)
+
+    @staticmethod
+    def _check_id(name: str, value: object) -> None:
+        if not isinstance(value, str):
+            raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")
 
     def _usable(self, operation: str) -> None:
         if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
@@ -236,7 +246,7 @@ class Quiv:
             raise ConfigurationError(f"task_name must be a non-empty str, got {task_name!r}")
         if not callable(func):
             raise HandlerRegistrationError("func", func)
-        interval = check_number("interval", interval, positive=True)
+        interval = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
         delay = check_number("delay", delay)
         if not isinstance(run_once, bool):
             raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
@@ -276,7 +286,11 @@ class Quiv:
         deadline = self._clock.monotonic() + delay
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row())
-        self._scheduler.post(partial(self._scheduler.add, task, deadline))
+        try:
+            self._scheduler.send(partial(self._scheduler.add, task, deadline))
+        except SchedulerStateError:  # shut down meanwhile: leave no trace
+            self._store.delete_task(task.id)
+            raise
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
                 "quiv: task %r (%s) added, every %ss, first run at %s",
@@ -296,6 +310,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("remove a task")
+        self._check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.remove, task_id))
 
     def pause_task(self, task_id: str) -> None:
@@ -304,6 +319,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("pause a task")
+        self._check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.pause, task_id))
 
     def resume_task(self, task_id: str, delay: float = 0) -> None:
@@ -313,6 +329,7 @@ class Quiv:
         unknown id and ``ConfigurationError`` for a negative or non-finite delay.
         """
         self._usable("resume a task")
+        self._check_id("task_id", task_id)
         delay = check_number("delay", delay)
         self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
 
@@ -326,6 +343,7 @@ class Quiv:
         history (a run-once task that has run, or a removed one).
         """
         self._usable("run a task")
+        self._check_id("task_id", task_id)
         if self._scheduler.call(partial(self._scheduler.run_now, task_id)):
             return 1
         if self._store.has_jobs_of(task_id):
@@ -338,6 +356,7 @@ class Quiv:
         The handler decides when to return; the job then ends ``cancelled``.
         """
         self._usable("cancel a job")
+        self._check_id("job_id", job_id)
         return self._scheduler.call(partial(self._scheduler.cancel_job, job_id))
 
     def run_async(
@@ -364,6 +383,7 @@ class Quiv:
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
         self._usable("read tasks")
+        self._check_id("task_id", task_id)
         row = self._store.get_task(task_id)
         if row is None:
             raise TaskNotFoundError(task_id)
@@ -379,6 +399,7 @@ class Quiv:
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
         self._usable("read jobs")
+        self._check_id("job_id", job_id)
         row = self._store.get_job(job_id)
         if row is None:
             raise JobNotFoundError(job_id)
@@ -393,7 +414,7 @@ class Quiv:
         if status is not None:
             allowed = {s.value for s in JobStatus}
             value = status.value if isinstance(status, JobStatus) else status
-            if value not in allowed:
+            if not isinstance(value, str) or value not in allowed:
                 raise ConfigurationError(
                     f"status must be one of {sorted(allowed)} or None, got {status!r}"
                 )

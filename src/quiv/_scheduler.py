@@ -31,10 +31,11 @@ from ._invocation import Injection, resolve_awaitable, run_coroutine_here
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._schedule import next_after_run
 from ._store import Store
+from ._threads import start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
 from .exceptions import SchedulerStateError, TaskNotFoundError
-from .models import Event, Job, JobStatus, Task
+from .models import Event, Job, JobStatus, Task, TaskStatus
 
 __all__ = ["JobEntry", "Scheduler", "SchedulerStatistics", "TaskEntry"]
 
@@ -46,6 +47,14 @@ LATE_START_SUMMARY_SECONDS = 10.0
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _describe(exc: BaseException) -> str:
+    """The error message stored for a failed job: ``str(exc)``, else the exception's type."""
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # a __str__ that raises
+        return type(exc).__name__
 
 
 @dataclass(eq=False, slots=True)
@@ -67,6 +76,15 @@ class TaskEntry:
     job: JobEntry | None = None
     # A run asked for (run now, resume) while a job ran: its monotonic deadline.
     follow_up: float | None = None
+    # The status it had when it was removed or ended; snapshots of it show that.
+    final_status: TaskStatus | None = None
+
+    @property
+    def status(self) -> TaskStatus:
+        """The status stored for this task (or last stored, once it is gone)."""
+        if self.final_status is not None:
+            return self.final_status
+        return self.state.status
 
     def row(self) -> dict[str, Any]:
         """Every stored column."""
@@ -78,7 +96,7 @@ class TaskEntry:
             "interval_seconds": self.interval,
             "fixed_interval": self.fixed_interval,
             "run_once": self.run_once,
-            "status": self.state.status.value,
+            "status": self.status.value,
             "next_run_at": self.next_run_at,
         }
 
@@ -92,7 +110,7 @@ class TaskEntry:
             interval_seconds=self.interval,
             fixed_interval=self.fixed_interval,
             run_once=self.run_once,
-            status=self.state.status.value,
+            status=self.status.value,
             next_run_at=_utc(self.next_run_at),
         )
 
@@ -212,11 +230,29 @@ class Scheduler:
         self._stopping = False
         self._abandon = False
         self._barriers: list[threading.Event] = []
+        self._closed = False
+        self._started_mono = 0.0
 
     # -- commands ---------------------------------------------------------------------
 
+    def send(self, command: Callable[[], None]) -> None:
+        """Queue an API caller's ``command`` and return; ``SchedulerStateError`` once stopped.
+
+        The check and the queueing are one step under the lock that ``stop`` takes to
+        close the door, so no command can slip in behind the last one the thread runs.
+        """
+        with self._inline_lock:
+            if self._closed:
+                raise SchedulerStateError("schedule work", "stopped", "build a new Quiv")
+            if self._thread is None:
+                command()
+                return
+            self._inbox.append(command)
+        if not self._wake.is_set():
+            self._wake.set()
+
     def post(self, command: Callable[[], None]) -> None:
-        """Queue ``command`` for the scheduler thread and wake it; do not wait."""
+        """Queue an internal ``command`` (a worker's, a timer's) and wake the thread."""
         if self._thread is None:
             with self._inline_lock:
                 if self._thread is None:
@@ -229,11 +265,10 @@ class Scheduler:
             self._wake.set()
 
     def call(self, command: Callable[[], T]) -> T:
-        """Run ``command`` on the scheduler thread and return its result (or raise its error)."""
-        if self._thread is None:
-            with self._inline_lock:
-                if self._thread is None:
-                    return command()
+        """Run ``command`` on the scheduler thread and return its result (or raise its error).
+
+        ``SchedulerStateError`` once the scheduler is stopped.
+        """
         reply = _Reply()
 
         def _run() -> None:
@@ -243,12 +278,17 @@ class Scheduler:
                 reply.error = exc
             reply.done.set()
 
-        self._inbox.append(_run)
+        with self._inline_lock:
+            if self._closed:
+                raise SchedulerStateError("reach the scheduler", "stopped", "build a new Quiv")
+            if self._thread is None:
+                return command()
+            self._inbox.append(_run)
         self._wake.set()
         while not reply.done.wait(1.0):
             thread = self._thread
-            if thread is None or not thread.is_alive():
-                raise SchedulerStateError("wait for the scheduler", "stopped", "call again")
+            if thread is None or not thread.is_alive():  # only if the thread itself died
+                raise SchedulerStateError("reach the scheduler", "stopped", "build a new Quiv")
         if reply.error is not None:
             raise reply.error
         return reply.value  # type: ignore[no-any-return]
@@ -266,10 +306,10 @@ class Scheduler:
 
     def start(self) -> None:
         """Start the scheduler thread; commands run on it from now on."""
+        self._started_mono = self._clock.monotonic()
         self._store.start()
         with self._inline_lock:
-            self._thread = threading.Thread(target=self._run, name="quiv-scheduler", daemon=True)
-            self._thread.start()
+            self._thread = start_thread(self._run, "quiv-scheduler")
 
     def stop(self, timeout: float | None) -> list[str]:
         """Stop dispatching, set every running job's stop event, and wait for jobs to end.
@@ -279,7 +319,9 @@ class Scheduler:
         running then are recorded as cancelled and their ids returned: their threads are
         daemons and end with their handler or the process.
         """
-        thread = self._thread
+        with self._inline_lock:
+            self._closed = True
+            thread = self._thread
         if thread is None:
             return []
         if thread is threading.current_thread():
@@ -343,11 +385,12 @@ class Scheduler:
                     return
                 deadline = None
             else:
-                now = self._clock.monotonic()
-                self._dispatch_due(now)
-                if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
-                    self._purge()
-                deadline = self._next_deadline()
+                try:
+                    deadline = self._turn()
+                except Exception:
+                    # A defect must not end the thread: scheduling would stop unseen.
+                    self._logger.exception("quiv scheduler: a dispatch pass failed")
+                    deadline = self._clock.monotonic() + 0.1
             if self._barriers:
                 for barrier in self._barriers:
                     barrier.set()
@@ -355,7 +398,19 @@ class Scheduler:
             self._wake.clear()
             if inbox:
                 continue
-            self._clock.wait(self._wake, deadline)
+            try:
+                self._clock.wait(self._wake, deadline)
+            except Exception:
+                self._logger.exception("quiv scheduler: waiting on the clock failed")
+                self._wake.wait(0.1)
+
+    def _turn(self) -> float | None:
+        """Start what is due, purge if due; return the next deadline to sleep until."""
+        now = self._clock.monotonic()
+        self._dispatch_due(now)
+        if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
+            self._purge()
+        return self._next_deadline()
 
     def _next_deadline(self) -> float | None:
         # While a purge is in flight its answer wakes the loop; an overdue purge deadline
@@ -373,7 +428,8 @@ class Scheduler:
             return
         for task_id, due in self._timeline.pop_due(now, free):
             task = self._tasks[task_id]
-            late = now - due
+            # Runs that fell due before start() were waiting for it, not for a worker.
+            late = now - max(due, self._started_mono)
             if late > LATE_START_WARNING_SECONDS:
                 self._late_start(task, late, now)
             try:
@@ -412,15 +468,23 @@ class Scheduler:
         self._late_max = 0.0
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:
-        task.state = TASK_MACHINE.next_state(task.id, task.state, "start")
+        state = TASK_MACHINE.next_state(task.id, task.state, "start")
         job = JobEntry(
             id=str(uuid.uuid4()), task=task, anchor=due, created_at=self._clock.now().timestamp()
         )
+        try:
+            # First, as the one step that can fail (no thread to be had): then nothing has
+            # changed yet. The worker's own commands queue behind this one.
+            self._workers.submit(self._work, job)
+        except RuntimeError:
+            self._logger.exception("quiv: no worker thread for task %r; retrying in 1 s", task.id)
+            self._timeline.schedule(task.id, self._clock.monotonic() + 1.0)
+            return
+        task.state = state
         task.job = job
         self._jobs[job.id] = job
         self._running += 1
         self._jobs_started += 1
-        self._workers.submit(self._work, job)
         self._store.put_task(task.row())
         self._store.put_job(job.row())
 
@@ -439,40 +503,44 @@ class Scheduler:
         started_at, started_mono = clock.now().timestamp(), clock.monotonic()
         self.post(lambda: self._started(job, started_at, started_mono))
         token = current_bridge().set(self._bridge)
-        trigger, error = "complete", None
+        # Whatever escapes below (a logging handler that raises, an exception whose str()
+        # raises), the end is posted: a job must never stay running.
+        trigger = "fail"
+        error: str | None = "the job ended abnormally inside quiv"
         try:
-            # Every run gets its own copy of the arguments, as stored: a run that mutates
-            # them, or a caller that changes them after add_task, affects no other run.
-            args = pickle.loads(task.args_blob)
-            kwargs = pickle.loads(task.kwargs_blob)
-            injection = task.injection
-            if injection.job_id:
-                kwargs["_job_id"] = job.id
-            if injection.stop_event:
-                kwargs["_stop_event"] = job.stop_event
-            if injection.progress_hook:
-                kwargs["_progress_hook"] = self._progress_hook(task)
-            coroutine = resolve_awaitable(task.func(*args, **kwargs))
-            if coroutine is not None:
-                run_coroutine_here(coroutine)
-        except BaseException as exc:
-            # BaseExceptions too: SystemExit or KeyboardInterrupt raised by a handler ends
-            # that job, not the worker thread or the process.
-            trigger, error = "fail", str(exc) or type(exc).__name__
-            self._logger.error(
-                "quiv: job %s of task %r (%s) raised %s",
-                job.id,
-                task.name,
-                task.id,
-                type(exc).__name__,
-                exc_info=exc,
-            )
+            try:
+                # Every run gets its own copy of the arguments, as stored: a run that
+                # mutates them, or a caller that changes them after add_task, affects no
+                # other run.
+                args = pickle.loads(task.args_blob)
+                kwargs = pickle.loads(task.kwargs_blob)
+                injection = task.injection
+                if injection.job_id:
+                    kwargs["_job_id"] = job.id
+                if injection.stop_event:
+                    kwargs["_stop_event"] = job.stop_event
+                if injection.progress_hook:
+                    kwargs["_progress_hook"] = self._progress_hook(task)
+                coroutine = resolve_awaitable(task.func(*args, **kwargs))
+                if coroutine is not None:
+                    run_coroutine_here(coroutine)
+                trigger, error = "cancel" if job.stop_event.is_set() else "complete", None
+            except BaseException as exc:
+                # BaseExceptions too: SystemExit or KeyboardInterrupt raised by a handler
+                # ends that job, not the worker thread or the process.
+                trigger, error = "fail", _describe(exc)
+                self._logger.error(
+                    "quiv: job %s of task %r (%s) raised %s",
+                    job.id,
+                    task.name,
+                    task.id,
+                    type(exc).__name__,
+                    exc_info=exc,
+                )
         finally:
             current_bridge().reset(token)
-        if trigger == "complete" and job.stop_event.is_set():
-            trigger = "cancel"
-        ended_at, ended_mono = clock.now().timestamp(), clock.monotonic()
-        self.post(lambda: self._finish(job, trigger, ended_at, ended_mono, error))
+            ended_at, ended_mono = clock.now().timestamp(), clock.monotonic()
+            self.post(lambda: self._finish(job, trigger, ended_at, ended_mono, error))
 
     def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
         callback = task.progress_callback
@@ -503,52 +571,55 @@ class Scheduler:
     ) -> None:
         if job.id not in self._jobs:
             return  # already closed by shutdown
-        job.state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        # Everything that can fail comes first; state changes only after it.
+        job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        task = job.task
+        next_deadline = None
+        if task.state is not TaskState.REMOVED and not task.run_once:
+            next_deadline = task.follow_up
+            if next_deadline is None and task.state is TaskState.RUNNING and not self._stopping:
+                next_deadline = next_after_run(
+                    anchor=job.anchor,
+                    ended=ended_mono,
+                    interval=task.interval,
+                    fixed_interval=task.fixed_interval,
+                )
+        job.state = job_state
         job.ended_at = ended_at
         job.error = error
-        if job.started_mono is not None:
-            job.duration = max(0.0, ended_mono - job.started_mono)
-        else:
-            job.duration = 0.0
+        job.duration = 0.0 if job.started_mono is None else max(0.0, ended_mono - job.started_mono)
         del self._jobs[job.id]
         self._running -= 1
         self._store.put_job(job.row())
-        task = job.task
         task.job = None
         if task.state is not TaskState.REMOVED:
-            self._after_run(task, job, ended_mono)
+            self._after_run(task, next_deadline)
         event = JOB_MACHINE.event_for(trigger)
         if event is not None and self._listeners.wants(event):
             self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
         if self._purge_at is None:
             self._purge_at = ended_mono + self._retention
 
-    def _after_run(self, task: TaskEntry, job: JobEntry, ended_mono: float) -> None:
+    def _after_run(self, task: TaskEntry, next_deadline: float | None) -> None:
         if task.run_once:
-            task.state = TASK_MACHINE.next_state(task.id, task.state, "finish_last")
-            self._forget(task)
+            self._end(task, "finish_last")
             return
         task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")
-        follow_up, task.follow_up = task.follow_up, None
-        if follow_up is not None:
-            self._schedule(task, follow_up)
-        elif task.state is TaskState.ACTIVE and not self._stopping:
-            self._schedule(
-                task,
-                next_after_run(
-                    anchor=job.anchor,
-                    ended=ended_mono,
-                    interval=task.interval,
-                    fixed_interval=task.fixed_interval,
-                ),
-            )
+        task.follow_up = None
+        if next_deadline is not None:
+            self._schedule(task, next_deadline)
         self._store.put_task(task.row())
 
     def _schedule(self, task: TaskEntry, deadline: float) -> None:
         self._timeline.schedule(task.id, deadline)
         task.next_run_at = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
 
-    def _forget(self, task: TaskEntry) -> None:
+    def _end(self, task: TaskEntry, trigger: str) -> None:
+        """Take ``task`` to its terminal state and forget it; its snapshots keep the
+        status it had before (there is no stored status for a task that is gone)."""
+        state = TASK_MACHINE.next_state(task.id, task.state, trigger)
+        task.final_status = task.state.status
+        task.state = state
         self._timeline.cancel(task.id)
         del self._tasks[task.id]
         self._store.delete_task(task.id)
@@ -607,7 +678,7 @@ class Scheduler:
         deadline = self._clock.monotonic() + delay
         if task.job is None:
             self._schedule(task, deadline)
-        else:
+        elif not task.run_once:
             task.follow_up = deadline
             task.next_run_at = self._clock.now().timestamp() + delay
         self._store.put_task(task.row())
@@ -622,7 +693,7 @@ class Scheduler:
         if task.job is None:
             self._schedule(task, now)
             self._store.put_task(task.row())
-        else:
+        elif not task.run_once:  # a run-once task runs once: the running job is that run
             task.follow_up = now
         return True
 
@@ -630,10 +701,9 @@ class Scheduler:
         """Delete a task and set its running job's stop event; return its last snapshot."""
         task = self._task(task_id)
         snapshot = task.snapshot()
-        task.state = TASK_MACHINE.next_state(task.id, task.state, "remove")
+        self._end(task, "remove")
         if task.job is not None:
             task.job.stop_event.set()
-        self._forget(task)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -26,7 +27,8 @@ from sqlalchemy import Engine, create_engine, delete, event, func, literal_colum
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from .exceptions import DatabaseInitializationError
+from ._threads import start_thread
+from .exceptions import DatabaseInitializationError, SchedulerStateError
 from .models import JobStatus
 
 __all__ = ["JobRow", "Store", "TaskRow"]
@@ -107,6 +109,10 @@ class Store:
         self._directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
         self.path = os.path.join(self._directory, "quiv.sqlite3")
         try:
+            if sqlite3.sqlite_version_info < (3, 24, 0):
+                raise RuntimeError(
+                    f"SQLite {sqlite3.sqlite_version} is too old: quiv needs 3.24 (upserts)"
+                )
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             self._engine = self._create_engine(self.path)
         except Exception as exc:
@@ -126,8 +132,7 @@ class Store:
         """Start the writer thread. Until then, rows wait for a read or ``close`` to commit
         them (they are coalesced per row, so waiting costs no unbounded memory)."""
         if self._writer is None and not self._closed:
-            self._writer = threading.Thread(target=self._run_writer, name="quiv-store", daemon=True)
-            self._writer.start()
+            self._writer = start_thread(self._run_writer, "quiv-store")
 
     @staticmethod
     def _create_engine(path: str) -> Engine:
@@ -285,6 +290,8 @@ class Store:
         return rows[0] if rows else None
 
     def _all(self, query: Any) -> list[Row]:
+        if self._closed:
+            raise SchedulerStateError("read the history", "stopped", "its database is deleted")
         self.flush()
         with self._engine.connect() as conn:
             result: Sequence[Any] = conn.execute(query).mappings().all()

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ._threads import start_thread
+
 __all__ = ["WorkerPool"]
 
 _EXIT = None
@@ -35,14 +37,15 @@ class WorkerPool:
         self._lock = threading.Lock()
 
     def submit(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` on a worker thread; start a thread if none is idle."""
+        """Run ``func(*args)`` on a worker thread; start a thread if none is idle.
+
+        Raises ``RuntimeError`` when a needed thread cannot be started; the work is then
+        not queued.
+        """
         with self._lock:
             if self._idle == 0 and len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
+                # Started before it is counted: a thread that cannot start leaves no trace.
+                self._threads.append(start_thread(self._work, f"{self._name}-{len(self._threads)}"))
             else:
                 self._idle -= 1
         self._queue.put((func, args))
@@ -71,5 +74,7 @@ class WorkerPool:
             self._queue.put(_EXIT)
         end = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
+            if thread is threading.current_thread():
+                continue  # a finalizer running on a worker: it cannot wait for itself
             thread.join(None if end is None else max(0.0, end - time.monotonic()))
         return [thread.name for thread in threads if thread.is_alive()]
