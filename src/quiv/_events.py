@@ -18,7 +18,7 @@ from typing import Any
 
 from ._bridge import MainLoop
 from ._threads import start_thread
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, HandlerRegistrationError
 from .models import Event
 
 __all__ = ["Listeners"]
@@ -49,9 +49,7 @@ class Listeners:
             allowed = ", ".join(e.value for e in Event)
             raise ConfigurationError(f"event must be a quiv Event ({allowed}), got {event!r}")
         if not callable(callback):
-            raise ConfigurationError(
-                f"listener callback must be callable, got {type(callback).__name__}"
-            )
+            raise HandlerRegistrationError("listener callback", callback)
         with self._lock:
             self._by_event[event] = (*self._by_event.get(event, ()), callback)
 

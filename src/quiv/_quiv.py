@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock
@@ -96,7 +96,7 @@ class Quiv:
         history_retention_seconds: int = 86400,
         timezone: str | tzinfo = "UTC",
         *,
-        logger: logging.Logger | None = None,
+        logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         main_loop: asyncio.AbstractEventLoop | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -122,7 +122,10 @@ class Quiv:
                 f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
             )
         self.config = config
-        self._logger = logger if logger is not None else logging.getLogger("Quiv")
+        # A LoggerAdapter has every method quiv calls; it is passed on as a Logger.
+        self._logger = cast(
+            logging.Logger, logger if logger is not None else logging.getLogger("Quiv")
+        )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._bridge = MainLoop(main_loop, self._logger)
         self._listeners = Listeners(self._bridge)
@@ -174,9 +177,12 @@ class Quiv:
         """Stop the scheduler; idempotent.
 
         Sets the stop event of every running job, stops scheduling, waits up to ``timeout``
-        seconds (None: without limit) for running jobs to return, delivers pending events,
-        and deletes the temporary database. A job still running after ``timeout`` is
-        recorded as cancelled and its daemon thread left to finish on its own.
+        seconds (None: without limit) for running jobs to return, hands pending events to
+        the listeners (waiting up to ``max(timeout, 1)`` more seconds, 5 with None, for the
+        dispatcher; on the main loop they run once the loop is free again), and deletes the
+        temporary database. A job still running after ``timeout`` is recorded as cancelled
+        and its daemon thread left to finish on its own. Called from a coroutine, it blocks
+        the loop meanwhile: ``await asyncio.to_thread(quiv.shutdown)`` does not.
         """
         if timeout is not None:
             timeout = check_number("timeout", timeout)

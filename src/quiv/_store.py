@@ -106,7 +106,10 @@ class Store:
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
-        self._directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
+        try:
+            self._directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
+        except OSError as exc:
+            raise DatabaseInitializationError(tempfile.gettempdir(), exc) from exc
         self.path = os.path.join(self._directory, "quiv.sqlite3")
         try:
             if sqlite3.sqlite_version_info < (3, 24, 0):

@@ -4,7 +4,7 @@ The tree::
 
     QuivError
     ├── ConfigurationError (also ValueError)        bad argument or configuration
-    │   └── InvalidTimezoneError                    timezone that cannot be resolved
+    │   ├── InvalidTimezoneError                    timezone that cannot be resolved
     │   └── HandlerRegistrationError                a handler or callback is not callable
     ├── DatabaseInitializationError                 the private store could not be created
     ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
