@@ -122,3 +122,14 @@ def test_cli_refuses_an_unknown_machine(capsys: pytest.CaptureFixture[str]) -> N
         main(["diagram", "worker"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_the_api_reference_renders_every_public_name() -> None:
+    import quiv
+    import quiv.exceptions
+
+    page = (ROOT / "docs" / "reference" / "api.md").read_text(encoding="utf-8")
+    rendered = set(re.findall(r"^::: quiv\.([A-Za-z_.]+)$", page, flags=re.M))
+    errors = set(quiv.exceptions.__all__) if "exceptions" in rendered else set()
+    missing = [name for name in quiv.__all__ if name not in rendered and name not in errors]
+    assert missing == []
