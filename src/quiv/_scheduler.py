@@ -248,8 +248,7 @@ class Scheduler:
                 command()
                 return
             self._inbox.append(command)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._nudge()
 
     def post(self, command: Callable[[], None]) -> None:
         """Queue an internal ``command`` (a worker's, a timer's) and wake the thread."""
@@ -259,6 +258,9 @@ class Scheduler:
                     command()
                     return
         self._inbox.append(command)
+        self._nudge()
+
+    def _nudge(self) -> None:
         # is_set() is a plain read; set() takes a lock. The thread clears the flag before
         # it looks at the inbox, so a skipped set() can never be a lost wake-up.
         if not self._wake.is_set():
@@ -284,7 +286,7 @@ class Scheduler:
             if self._thread is None:
                 return command()
             self._inbox.append(_run)
-        self._wake.set()
+        self._nudge()
         while not reply.done.wait(1.0):
             thread = self._thread
             if thread is None or not thread.is_alive():  # only if the thread itself died
