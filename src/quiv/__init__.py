@@ -21,6 +21,7 @@ from ._bridge import run_on_main as run_on_main
 from ._config import QuivConfig as QuivConfig
 from ._config import resolve_timezone as resolve_timezone
 from ._quiv import Quiv as Quiv
+from ._schedule import RetryPolicy as RetryPolicy
 from ._scheduler import Lifecycle as Lifecycle
 from ._scheduler import SchedulerStatistics as SchedulerStatistics
 from .exceptions import ConfigurationError as ConfigurationError
@@ -34,6 +35,7 @@ from .exceptions import QuivError as QuivError
 from .exceptions import SchedulerStateError as SchedulerStateError
 from .exceptions import TaskNotFoundError as TaskNotFoundError
 from .exceptions import TaskNotScheduledError as TaskNotScheduledError
+from .exceptions import WaitTimeoutError as WaitTimeoutError
 from .models import Event as Event
 from .models import Job as Job
 from .models import JobStatus as JobStatus
@@ -57,12 +59,14 @@ __all__ = [
     "Quiv",
     "QuivConfig",
     "QuivError",
+    "RetryPolicy",
     "SchedulerStateError",
     "SchedulerStatistics",
     "Task",
     "TaskNotFoundError",
     "TaskNotScheduledError",
     "TaskStatus",
+    "WaitTimeoutError",
     "resolve_timezone",
     "run_on_main",
 ]

@@ -118,15 +118,20 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
                "status running, next_run_at", Event.TASK_RESUMED),
     Transition("remove", (A, R, P, PR), X, "remove_task", "deleted; a running job is stopped",
                "row deleted (its jobs stay)", Event.TASK_REMOVED),
+    Transition("abandon", (A,), X, "scheduler",
+               "the pending retry of a run-once task was cancelled: it will not run again",
+               "row deleted (its jobs stay)"),
 )
 # fmt: on
 
-SC, RU, CO, CA, FA = (
+SC, RU, CO, CA, FA, TO, RE = (
     JobState.SCHEDULED,
     JobState.RUNNING,
     JobState.COMPLETED,
     JobState.CANCELLED,
     JobState.FAILED,
+    JobState.TIMED_OUT,
+    JobState.RETRIED,
 )
 
 # fmt: off
@@ -141,6 +146,12 @@ JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
                "status, ended_at, duration_seconds", Event.JOB_CANCELLED),
     Transition("cancel", (SC,), CA, "scheduler", "cancelled or shut down before it started",
                "status, ended_at", Event.JOB_CANCELLED),
+    Transition("time_out", (RU,), TO, "worker",
+               "the handler returned after its timeout had set its stop event",
+               "status, ended_at, duration_seconds", Event.JOB_TIMED_OUT),
+    Transition("retry", (RU,), RE, "worker",
+               "the handler raised a retryable error and retries remain: a new attempt waits",
+               "status, ended_at, duration_seconds, error_message", Event.JOB_RETRYING),
 )
 # fmt: on
 
@@ -223,5 +234,11 @@ JOB_MACHINE: StateMachine[JobStatus] = StateMachine(
     JobStatus,
     JOB_TRANSITIONS,
     initial=JobStatus.SCHEDULED,
-    terminal=(JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED),
+    terminal=(
+        JobStatus.COMPLETED,
+        JobStatus.CANCELLED,
+        JobStatus.FAILED,
+        JobStatus.TIMED_OUT,
+        JobStatus.RETRIED,
+    ),
 )

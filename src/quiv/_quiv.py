@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import threading
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone, tzinfo
+from datetime import datetime, tzinfo
+from enum import Enum
 from functools import partial
 from typing import Any, TypeVar, cast
 
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
+from ._entries import TaskEntry, job_model, task_model
 from ._events import Listeners
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
-from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskEntry
-from ._store import Row, Store
+from ._schedule import RetryPolicy
+from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
+from ._store import Store
 from .exceptions import (
     ConfigurationError,
     HandlerNotRegisteredError,
@@ -28,6 +32,7 @@ from .exceptions import (
     SchedulerStateError,
     TaskNotFoundError,
     TaskNotScheduledError,
+    WaitTimeoutError,
 )
 from .models import Event, Job, JobStatus, Task
 
@@ -39,31 +44,28 @@ _DEFAULTS = QuivConfig()
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
-def _task_model(row: Row) -> Task:
-    return Task(
-        id=row["id"],
-        task_name=row["task_name"],
-        args=pickle.loads(row["args"]),
-        kwargs=pickle.loads(row["kwargs"]),
-        interval_seconds=row["interval_seconds"],
-        fixed_interval=row["fixed_interval"],
-        run_once=row["run_once"],
-        status=row["status"],
-        next_run_at=datetime.fromtimestamp(row["next_run_at"], timezone.utc),
-    )
+class _Default(Enum):
+    """The type of ``DEFAULT``: "use the value configured on the Quiv"."""
+
+    DEFAULT = "default"
 
 
-def _job_model(row: Row) -> Job:
-    ended = row["ended_at"]
-    return Job(
-        id=row["id"],
-        task_id=row["task_id"],
-        task_name=row["task_name"],
-        status=row["status"],
-        started_at=datetime.fromtimestamp(row["started_at"], timezone.utc),
-        ended_at=None if ended is None else datetime.fromtimestamp(ended, timezone.utc),
-        duration_seconds=row["duration_seconds"],
-        error_message=row["error_message"],
+DEFAULT = _Default.DEFAULT
+
+
+def _retry_policy(retries: object) -> RetryPolicy | None:
+    if isinstance(retries, RetryPolicy):
+        return retries if retries.max_retries > 0 else None
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
+    return RetryPolicy(max_retries=retries) if retries else None
+
+
+def _is_async_callable(func: object) -> bool:
+    while isinstance(func, partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - the __call__ of a callable object
     )
 
 
@@ -99,6 +101,7 @@ class Quiv:
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
         main_loop: asyncio.AbstractEventLoop | None = None,
         clock: Clock | None = None,
+        shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
     ) -> None:
         if config is not None:
             if not isinstance(config, QuivConfig):
@@ -117,6 +120,9 @@ class Quiv:
         else:
             config = QuivConfig(pool_size, history_retention_seconds, timezone)
         self._tz = validate_config(config)
+        if shutdown_timeout is not None:
+            shutdown_timeout = check_number("shutdown_timeout", shutdown_timeout)
+        self.shutdown_timeout = shutdown_timeout
         if main_loop is not None and not isinstance(main_loop, asyncio.AbstractEventLoop):
             raise ConfigurationError(
                 f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
@@ -173,7 +179,7 @@ class Quiv:
         """Alias of ``start()``."""
         self.start()
 
-    def shutdown(self, *, timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+    def shutdown(self, *, timeout: float | _Default | None = DEFAULT) -> None:
         """Stop the scheduler; idempotent.
 
         Sets the stop event of every running job, stops scheduling, waits up to ``timeout``
@@ -184,7 +190,9 @@ class Quiv:
         and its daemon thread left to finish on its own. Called from a coroutine, it blocks
         the loop meanwhile: ``await asyncio.to_thread(quiv.shutdown)`` does not.
         """
-        if timeout is not None:
+        if isinstance(timeout, _Default):
+            timeout = self.shutdown_timeout
+        elif timeout is not None:
             timeout = check_number("timeout", timeout)
         if current_bridge().get() is self._bridge:
             raise SchedulerStateError(
@@ -211,7 +219,7 @@ class Quiv:
                     self._lifecycle = Lifecycle.STOPPED
         self._logger.info("quiv stopped")
 
-    def stop(self, *, timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+    def stop(self, *, timeout: float | _Default | None = DEFAULT) -> None:
         """Alias of ``shutdown()``."""
         self.shutdown(timeout=timeout)
 
@@ -238,6 +246,10 @@ class Quiv:
         args: tuple[Any, ...] | None = None,
         kwargs: dict[str, Any] | None = None,
         progress_callback: Callable[..., Any] | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int | RetryPolicy = 0,
+        on_main_loop: bool = False,
     ) -> str:
         """Register ``func`` to run every ``interval`` s, first after ``delay`` s; return its id.
 
@@ -246,6 +258,13 @@ class Quiv:
         ``run_once=True`` runs once after ``delay``, then the task is gone. ``args`` (a
         tuple) and ``kwargs`` (a dict) are passed to every run and must be picklable.
         ``progress_callback`` receives what the handler passes to ``_progress_hook``.
+
+        ``timeout``: seconds a job may run; then its stop event is set (and, on the main
+        loop, its asyncio task cancelled), and it ends ``timed_out`` once the handler
+        returns. ``retries``: how many more attempts follow a failure (an int, with the
+        default backoff), or a ``RetryPolicy``. ``on_main_loop=True`` runs an ``async def``
+        handler as a task on the main loop instead of on a worker thread's own loop (it
+        still counts against ``pool_size``); it needs a running main loop when it starts.
         """
         self._usable("add a task")
         if not isinstance(task_name, str) or not task_name.strip():
@@ -268,6 +287,16 @@ class Quiv:
             raise ConfigurationError("kwargs keys must all be str")
         if progress_callback is not None and not callable(progress_callback):
             raise HandlerRegistrationError("progress_callback", progress_callback)
+        if timeout is not None:
+            timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
+        retry = _retry_policy(retries)
+        if not isinstance(on_main_loop, bool):
+            raise ConfigurationError(f"on_main_loop must be a bool, got {on_main_loop!r}")
+        if on_main_loop and not _is_async_callable(func):
+            raise ConfigurationError(
+                "on_main_loop=True needs an async handler (an async def function or a callable "
+                f"whose __call__ is async), got {func!r}"
+            )
         blobs = []
         for name, value in (("args", args), ("kwargs", kwargs)):
             try:
@@ -288,6 +317,9 @@ class Quiv:
             injection=inspect_handler(func),
             progress_callback=progress_callback,
             next_run_at=self._clock.now().timestamp() + delay,
+            timeout=timeout,
+            retry=retry,
+            on_main_loop=on_main_loop,
         )
         deadline = self._clock.monotonic() + delay
         # Stored now, so that a read right after this call finds the task.
@@ -350,11 +382,69 @@ class Quiv:
         """
         self._usable("run a task")
         self._check_id("task_id", task_id)
-        if self._scheduler.call(partial(self._scheduler.run_now, task_id)):
+        if self._scheduler.call(partial(self._scheduler.run_task, task_id)) is not None:
             return 1
         if self._store.has_jobs_of(task_id):
             raise TaskNotScheduledError(task_id)
         raise HandlerNotRegisteredError(task_id)
+
+    def run_task(self, task_id: str) -> str:
+        """Run the task now (right after its running job, if any) and return the new job's id.
+
+        The job exists at once, ``scheduled``, so ``get_job``, ``cancel_job`` and
+        ``wait_for_job`` work on it straight away. A job already made ahead for the task (an
+        earlier ``run_task``, a pending retry) is that run: it is made due now and its id
+        returned. On a run-once task that is running, the running job's id is returned.
+        A paused task runs once and stays paused. Errors as ``run_task_immediately``.
+        """
+        self._usable("run a task")
+        self._check_id("task_id", task_id)
+        job_id = self._scheduler.call(partial(self._scheduler.run_task, task_id))
+        if job_id is not None:
+            return job_id
+        if self._store.has_jobs_of(task_id):
+            raise TaskNotScheduledError(task_id)
+        raise HandlerNotRegisteredError(task_id)
+
+    def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job has ended and return its final ``Job``.
+
+        Returns at once for a job that has already ended. Raises ``JobNotFoundError`` for an
+        unknown (or purged) id and ``WaitTimeoutError`` when ``timeout`` seconds pass first
+        (the job goes on). Do not call it on the main loop: ``await wait_for_job_async``.
+        """
+        self._usable("wait for a job")
+        self._check_id("job_id", job_id)
+        if timeout is not None:
+            timeout = check_number("timeout", timeout)
+        entry = self._scheduler.call(partial(self._scheduler.watch, job_id))
+        if entry is not None and not entry.ended.wait(timeout):
+            raise WaitTimeoutError(job_id, timeout)
+        return self.get_job(job_id)
+
+    async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
+        """``wait_for_job`` for async code: awaits the job's end without blocking the loop."""
+        self._usable("wait for a job")
+        self._check_id("job_id", job_id)
+        if timeout is not None:
+            timeout = check_number("timeout", timeout)
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def _resolve() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def _on_end() -> None:  # on the scheduler thread
+            loop.call_soon_threadsafe(_resolve)
+
+        entry = self._scheduler.call(partial(self._scheduler.watch, job_id, _on_end))
+        if entry is not None:
+            try:
+                await asyncio.wait_for(ended, timeout)
+            except asyncio.TimeoutError:
+                raise WaitTimeoutError(job_id, timeout) from None
+        return self.get_job(job_id)
 
     def cancel_job(self, job_id: str) -> bool:
         """Set the stop event of a scheduled or running job; True if there was one to set.
@@ -393,14 +483,12 @@ class Quiv:
         row = self._store.get_task(task_id)
         if row is None:
             raise TaskNotFoundError(task_id)
-        return _task_model(row)
+        return task_model(row)
 
     def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
         """Every task, in the order they were added; run-once tasks only when asked for."""
         self._usable("read tasks")
-        return [
-            _task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)
-        ]
+        return [task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)]
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
@@ -409,7 +497,7 @@ class Quiv:
         row = self._store.get_job(job_id)
         if row is None:
             raise JobNotFoundError(job_id)
-        return _job_model(row)
+        return job_model(row)
 
     def get_all_jobs(self, status: str | None = None) -> list[Job]:
         """Every job in the history, oldest first, optionally only those of one status.
@@ -425,7 +513,7 @@ class Quiv:
                     f"status must be one of {sorted(allowed)} or None, got {status!r}"
                 )
             status = value
-        return [_job_model(row) for row in self._store.get_jobs(status=status)]
+        return [job_model(row) for row in self._store.get_jobs(status=status)]
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""

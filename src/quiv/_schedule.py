@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
-__all__ = ["next_after_run"]
+__all__ = ["RetryPolicy", "next_after_run", "retry_delay"]
 
 
 def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interval: bool) -> float:
@@ -29,3 +30,40 @@ def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interv
     if periods > 1 and anchor + (periods - 1) * interval >= ended:
         periods -= 1
     return anchor + periods * interval
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a task retries a failed run: ``add_task(..., retries=RetryPolicy(...))``.
+
+    ``max_retries`` more attempts follow a failure whose exception is an instance of one of
+    ``retry_on``. The wait before retry ``n`` (1, 2, ...) is ``backoff * 2 ** (n - 1)``
+    seconds, capped at ``backoff_max``, then shortened by a random part of up to ``jitter``
+    (a fraction, 0 to 1) of itself, so that retries of many tasks spread out.
+    """
+
+    max_retries: int = 3
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    jitter: float = 0.5
+    retry_on: tuple[type[BaseException], ...] = field(default=(Exception,))
+
+    def retries(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is one that this policy retries."""
+        return isinstance(exc, self.retry_on)
+
+
+def retry_delay(policy: RetryPolicy, retry: int, randomness: float) -> float:
+    """Seconds to wait before retry number ``retry`` (1 is the first retry).
+
+    ``randomness`` is a number in [0, 1) (``random.random()``), passed in to keep this pure.
+
+    >>> policy = RetryPolicy(backoff=1.0, backoff_max=5.0, jitter=0.5)
+    >>> [retry_delay(policy, n, 0.0) for n in (1, 2, 3, 4)]
+    [1.0, 2.0, 4.0, 5.0]
+    >>> retry_delay(policy, 2, 0.999) > 1.0
+    True
+    """
+    # The exponent is capped too: 2 ** 1100 would overflow a float.
+    base = min(policy.backoff_max, policy.backoff * 2.0 ** min(retry - 1, 64))
+    return base * (1.0 - policy.jitter * randomness)

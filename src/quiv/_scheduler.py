@@ -13,150 +13,41 @@ next wake-up. There is no polling tick.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import pickle
+import random
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 from typing import Any, TypeVar
 
-from ._bridge import MainLoop, current_bridge
+from ._bridge import MainLoop
 from ._clock import Clock
+from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
-from ._invocation import Injection, resolve_awaitable, run_coroutine_here
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
-from ._schedule import next_after_run
+from ._runner import JobRunner, Outcome
+from ._schedule import next_after_run, retry_delay
 from ._store import Store
 from ._threads import start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
 from .exceptions import SchedulerStateError, TaskNotFoundError
-from .models import Event, Job, JobStatus, Task, TaskStatus
+from .models import Event, JobStatus, Task
 
-__all__ = ["JobEntry", "Scheduler", "SchedulerStatistics", "TaskEntry"]
+__all__ = ["Scheduler", "SchedulerStatistics"]
 
 T = TypeVar("T")
 
 LATE_START_WARNING_SECONDS = 1.0
 LATE_START_SUMMARY_SECONDS = 10.0
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
-
-
-def _describe(exc: BaseException) -> str:
-    """The error message stored for a failed job: ``str(exc)``, else the exception's type."""
-    try:
-        return str(exc) or type(exc).__name__
-    except Exception:  # a __str__ that raises
-        return type(exc).__name__
-
-
-@dataclass(eq=False, slots=True)
-class TaskEntry:
-    """A task as the scheduler thread knows it."""
-
-    id: str
-    name: str
-    func: Callable[..., Any]
-    args_blob: bytes
-    kwargs_blob: bytes
-    interval: float
-    fixed_interval: bool
-    run_once: bool
-    injection: Injection
-    progress_callback: Callable[..., Any] | None
-    next_run_at: float  # UTC epoch seconds, as stored
-    state: TaskState = TaskState.ACTIVE
-    job: JobEntry | None = None
-    # A run asked for (run now, resume) while a job ran: its monotonic deadline.
-    follow_up: float | None = None
-    # The status it had when it was removed or ended; snapshots of it show that.
-    final_status: TaskStatus | None = None
-
-    @property
-    def status(self) -> TaskStatus:
-        """The status stored for this task (or last stored, once it is gone)."""
-        if self.final_status is not None:
-            return self.final_status
-        return self.state.status
-
-    def row(self) -> dict[str, Any]:
-        """Every stored column."""
-        return {
-            "id": self.id,
-            "task_name": self.name,
-            "args": self.args_blob,
-            "kwargs": self.kwargs_blob,
-            "interval_seconds": self.interval,
-            "fixed_interval": self.fixed_interval,
-            "run_once": self.run_once,
-            "status": self.status.value,
-            "next_run_at": self.next_run_at,
-        }
-
-    def snapshot(self) -> Task:
-        """The public model of this task now."""
-        return Task(
-            id=self.id,
-            task_name=self.name,
-            args=pickle.loads(self.args_blob),
-            kwargs=pickle.loads(self.kwargs_blob),
-            interval_seconds=self.interval,
-            fixed_interval=self.fixed_interval,
-            run_once=self.run_once,
-            status=self.status.value,
-            next_run_at=_utc(self.next_run_at),
-        )
-
-
-@dataclass(eq=False, slots=True)
-class JobEntry:
-    """A job in flight: from dispatch until the scheduler thread records its end."""
-
-    id: str
-    task: TaskEntry
-    anchor: float  # the monotonic instant the run was due; fixed cadences count from it
-    created_at: float  # UTC epoch
-    state: JobStatus = JobStatus.SCHEDULED
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    started_at: float | None = None
-    started_mono: float | None = None
-    ended_at: float | None = None
-    duration: float | None = None
-    error: str | None = None
-
-    def row(self) -> dict[str, Any]:
-        """Every stored column."""
-        return {
-            "id": self.id,
-            "task_id": self.task.id,
-            "task_name": self.task.name,
-            "status": self.state.value,
-            "started_at": self.started_at if self.started_at is not None else self.created_at,
-            "ended_at": self.ended_at,
-            "duration_seconds": self.duration,
-            "error_message": self.error,
-        }
-
-    def snapshot(self) -> Job:
-        """The public model of this job now."""
-        row = self.row()
-        return Job(
-            id=self.id,
-            task_id=self.task.id,
-            task_name=self.task.name,
-            status=self.state.value,
-            started_at=_utc(row["started_at"]),
-            ended_at=None if self.ended_at is None else _utc(self.ended_at),
-            duration_seconds=self.duration,
-            error_message=self.error,
-        )
+# After a timeout set a job's stop event, how long its handler may take to return before
+# the job is flagged unresponsive (and a warning logged).
+UNRESPONSIVE_AFTER_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -212,8 +103,18 @@ class Scheduler:
         self._bridge = bridge
         self._logger = logger
         self._tasks: dict[str, TaskEntry] = {}
-        self._jobs: dict[str, JobEntry] = {}
-        self._timeline: Timeline[str] = Timeline()
+        self._jobs: dict[str, JobEntry] = {}  # dispatched, not yet ended
+        self._pending: dict[str, JobEntry] = {}  # made ahead, not yet dispatched
+        self._timeline: Timeline[str] = Timeline()  # task id -> its next run
+        self._timeouts: Timeline[str] = Timeline()  # job id -> its timeout, then its grace
+        self._random = random.Random()
+        self._runner = JobRunner(
+            clock,
+            bridge,
+            logger,
+            started=lambda job, at, mono: self.post(partial(self._started, job, at, mono)),
+            finished=lambda job, outcome: self.post(partial(self._finish, job, outcome)),
+        )
         self._purge_at: float | None = None
         self._purge_pending = False
         self._running = 0
@@ -333,8 +234,10 @@ class Scheduler:
 
         def _begin() -> None:
             self._stopping = True
+            for job in list(self._pending.values()):
+                self._cancel_pending(job)
             for job in self._jobs.values():
-                job.stop_event.set()
+                self._stop(job)
 
         def _abandon() -> None:
             self._abandon = True
@@ -360,10 +263,12 @@ class Scheduler:
             )
             self._finish(
                 job,
-                "cancel",
-                self._clock.now().timestamp(),
-                self._clock.monotonic(),
-                "still running when shutdown gave up waiting for it",
+                Outcome(
+                    "cancel",
+                    self._clock.now().timestamp(),
+                    self._clock.monotonic(),
+                    error="still running when shutdown gave up waiting for it",
+                ),
             )
         self._workers.shutdown(0.0 if abandoned else timeout)
         return [job.id for job in abandoned]
@@ -409,6 +314,8 @@ class Scheduler:
     def _turn(self) -> float | None:
         """Start what is due, purge if due; return the next deadline to sleep until."""
         now = self._clock.monotonic()
+        for job_id, _ in self._timeouts.pop_due(now):
+            self._time_out(job_id, now)
         self._dispatch_due(now)
         if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
             self._purge()
@@ -418,6 +325,9 @@ class Scheduler:
         # While a purge is in flight its answer wakes the loop; an overdue purge deadline
         # must not make it spin meanwhile.
         deadline = None if self._purge_pending else self._purge_at
+        timeout = self._timeouts.peek()
+        if timeout is not None and (deadline is None or timeout[0] < deadline):
+            deadline = timeout[0]
         if self._running < self.pool_size:
             head = self._timeline.peek()
             if head is not None and (deadline is None or head[0] < deadline):
@@ -469,19 +379,30 @@ class Scheduler:
         self._late_unreported = 0
         self._late_max = 0.0
 
+    def _new_job(self, task: TaskEntry, attempt: int = 1) -> JobEntry:
+        return JobEntry(
+            id=str(uuid.uuid4()),
+            task=task,
+            created_at=self._clock.now().timestamp(),
+            attempt=attempt,
+        )
+
     def _dispatch(self, task: TaskEntry, due: float) -> None:
         state = TASK_MACHINE.next_state(task.id, task.state, "start")
-        job = JobEntry(
-            id=str(uuid.uuid4()), task=task, anchor=due, created_at=self._clock.now().timestamp()
-        )
+        job = task.pending if task.pending is not None else self._new_job(task)
+        if job.anchor is None:
+            job.anchor = due
         try:
-            # First, as the one step that can fail (no thread to be had): then nothing has
-            # changed yet. The worker's own commands queue behind this one.
-            self._workers.submit(self._work, job)
-        except RuntimeError:
-            self._logger.exception("quiv: no worker thread for task %r; retrying in 1 s", task.id)
+            # First, as the step that can fail (no thread or no loop to be had): then
+            # nothing has changed yet. The job's own commands queue behind this one.
+            self._submit(job)
+        except RuntimeError as exc:
+            self._logger.error("quiv: cannot start task %r: %s; retrying in 1 s", task.id, exc)
             self._timeline.schedule(task.id, self._clock.monotonic() + 1.0)
             return
+        if task.pending is job:
+            task.pending = None
+            del self._pending[job.id]
         task.state = state
         task.job = job
         self._jobs[job.id] = job
@@ -490,120 +411,139 @@ class Scheduler:
         self._store.put_task(task.row())
         self._store.put_job(job.row())
 
-    # -- on a worker thread -----------------------------------------------------------
-
-    def _work(self, job: JobEntry) -> None:
-        clock = self._clock
-        if job.stop_event.is_set():
-            self.post(
-                lambda: self._finish(
-                    job, "cancel", clock.now().timestamp(), clock.monotonic(), None
-                )
-            )
+    def _submit(self, job: JobEntry) -> None:
+        if not job.task.on_main_loop:
+            self._workers.submit(self._runner.run_on_worker, job)
             return
-        task = job.task
-        started_at, started_mono = clock.now().timestamp(), clock.monotonic()
-        self.post(lambda: self._started(job, started_at, started_mono))
-        token = current_bridge().set(self._bridge)
-        # Whatever escapes below (a logging handler that raises, an exception whose str()
-        # raises), the end is posted: a job must never stay running.
-        trigger = "fail"
-        error: str | None = "the job ended abnormally inside quiv"
-        try:
-            try:
-                # Every run gets its own copy of the arguments, as stored: a run that
-                # mutates them, or a caller that changes them after add_task, affects no
-                # other run.
-                args = pickle.loads(task.args_blob)
-                kwargs = pickle.loads(task.kwargs_blob)
-                injection = task.injection
-                if injection.job_id:
-                    kwargs["_job_id"] = job.id
-                if injection.stop_event:
-                    kwargs["_stop_event"] = job.stop_event
-                if injection.progress_hook:
-                    kwargs["_progress_hook"] = self._progress_hook(task)
-                coroutine = resolve_awaitable(task.func(*args, **kwargs))
-                if coroutine is not None:
-                    run_coroutine_here(coroutine)
-                trigger, error = "cancel" if job.stop_event.is_set() else "complete", None
-            except BaseException as exc:
-                # BaseExceptions too: SystemExit or KeyboardInterrupt raised by a handler
-                # ends that job, not the worker thread or the process.
-                trigger, error = "fail", _describe(exc)
-                self._logger.error(
-                    "quiv: job %s of task %r (%s) raised %s",
-                    job.id,
-                    task.name,
-                    task.id,
-                    type(exc).__name__,
-                    exc_info=exc,
-                )
-        finally:
-            current_bridge().reset(token)
-            ended_at, ended_mono = clock.now().timestamp(), clock.monotonic()
-            self.post(lambda: self._finish(job, trigger, ended_at, ended_mono, error))
+        loop = self._bridge.loop
+        if loop is None:
+            raise RuntimeError("it runs on the main loop, and no main loop is running")
+        job.loop_future = asyncio.run_coroutine_threadsafe(self._runner.run_on_loop(job), loop)
 
-    def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
-        callback = task.progress_callback
-        bridge = self._bridge
-        what = f"progress callback of task {task.name!r} ({task.id})"
+    def _stop(self, job: JobEntry) -> None:
+        """Set ``job``'s stop event, and cancel its asyncio task if it runs on the main loop."""
+        job.stop_event.set()
+        if job.loop_future is not None:
+            job.loop_future.cancel()
 
-        def _progress_hook(*args: Any, **kwargs: Any) -> None:
-            if callback is None:
-                return
-            if not bridge.submit(callback, args, kwargs, what):
-                bridge.call_here(callback, args, kwargs, what)
-
-        return _progress_hook
+    def _time_out(self, job_id: str, now: float) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if not job.timed_out:
+            job.timed_out = True
+            self._logger.warning(
+                "quiv: job %s of task %r ran past its %.3f s timeout; stopping it",
+                job.id,
+                job.task.name,
+                job.task.timeout,
+            )
+            self._stop(job)
+            self._timeouts.schedule(job.id, now + UNRESPONSIVE_AFTER_SECONDS)
+            return
+        job.unresponsive = True
+        self._store.put_job(job.row())
+        self._logger.warning(
+            "quiv: job %s of task %r ignores its stop event %.0f s after its timeout; its "
+            "worker stays busy until the handler returns (Python cannot stop a thread)",
+            job.id,
+            job.task.name,
+            UNRESPONSIVE_AFTER_SECONDS,
+        )
 
     # -- job life, on the scheduler thread ----------------------------------------------
 
     def _started(self, job: JobEntry, started_at: float, started_mono: float) -> None:
-        job.state = JOB_MACHINE.next_state(job.id, job.state, "start")
-        job.started_at, job.started_mono = started_at, started_mono
-        self._store.put_job(job.row())
-        task = job.task
-        event = JOB_MACHINE.event_for("start")
-        if event is not None and self._listeners.wants(event):
-            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
-
-    def _finish(
-        self, job: JobEntry, trigger: str, ended_at: float, ended_mono: float, error: str | None
-    ) -> None:
         if job.id not in self._jobs:
             return  # already closed by shutdown
-        # Everything that can fail comes first; state changes only after it.
-        job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        job.state = JOB_MACHINE.next_state(job.id, job.state, "start")
+        job.started_at, job.started_mono = started_at, started_mono
         task = job.task
-        next_deadline = None
-        if task.state is not TaskState.REMOVED and not task.run_once:
-            next_deadline = task.follow_up
-            if next_deadline is None and task.state is TaskState.RUNNING and not self._stopping:
-                next_deadline = next_after_run(
-                    anchor=job.anchor,
-                    ended=ended_mono,
-                    interval=task.interval,
-                    fixed_interval=task.fixed_interval,
-                )
+        if task.timeout is not None:
+            self._timeouts.schedule(job.id, started_mono + task.timeout)
+        self._store.put_job(job.row())
+        self._emit_job(JOB_MACHINE.event_for("start"), job)
+
+    def _may_retry(self, job: JobEntry, outcome: Outcome) -> bool:
+        task = job.task
+        return (
+            outcome.retryable
+            and task.retry is not None
+            and job.attempt <= task.retry.max_retries
+            and task.state is TaskState.RUNNING  # not paused or removed meanwhile
+            and not job.stop_event.is_set()  # not cancelled
+            and not self._stopping
+        )
+
+    def _finish(self, job: JobEntry, outcome: Outcome) -> None:
+        if job.id not in self._jobs:
+            return  # already closed by shutdown
+        task = job.task
+        # Everything that can fail comes first; state changes only after it.
+        trigger = outcome.trigger
+        retry_at = None
+        if job.timed_out:
+            trigger = "time_out"
+        elif trigger == "fail" and self._may_retry(job, outcome):
+            assert task.retry is not None
+            trigger = "retry"
+            retry_at = outcome.ended_mono + retry_delay(
+                task.retry, job.attempt, self._random.random()
+            )
+        job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        regular = None
+        if task.state is TaskState.RUNNING and not task.run_once and not self._stopping:
+            assert job.anchor is not None
+            regular = next_after_run(
+                anchor=job.anchor,
+                ended=outcome.ended_mono,
+                interval=task.interval,
+                fixed_interval=task.fixed_interval,
+            )
         job.state = job_state
-        job.ended_at = ended_at
-        job.error = error
-        job.duration = 0.0 if job.started_mono is None else max(0.0, ended_mono - job.started_mono)
+        job.ended_at = outcome.ended_at
+        job.error = outcome.error
+        job.result, job.result_note = outcome.result, outcome.result_note
+        start = job.started_mono
+        job.duration = 0.0 if start is None else max(0.0, outcome.ended_mono - start)
         del self._jobs[job.id]
+        self._timeouts.cancel(job.id)
         self._running -= 1
         self._store.put_job(job.row())
         task.job = None
         if task.state is not TaskState.REMOVED:
-            self._after_run(task, next_deadline)
-        event = JOB_MACHINE.event_for(trigger)
-        if event is not None and self._listeners.wants(event):
-            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
+            if retry_at is not None:
+                self._after_run(task, retry_at, retrying=True)
+                retry = self._new_job(task, attempt=job.attempt + 1)
+                retry.anchor, retry.displaced = job.anchor, regular
+                self._make_pending(task, retry)
+            else:
+                follow_up = task.follow_up
+                self._after_run(task, follow_up if follow_up is not None else regular)
+        self._ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+
+    def _ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
+        """After a job's end is recorded: tell listeners and waiters; time the next purge."""
+        self._emit_job(event, job)
+        job.ended.set()
+        for callback in job.on_end:
+            try:
+                callback()
+            except Exception:
+                self._logger.exception("quiv: a waiter of job %s failed", job.id)
+        job.on_end.clear()
         if self._purge_at is None:
             self._purge_at = ended_mono + self._retention
 
-    def _after_run(self, task: TaskEntry, next_deadline: float | None) -> None:
-        if task.run_once:
+    def _emit_job(self, event: Event | None, job: JobEntry) -> None:
+        if event is not None and self._listeners.wants(event):
+            task = job.task
+            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
+
+    def _after_run(
+        self, task: TaskEntry, next_deadline: float | None, *, retrying: bool = False
+    ) -> None:
+        if task.run_once and not retrying:
             self._end(task, "finish_last")
             return
         task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")
@@ -611,6 +551,33 @@ class Scheduler:
         if next_deadline is not None:
             self._schedule(task, next_deadline)
         self._store.put_task(task.row())
+
+    def _make_pending(self, task: TaskEntry, job: JobEntry) -> None:
+        task.pending = job
+        self._pending[job.id] = job
+        self._store.put_job(job.row())
+
+    def _cancel_pending(self, job: JobEntry) -> None:
+        """Cancel a job made ahead (scheduled, not started); the task's schedule returns to
+        what it was before the job displaced it."""
+        task = job.task
+        job.state = JOB_MACHINE.next_state(job.id, job.state, "cancel")
+        now = self._clock.monotonic()
+        job.ended_at = self._clock.now().timestamp()
+        del self._pending[job.id]
+        task.pending = None
+        self._store.put_job(job.row())
+        if task.job is not None:
+            task.follow_up = job.displaced
+        elif task.state is TaskState.ACTIVE and not self._stopping:
+            if job.displaced is not None:
+                self._schedule(task, job.displaced)
+                self._store.put_task(task.row())
+            elif task.run_once and job.attempt > 1:
+                self._end(task, "abandon")  # its one run failed and its retry is cancelled
+            else:
+                self._timeline.cancel(task.id)
+        self._ended(job, JOB_MACHINE.event_for("cancel"), now)
 
     def _schedule(self, task: TaskEntry, deadline: float) -> None:
         self._timeline.schedule(task.id, deadline)
@@ -665,11 +632,14 @@ class Scheduler:
         return task
 
     def pause(self, task_id: str) -> None:
-        """Stop scheduling runs of a task; a running job goes on."""
+        """Stop scheduling runs of a task; a running job goes on; a job made ahead (run_task,
+        a pending retry) is cancelled."""
         task = self._task(task_id)
         task.state = TASK_MACHINE.next_state(task.id, task.state, "pause")
         self._timeline.cancel(task.id)
         task.follow_up = None
+        if task.pending is not None:
+            self._cancel_pending(task.pending)
         self._store.put_task(task.row())
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
 
@@ -686,36 +656,65 @@ class Scheduler:
         self._store.put_task(task.row())
         self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
 
-    def run_now(self, task_id: str) -> bool:
-        """Make a run due now (right after the running job, if any); False if no such task."""
+    def run_task(self, task_id: str) -> str | None:
+        """Make a run due now (right after the running job, if any) and return its job's id,
+        which exists at once as ``scheduled``; None if there is no such task.
+
+        A job already made ahead (an earlier call, a pending retry) is that run: it is made
+        due now and its id returned. A run-once task's running job is its one run.
+        """
         task = self._tasks.get(task_id)
         if task is None:
-            return False
+            return None
         now = self._clock.monotonic()
+        if task.pending is not None:
+            job = task.pending
+        elif task.run_once and task.job is not None:
+            return task.job.id
+        else:
+            job = self._new_job(task)
+            job.displaced = self._timeline.deadline(task.id) if task.job is None else None
+            self._make_pending(task, job)
         if task.job is None:
             self._schedule(task, now)
             self._store.put_task(task.row())
-        elif not task.run_once:  # a run-once task runs once: the running job is that run
+        else:
             task.follow_up = now
-        return True
+        return job.id
 
     def remove(self, task_id: str) -> Task:
-        """Delete a task and set its running job's stop event; return its last snapshot."""
+        """Delete a task, stop its running job, cancel a job made ahead; return its last
+        snapshot."""
         task = self._task(task_id)
         snapshot = task.snapshot()
+        if task.pending is not None:
+            self._cancel_pending(task.pending)
         self._end(task, "remove")
         if task.job is not None:
-            task.job.stop_event.set()
+            self._stop(task.job)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
 
     def cancel_job(self, job_id: str) -> bool:
-        """Set the stop event of a job in flight; False when no such job is in flight."""
+        """Stop a running job (its stop event, and asyncio cancellation on the main loop) or
+        cancel a job made ahead; False when the job is neither."""
+        pending = self._pending.get(job_id)
+        if pending is not None:
+            self._cancel_pending(pending)
+            return True
         job = self._jobs.get(job_id)
         if job is None:
             return False
-        job.stop_event.set()
+        self._stop(job)
         return True
+
+    def watch(self, job_id: str, on_end: Callable[[], None] | None = None) -> JobEntry | None:
+        """The entry of a job not yet ended (running or made ahead), or None; ``on_end`` is
+        called on this thread once its end is recorded."""
+        job = self._jobs.get(job_id) or self._pending.get(job_id)
+        if job is not None and on_end is not None:
+            job.on_end.append(on_end)
+        return job
 
     def statistics(self) -> SchedulerStatistics:
         """Counters of the scheduler now."""
@@ -732,6 +731,12 @@ class Scheduler:
     def check(self) -> None:
         """Assert the invariants between tasks, jobs and deadlines (for tests)."""
         self._timeline._check()
+        self._timeouts._check()
+        for job_id, _ in self._timeouts:
+            assert job_id in self._jobs
+        for job in self._pending.values():
+            assert job.task.pending is job
+            assert job.state is JobStatus.SCHEDULED
         for task_id, _ in self._timeline:
             assert task_id in self._tasks
         running = 0

@@ -39,7 +39,9 @@ Row = dict[str, Any]
 
 COALESCE_SECONDS = 0.01
 
-_TERMINAL = (JobStatus.COMPLETED.value, JobStatus.CANCELLED.value, JobStatus.FAILED.value)
+_TERMINAL = tuple(
+    status.value for status in JobStatus if status not in (JobStatus.SCHEDULED, JobStatus.RUNNING)
+)
 
 
 class _Base(SQLModel, registry=_registry):
@@ -60,6 +62,9 @@ class TaskRow(_Base, table=True):
     run_once: bool = Field(index=True)
     status: str
     next_run_at: float  # UTC, seconds since the epoch
+    timeout_seconds: float | None = None
+    max_retries: int = 0
+    on_main_loop: bool = False
 
 
 class JobRow(_Base, table=True):
@@ -75,6 +80,10 @@ class JobRow(_Base, table=True):
     ended_at: float | None = Field(default=None, index=True)
     duration_seconds: float | None = None
     error_message: str | None = None
+    attempt: int = 1
+    result: str | None = None  # JSON
+    result_note: str | None = None
+    unresponsive: bool = False
 
 
 _task_table = TaskRow.__table__  # type: ignore[attr-defined]
@@ -94,6 +103,16 @@ def _upsert(table: Any) -> str:
     )
 
 
+def _defaults(table: Any) -> Row:
+    return {
+        column.name: column.default.arg if column.default is not None else None
+        for column in table.c
+        if column.nullable or column.default is not None
+    }
+
+
+_TASK_DEFAULTS = _defaults(_task_table)
+_JOB_DEFAULTS = _defaults(_job_table)
 _TASK_UPSERT = _upsert(_task_table)
 _JOB_UPSERT = _upsert(_job_table)
 _ROWID: Any = literal_column("rowid")
@@ -156,7 +175,9 @@ class Store:
     # -- writes: hand over rows -------------------------------------------------------------
 
     def put_task(self, row: Row) -> None:
-        """Queue ``row`` (every column of a task) to be written, replacing any earlier one."""
+        """Queue ``row`` (a task's columns; optional ones may be left out) to be written,
+        replacing any earlier one."""
+        row = {**_TASK_DEFAULTS, **row}
         with self._pending_lock:
             self._tasks[row["id"]] = row
         self._nudge()
@@ -168,7 +189,9 @@ class Store:
         self._nudge()
 
     def put_job(self, row: Row) -> None:
-        """Queue ``row`` (every column of a job) to be written, replacing any earlier one."""
+        """Queue ``row`` (a job's columns; optional ones may be left out) to be written,
+        replacing any earlier one."""
+        row = {**_JOB_DEFAULTS, **row}
         with self._pending_lock:
             self._jobs[row["id"]] = row
         self._nudge()

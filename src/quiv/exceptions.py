@@ -12,7 +12,8 @@ The tree::
     ├── TaskNotFoundError (also LookupError)        no task with that id
     ├── JobNotFoundError (also LookupError)         no job with that id
     ├── InvalidTransitionError                      a status change the state machine forbids
-    └── SchedulerStateError (also RuntimeError)     a call the scheduler's lifecycle forbids
+    ├── SchedulerStateError (also RuntimeError)     a call the scheduler's lifecycle forbids
+    └── WaitTimeoutError (also TimeoutError)        a job did not end within the wait
 
 Constructors take the offending values, keep them as attributes and format the message, so
 every raise site reads the same. The one exception is ``ConfigurationError``: its argument
@@ -34,6 +35,7 @@ __all__ = [
     "SchedulerStateError",
     "TaskNotFoundError",
     "TaskNotScheduledError",
+    "WaitTimeoutError",
 ]
 
 
@@ -129,3 +131,12 @@ class SchedulerStateError(QuivError, RuntimeError):
         self.operation = operation
         self.state = state
         super().__init__(f"cannot {operation}: the scheduler is {state} ({allowed})")
+
+
+class WaitTimeoutError(QuivError, TimeoutError):
+    """``wait_for_job`` gave up before the job ended; the job itself goes on."""
+
+    def __init__(self, job_id: str, timeout: float | None) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        super().__init__(f"job {job_id!r} did not end within {timeout} s")

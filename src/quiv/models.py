@@ -30,6 +30,8 @@ class Event(str, Enum):
     JOB_COMPLETED = "job_completed"
     JOB_FAILED = "job_failed"
     JOB_CANCELLED = "job_cancelled"
+    JOB_TIMED_OUT = "job_timed_out"
+    JOB_RETRYING = "job_retrying"
 
 
 class TaskStatus(str, Enum):
@@ -49,8 +51,10 @@ class JobStatus(str, Enum):
     """Status of one run of a task.
 
     ``scheduled`` until a worker starts it, then ``running``; it ends ``completed``,
-    ``failed`` (the handler raised; ``error_message`` says what) or ``cancelled`` (its stop
-    event was set when the handler returned, or it was cancelled before it started).
+    ``failed`` (the handler raised; ``error_message`` says what), ``cancelled`` (its stop
+    event was set when the handler returned, or it was cancelled before it started),
+    ``timed_out`` (it ran past its task's ``timeout``; its stop event was set and the handler
+    then returned) or ``retried`` (it failed, and another attempt of the task is scheduled).
     """
 
     SCHEDULED = "scheduled"
@@ -58,6 +62,8 @@ class JobStatus(str, Enum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    RETRIED = "retried"
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -82,6 +88,9 @@ class Task(SQLModel):
     run_once: bool = False
     status: str
     next_run_at: datetime
+    timeout_seconds: float | None = None
+    max_retries: int = 0
+    on_main_loop: bool = False
 
     @field_validator("next_run_at")
     @classmethod
@@ -95,7 +104,11 @@ class Job(SQLModel):
     """A snapshot of one run of a task, as returned by ``get_job`` and ``get_all_jobs``.
 
     ``started_at`` is when the job was created (scheduled) and then when it started running;
-    ``ended_at`` and ``duration_seconds`` are set once it has ended.
+    ``ended_at`` and ``duration_seconds`` are set once it has ended. ``attempt`` counts the
+    tries of one run (2 and up are retries). ``result`` is what the handler returned, when it
+    was JSON-serializable and at most 64 KiB as JSON; otherwise ``result_note`` says why it
+    was dropped. ``unresponsive`` is set when the handler was still running 5 s after a
+    timeout had set its stop event.
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -108,6 +121,10 @@ class Job(SQLModel):
     ended_at: datetime | None = None
     duration_seconds: float | None = None
     error_message: str | None = None
+    attempt: int = 1
+    result: Any = None
+    result_note: str | None = None
+    unresponsive: bool = False
 
     @field_validator("started_at", "ended_at")
     @classmethod

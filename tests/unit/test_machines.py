@@ -24,8 +24,8 @@ from quiv._machines import (
 from quiv.exceptions import InvalidTransitionError, QuivError
 from quiv.models import JobStatus, TaskStatus
 
-TASK_TRIGGERS = ("start", "finish", "finish_last", "pause", "resume", "remove")
-JOB_TRIGGERS = ("start", "complete", "fail", "cancel")
+TASK_TRIGGERS = ("start", "finish", "finish_last", "pause", "resume", "remove", "abandon")
+JOB_TRIGGERS = ("start", "complete", "fail", "cancel", "time_out", "retry")
 
 EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("active", "start"): "running",
@@ -46,6 +46,7 @@ EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("running", "remove"): "removed",
     ("paused", "remove"): "removed",
     ("paused_running", "remove"): "removed",
+    ("active", "abandon"): "removed",
 }
 
 EXPECTED_JOB: dict[tuple[str, str], str] = {
@@ -54,10 +55,12 @@ EXPECTED_JOB: dict[tuple[str, str], str] = {
     ("running", "fail"): "failed",
     ("running", "cancel"): "cancelled",
     ("scheduled", "cancel"): "cancelled",
+    ("running", "time_out"): "timed_out",
+    ("running", "retry"): "retried",
 }
 
 TASK_STATES = ("active", "running", "paused", "paused_running", "removed")
-JOB_STATES = ("scheduled", "running", "completed", "cancelled", "failed")
+JOB_STATES = ("scheduled", "running", "completed", "cancelled", "failed", "timed_out", "retried")
 
 # Every (machine, state, trigger) combination, plus a trigger neither machine knows.
 CASES = [
@@ -115,7 +118,13 @@ def test_kinds_initial_and_terminal_states() -> None:
     assert JOB_MACHINE.initial is JobStatus.SCHEDULED
     assert TASK_MACHINE.terminal == frozenset({TaskState.REMOVED})
     assert JOB_MACHINE.terminal == frozenset(
-        {JobStatus.COMPLETED, JobStatus.CANCELLED, JobStatus.FAILED}
+        {
+            JobStatus.COMPLETED,
+            JobStatus.CANCELLED,
+            JobStatus.FAILED,
+            JobStatus.TIMED_OUT,
+            JobStatus.RETRIED,
+        }
     )
 
 

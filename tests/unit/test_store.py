@@ -58,6 +58,9 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "run_once": False,
         "status": "active",
         "next_run_at": 1_900_000_000.5,
+        "timeout_seconds": None,
+        "max_retries": 0,
+        "on_main_loop": False,
     }
     row.update(changes)
     return row
@@ -73,6 +76,10 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "ended_at": 101.5,
         "duration_seconds": 1.5,
         "error_message": None,
+        "attempt": 1,
+        "result": None,
+        "result_note": None,
+        "unresponsive": False,
     }
     row.update(changes)
     return row

@@ -1,0 +1,193 @@
+"""Running one job: calling its handler on a worker thread or as a task on the main loop,
+and reporting how it went. The scheduler thread decides what the outcome means (a retry, a
+timeout); this module only observes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._bridge import MainLoop, current_bridge
+from ._clock import Clock
+from ._entries import JobEntry, TaskEntry
+from ._invocation import resolve_awaitable, run_coroutine_here
+
+__all__ = ["RESULT_LIMIT_BYTES", "JobRunner", "Outcome"]
+
+RESULT_LIMIT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a handler's call ended, as the worker saw it."""
+
+    trigger: str  # "complete", "fail" or "cancel"
+    ended_at: float
+    ended_mono: float
+    error: str | None = None
+    retryable: bool = False
+    result: str | None = None
+    result_note: str | None = None
+
+
+def describe(exc: BaseException) -> str:
+    """The error message stored for a failed job: ``str(exc)``, else the exception's type."""
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # a __str__ that raises
+        return type(exc).__name__
+
+
+def encode_result(value: Any) -> tuple[str | None, str | None]:
+    """``(json, None)`` for a small JSON-serializable ``value``, else ``(None, why)``."""
+    if value is None:
+        return None, None
+    try:
+        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        return None, f"dropped: not JSON-serializable ({type(value).__name__}: {describe(exc)})"
+    size = len(encoded.encode("utf-8"))
+    if size > RESULT_LIMIT_BYTES:
+        return None, f"dropped: {size} bytes of JSON, over the {RESULT_LIMIT_BYTES}-byte limit"
+    return encoded, None
+
+
+class JobRunner:
+    """Calls handlers for one scheduler and reports their start and end through callbacks."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        bridge: MainLoop,
+        logger: logging.Logger,
+        *,
+        started: Callable[[JobEntry, float, float], None],
+        finished: Callable[[JobEntry, Outcome], None],
+    ) -> None:
+        self._clock = clock
+        self._bridge = bridge
+        self._logger = logger
+        self._started = started
+        self._finished = finished
+
+    def run_on_worker(self, job: JobEntry) -> None:
+        """Run ``job`` here, on a worker thread (a coroutine on a loop of its own)."""
+        if self._cancelled_before_start(job):
+            return
+        token = current_bridge().set(self._bridge)
+        # Whatever escapes below (a logging handler that raises...), the end is reported:
+        # a job must never stay running.
+        outcome: Outcome | None = None
+        try:
+            try:
+                args, kwargs = self._arguments(job)
+                value = job.task.func(*args, **kwargs)
+                coroutine = resolve_awaitable(value)
+                if coroutine is not None:
+                    value = run_coroutine_here(coroutine)
+                outcome = self._returned(job, value)
+            except BaseException as exc:
+                # BaseExceptions too: SystemExit raised by a handler ends that job, not the
+                # worker thread or the process.
+                outcome = self._raised(job, exc)
+        finally:
+            current_bridge().reset(token)
+            self._finished(job, outcome or self._abnormal())
+
+    async def run_on_loop(self, job: JobEntry) -> None:
+        """Run ``job`` as this asyncio task, on the main loop."""
+        if self._cancelled_before_start(job):
+            return
+        token = current_bridge().set(self._bridge)
+        outcome: Outcome | None = None
+        try:
+            try:
+                args, kwargs = self._arguments(job)
+                value = job.task.func(*args, **kwargs)
+                coroutine = resolve_awaitable(value)
+                if coroutine is not None:
+                    value = await coroutine
+                outcome = self._returned(job, value)
+            except asyncio.CancelledError:
+                # Cancelled through asyncio by cancel_job, a timeout or shutdown: the
+                # scheduler set the stop event first, so this is the cooperative end.
+                outcome = self._ended("cancel")
+            except BaseException as exc:
+                outcome = self._raised(job, exc)
+        finally:
+            current_bridge().reset(token)
+            self._finished(job, outcome or self._abnormal())
+
+    def _cancelled_before_start(self, job: JobEntry) -> bool:
+        if job.stop_event.is_set():
+            self._finished(job, self._ended("cancel"))
+            return True
+        self._started(job, self._clock.now().timestamp(), self._clock.monotonic())
+        return False
+
+    def _arguments(self, job: JobEntry) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        # Every run gets its own copy of the arguments, as stored: a run that mutates them,
+        # or a caller that changes them after add_task, affects no other run.
+        task = job.task
+        args = pickle.loads(task.args_blob)
+        kwargs = pickle.loads(task.kwargs_blob)
+        injection = task.injection
+        if injection.job_id:
+            kwargs["_job_id"] = job.id
+        if injection.stop_event:
+            kwargs["_stop_event"] = job.stop_event
+        if injection.progress_hook:
+            kwargs["_progress_hook"] = self._progress_hook(task)
+        return args, kwargs
+
+    def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
+        callback = task.progress_callback
+        bridge = self._bridge
+        what = f"progress callback of task {task.name!r} ({task.id})"
+
+        def _progress_hook(*args: Any, **kwargs: Any) -> None:
+            if callback is None:
+                return
+            if not bridge.submit(callback, args, kwargs, what):
+                bridge.call_here(callback, args, kwargs, what)
+
+        return _progress_hook
+
+    def _ended(self, trigger: str, **details: Any) -> Outcome:
+        return Outcome(trigger, self._clock.now().timestamp(), self._clock.monotonic(), **details)
+
+    def _returned(self, job: JobEntry, value: Any) -> Outcome:
+        result, note = encode_result(value)
+        trigger = "cancel" if job.stop_event.is_set() else "complete"
+        return self._ended(trigger, result=result, result_note=note)
+
+    def _raised(self, job: JobEntry, exc: BaseException) -> Outcome:
+        task = job.task
+        outcome = self._ended(
+            "fail",
+            error=describe(exc),
+            retryable=task.retry is not None and task.retry.retries(exc),
+        )
+        self._logger.error(
+            "quiv: job %s of task %r (%s) raised %s",
+            job.id,
+            task.name,
+            task.id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return outcome
+
+    def _abnormal(self) -> Outcome:
+        return Outcome(
+            "fail",
+            self._clock.now().timestamp(),
+            self._clock.monotonic(),
+            error="the job ended abnormally inside quiv",
+        )
