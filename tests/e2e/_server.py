@@ -3,8 +3,8 @@
 ``start_server`` runs ``python -m uvicorn examples.fastapi_app.main:app`` on 127.0.0.1 with a
 free port, with ``TMPDIR`` pointing at a directory of the test's own (so that the app's
 temporary files, quiv's database among them, can be checked for afterwards), its output in a
-log file, and waits until ``GET /health`` answers. ``Feed`` is a WebSocket client of
-``/ws/progress`` that keeps every message it has read.
+log file, and waits until ``GET /health`` answers. ``open_feed`` connects a WebSocket
+client to ``/ws/progress``, as a ``Feed`` that keeps every message it has read.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -27,7 +27,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from .conftest import REPO_ROOT
 
-__all__ = ["Feed", "Server", "start_server"]
+__all__ = ["Feed", "Server", "event", "open_feed", "start_server"]
 
 STARTUP_TIMEOUT = 30.0
 MESSAGE_TIMEOUT = 15.0
@@ -139,17 +139,6 @@ class Feed:
     connection: ClientConnection
     seen: list[Message] = field(default_factory=list)
 
-    @classmethod
-    def open(cls, url: str) -> Feed:
-        feed = cls(connect(url, open_timeout=MESSAGE_TIMEOUT, close_timeout=5))
-        try:
-            first = feed.next()
-            assert first == {"type": "subscribed"}, first
-        except BaseException:
-            feed.close()
-            raise
-        return feed
-
     def next(self, timeout: float = MESSAGE_TIMEOUT) -> Message:
         message: Message = json.loads(self.connection.recv(timeout=timeout))
         self.seen.append(message)
@@ -158,7 +147,11 @@ class Feed:
     def wait_for(
         self, predicate: Callable[[Message], bool], timeout: float = MESSAGE_TIMEOUT
     ) -> Message:
-        """Read until a message matches (earlier ones stay in ``seen``); TimeoutError if not."""
+        """The first message, read before or now, that matches; TimeoutError if none comes.
+
+        Everything read stays in ``seen``. Predicates name a task or a job, so an earlier
+        message never answers a later question by mistake.
+        """
         for message in self.seen:
             if predicate(message):
                 return message
@@ -171,19 +164,15 @@ class Feed:
             if predicate(message):
                 return message
 
-    def close(self) -> None:
-        self.connection.close()
 
-    def __enter__(self) -> Feed:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+@contextmanager
+def open_feed(url: str) -> Iterator[Feed]:
+    """A subscribed ``Feed``: its first message, ``subscribed``, has been read."""
+    with connect(url, open_timeout=MESSAGE_TIMEOUT, close_timeout=5) as connection:
+        feed = Feed(connection)
+        first = feed.next()
+        assert first == {"type": "subscribed"}, first
+        yield feed
 
 
 def event(
