@@ -1,4 +1,7 @@
-"""The example app's parts on their own: settings, the job-id log filter, the feed."""
+"""The example app's parts on their own: settings, the job-id log filter, the feed.
+
+These parts need neither FastAPI nor a server, so they run wherever quiv does.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,6 @@ import logging
 import threading
 
 import pytest
-
-pytest.importorskip("fastapi")
-
 from examples.fastapi_app.feed import ProgressFeed, Signal
 from examples.fastapi_app.logs import JobIdFilter, current_job_id, job_context
 from examples.fastapi_app.settings import Settings
