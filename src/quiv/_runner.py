@@ -124,6 +124,19 @@ class JobRunner:
             current_bridge().reset(token)
             self._finished(job, outcome or self._abnormal())
 
+    def run_without_loop(self, job: JobEntry) -> None:
+        """Start and fail a main-loop job for which no main loop runs."""
+        if self._cancelled_before_start(job):
+            return
+        self._finished(
+            job,
+            self._ended(
+                "fail",
+                error="no running main loop for a task with on_main_loop=True: pass "
+                "main_loop= to Quiv or start it from async code",
+            ),
+        )
+
     def _cancelled_before_start(self, job: JobEntry) -> bool:
         if job.stop_event.is_set():
             self._finished(job, self._ended("cancel"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .exceptions import ConfigurationError
+
 __all__ = ["RetryPolicy", "next_after_run", "retry_delay"]
 
 
@@ -47,6 +49,35 @@ class RetryPolicy:
     backoff_max: float = 60.0
     jitter: float = 0.5
     retry_on: tuple[type[BaseException], ...] = field(default=(Exception,))
+
+    def __post_init__(self) -> None:
+        problems = []
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            problems.append(f"max_retries must be an int, got {self.max_retries!r}")
+        elif not 0 <= self.max_retries <= 1000:
+            problems.append(f"max_retries must be 0 to 1000, got {self.max_retries}")
+        for name in ("backoff", "backoff_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                problems.append(f"{name} must be a number of seconds, got {value!r}")
+            elif not 0 <= value <= 86400:
+                problems.append(f"{name} must be 0 to 86400 seconds, got {value!r}")
+        jitter = self.jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)):
+            problems.append(f"jitter must be a number from 0 to 1, got {jitter!r}")
+        elif not 0 <= jitter <= 1:
+            problems.append(f"jitter must be from 0 to 1, got {jitter!r}")
+        retry_on = self.retry_on
+        if (
+            not isinstance(retry_on, tuple)
+            or not retry_on
+            or not all(isinstance(t, type) and issubclass(t, BaseException) for t in retry_on)
+        ):
+            problems.append(
+                f"retry_on must be a non-empty tuple of exception classes, got {retry_on!r}"
+            )
+        if problems:
+            raise ConfigurationError("invalid RetryPolicy: " + "; ".join(problems))
 
     def retries(self, exc: BaseException) -> bool:
         """Whether ``exc`` is one that this policy retries."""

@@ -417,7 +417,9 @@ class Scheduler:
             return
         loop = self._bridge.loop
         if loop is None:
-            raise RuntimeError("it runs on the main loop, and no main loop is running")
+            # The job starts and fails, visibly, rather than waiting for a loop forever.
+            self._workers.submit(self._runner.run_without_loop, job)
+            return
         job.loop_future = asyncio.run_coroutine_threadsafe(self._runner.run_on_loop(job), loop)
 
     def _stop(self, job: JobEntry) -> None:
