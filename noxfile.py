@@ -1,11 +1,15 @@
 """Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``docs``,
-``stress``.
+``stress``; and the benchmarks: ``bench`` (the suite, per Python), ``bench_peers`` (quiv against
+quiv 0.4.0, APScheduler and a bare loop) and ``bench_report`` (renders docs/performance.md).
 
 Interpreters come from the machine (pyenv, or shared/tools/install-python3.14); nox reports a
 missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=true sets it).
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import nox
 
@@ -28,8 +32,8 @@ def _install(session: nox.Session, *groups: str) -> None:
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The default test suite."""
-    _install(session, "test")
+    """The default test suite (the example app's tests included)."""
+    _install(session, "test", "example")
     session.run("pytest", *session.posargs)
 
 
@@ -61,3 +65,83 @@ def docs(session: nox.Session) -> None:
     _install(session, "docs")
     session.run("quiv", "diagram", "--docs", "docs/generated")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+# -- benchmarks (see benchmarks/README.md) ------------------------------------------------
+
+RESULTS = "benchmarks/results"
+# The suite's files are bench_*.py, collected by benchmarks/conftest.py. The project's pytest
+# settings are for the test suite: no plugin-specific options (the bench group has no
+# pytest-timeout), and warnings stay warnings.
+BENCH_PYTEST = ("-p", "no:cacheprovider", "-o", "addopts=-ra", "-W", "default")
+PEERS = {"quiv-0.4.0": "quiv==0.4.0", "apscheduler": "apscheduler>=3.10,<4"}
+PEERS_PYTHON = "3.11"
+
+
+def _uv_env() -> dict[str, str]:
+    return {"UV_PYTHON_DOWNLOADS": "never"}
+
+
+@nox.session(python=PYTHONS)
+def bench(session: nox.Session) -> None:
+    """The benchmark suite; its results go to benchmarks/results/<python>.json.
+
+    Extra arguments go to pytest: ``nox -s bench-3.12 -- benchmarks/bench_timing.py``, or
+    ``-- --full`` for the 10^5-idle-task end-to-end load. A partial run writes no results.
+    """
+    _install(session, "bench")
+    raw = os.path.join(session.create_tmp(), "benchmark.json")
+    targets = session.posargs or ["benchmarks"]
+    session.run("pytest", *BENCH_PYTEST, "--benchmark-json", raw, *targets)
+    if not session.posargs or session.posargs == ["--full"]:
+        out = f"{RESULTS}/{session.python}.json"
+        session.run("python", "benchmarks/report.py", "compact", raw, out)
+
+
+@nox.session(python=PEERS_PYTHON)
+def bench_peers(session: nox.Session) -> None:
+    """End to end: this quiv, quiv 0.4.0, APScheduler 3.x and the bare loop, in one run.
+
+    Each peer is installed from the registry into an environment of its own (quiv 0.4.0 is
+    also imported as ``quiv``). Prints one table, with ratios to the bare loop, and writes
+    benchmarks/results/peers.json. ``-- --full`` adds the 10^5-idle-task load.
+    """
+    _install(session, "bench")
+    interpreters = []  # this quiv and the bare loop run on the session's own interpreter
+    for name, requirement in PEERS.items():
+        location = os.path.join(session.create_tmp(), f"peer-{name}")
+        session.run(
+            "uv",
+            "venv",
+            "--quiet",
+            "--python",
+            str(session.python),
+            location,
+            env=_uv_env(),
+            external=True,
+        )
+        python = os.path.join(location, "Scripts" if sys.platform == "win32" else "bin", "python")
+        session.run(
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            requirement,
+            "psutil>=6",
+            env=_uv_env(),
+            external=True,
+        )
+        interpreters.append(f"{name}={python}")
+    args = [arg for pair in interpreters for arg in ("--env", pair)]
+    session.run(
+        "python", "benchmarks/peers.py", *args, "--out", f"{RESULTS}/peers.json", *session.posargs
+    )
+
+
+@nox.session(python=PEERS_PYTHON)
+def bench_report(session: nox.Session) -> None:
+    """Render docs/performance.md and its plots from benchmarks/results/*.json."""
+    _install(session, "bench")
+    session.run("python", "benchmarks/report.py", "render", *session.posargs)

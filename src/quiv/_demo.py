@@ -10,6 +10,7 @@ import time
 from typing import Any, TextIO
 
 from ._quiv import Quiv
+from ._schedule import RetryPolicy
 from .models import Event, Job, Task
 
 __all__ = ["run_demo"]
@@ -51,7 +52,8 @@ async def _demo(seconds: float, out: TextIO) -> int:
         say("event", f"{event.value:<14} task {task.task_name!r} ({task.status})")
 
     def on_job(event: Event, task: Task, job: Job) -> None:
-        detail = f" error={job.error_message!r}" if job.error_message else ""
+        detail = f" attempt {job.attempt}" if job.attempt > 1 else ""
+        detail += f" error={job.error_message!r}" if job.error_message else ""
         if job.duration_seconds is not None:
             detail += f" after {job.duration_seconds * 1000:.0f} ms"
         say("event", f"{event.value:<14} job of {task.task_name!r}{detail}")
@@ -60,7 +62,14 @@ async def _demo(seconds: float, out: TextIO) -> int:
 
     for event in (Event.TASK_ADDED, Event.TASK_REMOVED, Event.TASK_PAUSED, Event.TASK_RESUMED):
         quiv.add_listener(event, on_task)
-    for event in (Event.JOB_STARTED, Event.JOB_COMPLETED, Event.JOB_FAILED, Event.JOB_CANCELLED):
+    for event in (
+        Event.JOB_STARTED,
+        Event.JOB_COMPLETED,
+        Event.JOB_FAILED,
+        Event.JOB_CANCELLED,
+        Event.JOB_TIMED_OUT,
+        Event.JOB_RETRYING,
+    ):
         quiv.add_listener(event, on_job)
 
     def heartbeat(_job_id: str) -> None:
@@ -84,6 +93,19 @@ async def _demo(seconds: float, out: TextIO) -> int:
     def broken() -> None:
         raise ValueError("the upstream API answered 503")
 
+    attempts = [0]
+
+    def flaky_sync() -> dict[str, int]:
+        attempts[0] += 1
+        if attempts[0] < 3:
+            raise ConnectionError(f"attempt {attempts[0]}: connection reset")
+        return {"synced": 42}
+
+    def slow_report(_stop_event: threading.Event) -> None:
+        say("worker", "report started; its task has a 1 s timeout")
+        _stop_event.wait(30)
+        say("worker", "report saw its stop event (the timeout) and returns")
+
     quiv.start()
     beat = quiv.add_task("heartbeat", heartbeat, interval=max(seconds / 5, 0.5))
     quiv.add_task(
@@ -97,7 +119,19 @@ async def _demo(seconds: float, out: TextIO) -> int:
     )
     quiv.add_task("long-export", long_export, interval=60, run_once=True, delay=0.5)
     quiv.add_task("broken", broken, interval=1, run_once=True, delay=1.0)
+    quiv.add_task("slow-report", slow_report, interval=60, run_once=True, delay=0.2, timeout=1.0)
+    flaky = quiv.add_task(
+        "flaky-sync",
+        flaky_sync,
+        interval=3600,
+        delay=3600,
+        retries=RetryPolicy(max_retries=3, backoff=0.4, jitter=0.0),
+    )
     try:
+        job_id = quiv.run_task(flaky)
+        say("main", "started flaky-sync with run_task; awaiting its end without blocking")
+        job = await quiv.wait_for_job_async(job_id, timeout=seconds)
+        say("main", f"flaky-sync ended {job.status} on attempt {job.attempt}: {job.result}")
         await asyncio.sleep(seconds * 0.3)
         if "job" in cancel_target:
             say("main", "cancelling the export job")

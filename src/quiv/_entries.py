@@ -152,6 +152,8 @@ class JobEntry:
     displaced: float | None = None
     # A job run on the main loop: the future of its asyncio task.
     loop_future: Future[None] | None = None
+    # The job of the next attempt, once this one ended ``retried``; waiters follow it.
+    next_attempt: JobEntry | None = None
     ended: threading.Event = field(default_factory=threading.Event)
     on_end: list[Callable[[], None]] = field(default_factory=list)
 

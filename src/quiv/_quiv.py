@@ -7,6 +7,7 @@ import inspect
 import logging
 import pickle
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
@@ -407,23 +408,30 @@ class Quiv:
         raise HandlerNotRegisteredError(task_id)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
-        """Block until the job has ended and return its final ``Job``.
+        """Block until the job's run has ended and return its final ``Job``.
 
-        Returns at once for a job that has already ended. Raises ``JobNotFoundError`` for an
-        unknown (or purged) id and ``WaitTimeoutError`` when ``timeout`` seconds pass first
-        (the job goes on). Do not call it on the main loop: ``await wait_for_job_async``.
+        A job that ends ``retried`` is followed to its last attempt, whose ``Job`` (another
+        id, a higher ``attempt``) is returned. Returns at once for a job that has already
+        ended. Raises ``JobNotFoundError`` for an unknown (or purged) id and
+        ``WaitTimeoutError`` when ``timeout`` seconds pass first (the job goes on). Do not
+        call it on the main loop: ``await wait_for_job_async``.
         """
         self._usable("wait for a job")
         self._check_id("job_id", job_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
+        end = None if timeout is None else time.monotonic() + timeout
         entry = self._scheduler.call(partial(self._scheduler.watch, job_id))
-        if entry is not None and not entry.ended.wait(timeout):
-            raise WaitTimeoutError(job_id, timeout)
-        return self.get_job(job_id)
+        final_id = job_id
+        while entry is not None:
+            remaining = None if end is None else max(0.0, end - time.monotonic())
+            if not entry.ended.wait(remaining):
+                raise WaitTimeoutError(job_id, timeout)
+            final_id, entry = entry.id, entry.next_attempt
+        return self.get_job(final_id)
 
     async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
-        """``wait_for_job`` for async code: awaits the job's end without blocking the loop."""
+        """``wait_for_job`` for async code: awaits the run's end without blocking the loop."""
         self._usable("wait for a job")
         self._check_id("job_id", job_id)
         if timeout is not None:
@@ -439,12 +447,15 @@ class Quiv:
             loop.call_soon_threadsafe(_resolve)
 
         entry = self._scheduler.call(partial(self._scheduler.watch, job_id, _on_end))
+        final_id = job_id
         if entry is not None:
             try:
                 await asyncio.wait_for(ended, timeout)
             except asyncio.TimeoutError:
                 raise WaitTimeoutError(job_id, timeout) from None
-        return self.get_job(job_id)
+            while entry is not None:  # the callback moved along to the final attempt
+                final_id, entry = entry.id, entry.next_attempt
+        return self.get_job(final_id)
 
     def cancel_job(self, job_id: str) -> bool:
         """Set the stop event of a scheduled or running job; True if there was one to set.

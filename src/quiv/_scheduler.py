@@ -519,6 +519,10 @@ class Scheduler:
                 retry = self._new_job(task, attempt=job.attempt + 1)
                 retry.anchor, retry.displaced = job.anchor, regular
                 self._make_pending(task, retry)
+                # Whoever waits for this run waits for its final attempt.
+                job.next_attempt = retry
+                retry.on_end.extend(job.on_end)
+                job.on_end.clear()
             else:
                 follow_up = task.follow_up
                 self._after_run(task, follow_up if follow_up is not None else regular)

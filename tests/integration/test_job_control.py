@@ -562,3 +562,23 @@ def test_job_control_options_are_validated(quiv, options) -> None:
 def test_retry_policies_are_validated(fields) -> None:
     with pytest.raises(ConfigurationError, match="invalid RetryPolicy"):
         RetryPolicy(**fields)
+
+
+def test_waiting_follows_a_run_through_its_retries(quiv) -> None:
+    q = quiv()
+    q.start()
+    _, handler = _flaky(2)
+    policy = RetryPolicy(max_retries=3, backoff=0.01, jitter=0.0)
+    task_id = q.add_task("t", handler, interval=3600, delay=3600, retries=policy)
+    first = q.run_task(task_id)
+    job = q.wait_for_job(first, timeout=WAIT)
+    assert (job.status, job.attempt, job.result) == ("completed", 3, "ok")
+    assert job.id != first
+
+    async def main() -> None:
+        _, again = _flaky(1)
+        other = q.add_task("u", again, interval=3600, delay=3600, retries=policy)
+        job = await q.wait_for_job_async(q.run_task(other), timeout=WAIT)
+        assert (job.status, job.attempt) == ("completed", 2)
+
+    asyncio.run(main())
