@@ -62,6 +62,7 @@ def job_model(row: Row) -> Job:
         duration_seconds=row["duration_seconds"],
         error_message=row["error_message"],
         attempt=row["attempt"],
+        retry_of=row["retry_of"],
         result=None if result is None else json.loads(result),
         result_note=row["result_note"],
         unresponsive=bool(row["unresponsive"]),
@@ -136,6 +137,7 @@ class JobEntry:
     # the first attempt's; a job made ahead gets it when it starts.
     anchor: float | None = None
     attempt: int = 1
+    retry_of: str | None = None  # the id of the attempt this one retries
     state: JobStatus = JobStatus.SCHEDULED
     stop_event: threading.Event = field(default_factory=threading.Event)
     started_at: float | None = None
@@ -169,6 +171,7 @@ class JobEntry:
             "duration_seconds": self.duration,
             "error_message": self.error,
             "attempt": self.attempt,
+            "retry_of": self.retry_of,
             "result": self.result,
             "result_note": self.result_note,
             "unresponsive": self.unresponsive,

@@ -421,14 +421,25 @@ class Quiv:
         if timeout is not None:
             timeout = check_number("timeout", timeout)
         end = None if timeout is None else time.monotonic() + timeout
-        entry = self._scheduler.call(partial(self._scheduler.watch, job_id))
-        final_id = job_id
-        while entry is not None:
-            remaining = None if end is None else max(0.0, end - time.monotonic())
-            if not entry.ended.wait(remaining):
-                raise WaitTimeoutError(job_id, timeout)
-            final_id, entry = entry.id, entry.next_attempt
-        return self.get_job(final_id)
+        current = job_id
+        while True:
+            entry = self._scheduler.call(partial(self._scheduler.watch, current))
+            while entry is not None:
+                remaining = None if end is None else max(0.0, end - time.monotonic())
+                if not entry.ended.wait(remaining):
+                    raise WaitTimeoutError(job_id, timeout)
+                current, entry = entry.id, entry.next_attempt
+            following = self._next_attempt(current)
+            if following is None:
+                return self.get_job(current)
+            current = following
+
+    def _next_attempt(self, job_id: str) -> str | None:
+        """The id of the attempt that retried ``job_id``, if it ended ``retried``."""
+        if self.get_job(job_id).status != JobStatus.RETRIED.value:
+            return None
+        row = self._store.next_attempt_of(job_id)
+        return None if row is None else str(row["id"])
 
     async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
         """``wait_for_job`` for async code: awaits the run's end without blocking the loop."""
@@ -446,16 +457,23 @@ class Quiv:
         def _on_end() -> None:  # on the scheduler thread
             loop.call_soon_threadsafe(_resolve)
 
-        entry = self._scheduler.call(partial(self._scheduler.watch, job_id, _on_end))
-        final_id = job_id
-        if entry is not None:
-            try:
-                await asyncio.wait_for(ended, timeout)
-            except asyncio.TimeoutError:
-                raise WaitTimeoutError(job_id, timeout) from None
-            while entry is not None:  # the callback moved along to the final attempt
-                final_id, entry = entry.id, entry.next_attempt
-        return self.get_job(final_id)
+        end = None if timeout is None else loop.time() + timeout
+        current = job_id
+        while True:
+            entry = self._scheduler.call(partial(self._scheduler.watch, current, _on_end))
+            if entry is not None:
+                remaining = None if end is None else max(0.0, end - loop.time())
+                try:
+                    await asyncio.wait_for(asyncio.shield(ended), remaining)
+                except asyncio.TimeoutError:
+                    raise WaitTimeoutError(job_id, timeout) from None
+                while entry is not None:  # the callback moved along to the final attempt
+                    current, entry = entry.id, entry.next_attempt
+            following = self._next_attempt(current)
+            if following is None:
+                return self.get_job(current)
+            current = following
+            ended = loop.create_future()
 
     def cancel_job(self, job_id: str) -> bool:
         """Set the stop event of a scheduled or running job; True if there was one to set.

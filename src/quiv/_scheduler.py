@@ -517,7 +517,7 @@ class Scheduler:
             if retry_at is not None:
                 self._after_run(task, retry_at, retrying=True)
                 retry = self._new_job(task, attempt=job.attempt + 1)
-                retry.anchor, retry.displaced = job.anchor, regular
+                retry.anchor, retry.displaced, retry.retry_of = job.anchor, regular, job.id
                 self._make_pending(task, retry)
                 # Whoever waits for this run waits for its final attempt.
                 job.next_attempt = retry

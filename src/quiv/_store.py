@@ -81,6 +81,7 @@ class JobRow(_Base, table=True):
     duration_seconds: float | None = None
     error_message: str | None = None
     attempt: int = 1
+    retry_of: str | None = Field(default=None, index=True)  # the attempt this one retries
     result: str | None = None  # JSON
     result_note: str | None = None
     unresponsive: bool = False
@@ -297,6 +298,10 @@ class Store:
         if status is not None:
             query = query.where(_job_table.c.status == status)
         return self._all(query.order_by(_job_table.c.started_at, _ROWID))
+
+    def next_attempt_of(self, job_id: str) -> Row | None:
+        """The row of the attempt that retries job ``job_id``, or None."""
+        return self._one(select(_job_table).where(_job_table.c.retry_of == job_id))
 
     def has_jobs_of(self, task_id: str) -> bool:
         """Whether the history holds any job of this task."""

@@ -105,10 +105,10 @@ class Job(SQLModel):
 
     ``started_at`` is when the job was created (scheduled) and then when it started running;
     ``ended_at`` and ``duration_seconds`` are set once it has ended. ``attempt`` counts the
-    tries of one run (2 and up are retries). ``result`` is what the handler returned, when it
-    was JSON-serializable and at most 64 KiB as JSON; otherwise ``result_note`` says why it
-    was dropped. ``unresponsive`` is set when the handler was still running 5 s after a
-    timeout had set its stop event.
+    tries of one run (2 and up are retries; ``retry_of`` is the id of the attempt retried).
+    ``result`` is what the handler returned, when it was JSON-serializable and at most
+    64 KiB as JSON; otherwise ``result_note`` says why it was dropped. ``unresponsive`` is
+    set when the handler was still running 5 s after a timeout had set its stop event.
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -122,6 +122,7 @@ class Job(SQLModel):
     duration_seconds: float | None = None
     error_message: str | None = None
     attempt: int = 1
+    retry_of: str | None = None
     result: Any = None
     result_note: str | None = None
     unresponsive: bool = False

@@ -77,6 +77,7 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "duration_seconds": 1.5,
         "error_message": None,
         "attempt": 1,
+        "retry_of": None,
         "result": None,
         "result_note": None,
         "unresponsive": False,
