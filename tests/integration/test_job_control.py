@@ -582,3 +582,59 @@ def test_waiting_follows_a_run_through_its_retries(quiv) -> None:
         assert (job.status, job.attempt) == ("completed", 2)
 
     asyncio.run(main())
+
+
+def test_shutdown_cancels_a_main_loop_job_through_asyncio(quiv) -> None:
+    async def main() -> None:
+        q = quiv()
+        q.start()
+        started = asyncio.Event()
+        cancelled = Recorder()
+        q.add_listener(Event.JOB_CANCELLED, lambda _e, _t, job: cancelled(job.status))
+
+        async def handler() -> None:
+            started.set()
+            await asyncio.sleep(3600)  # never checks its stop event
+
+        q.add_task("t", handler, interval=3600, on_main_loop=True)
+        await asyncio.wait_for(started.wait(), WAIT)
+        await asyncio.to_thread(q.shutdown, timeout=WAIT)  # returns once the task is cancelled
+        await asyncio.sleep(0)
+        assert cancelled.calls == [(JobStatus.CANCELLED.value,)]
+
+    asyncio.run(main())
+
+
+def test_the_process_exits_with_an_abandoned_handler_still_blocked(tmp_path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "abandon.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import threading, time
+            from quiv import Quiv
+
+            started = threading.Event()
+
+            def stubborn():
+                started.set()
+                threading.Event().wait()  # blocks forever, ignores its stop event
+
+            q = Quiv(shutdown_timeout=0.2)
+            q.add_task("stubborn", stubborn, interval=3600)
+            q.start()
+            assert started.wait(10)
+            q.shutdown()
+            print("shut down")
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "shut down" in done.stdout
+    assert "did not stop within the shutdown timeout" in done.stderr
