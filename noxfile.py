@@ -71,9 +71,18 @@ def docs(session: nox.Session) -> None:
 
 RESULTS = "benchmarks/results"
 # The suite's files are bench_*.py, collected by benchmarks/conftest.py. The project's pytest
-# settings are for the test suite: no plugin-specific options (the bench group has no
-# pytest-timeout), and warnings stay warnings.
-BENCH_PYTEST = ("-p", "no:cacheprovider", "-o", "addopts=-ra", "-W", "default")
+# settings are for the test suite: its options are dropped (the bench group has no
+# pytest-timeout, so its `timeout` setting is unknown there), and warnings stay warnings.
+BENCH_PYTEST = (
+    "-p",
+    "no:cacheprovider",
+    "-o",
+    "addopts=-ra",
+    "-W",
+    "default",
+    "-W",
+    "ignore:Unknown config option:pytest.PytestConfigWarning",
+)
 PEERS = {"quiv-0.4.0": "quiv==0.4.0", "apscheduler": "apscheduler>=3.10,<4"}
 PEERS_PYTHON = "3.11"
 

@@ -33,13 +33,13 @@ IDLE_WINDOW = float(os.environ.get("QUIV_BENCH_IDLE_WINDOW", "3"))
 
 
 def _store(benchmark: Any, group: str, result: dict[str, Any]) -> None:
-    benchmark.group = f"e2e.{group}"
     benchmark.extra_info.update(concept="e2e", metric=group, **result)
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_delay_latency(benchmark: Any, idle: int, subject: str) -> None:
     """Due instant to handler entry of run-once tasks added with a 0.3 s delay."""
+    benchmark.group = "e2e.delay_latency"
     result = benchmark.pedantic(_e2e.delay_latency, args=(subject, idle, SAMPLES), rounds=1)
     _store(benchmark, "delay_latency", result)
 
@@ -47,6 +47,7 @@ def test_delay_latency(benchmark: Any, idle: int, subject: str) -> None:
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_run_now_latency(benchmark: Any, idle: int, subject: str) -> None:
     """Run-now request to handler entry, one request at a time on one task."""
+    benchmark.group = "e2e.run_now_latency"
     result = benchmark.pedantic(_e2e.run_now_latency, args=(subject, idle, SAMPLES), rounds=1)
     _store(benchmark, "run_now_latency", result)
 
@@ -54,6 +55,7 @@ def test_run_now_latency(benchmark: Any, idle: int, subject: str) -> None:
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_throughput(benchmark: Any, subject: str) -> None:
     """20,000 trivial run-once jobs, from the first add_task to the last job record."""
+    benchmark.group = "e2e.throughput"
     rounds: list[dict[str, Any]] = []
     benchmark.pedantic(lambda: rounds.append(_e2e.throughput(subject, JOBS)), rounds=3)
     best = max(rounds, key=lambda r: r["jobs_per_second"])
@@ -68,6 +70,7 @@ def test_throughput(benchmark: Any, subject: str) -> None:
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_add_rate(benchmark: Any, subject: str, tasks: int) -> None:
     """add_task of interval tasks on a started scheduler (a fresh one per round)."""
+    benchmark.group = "e2e.add_rate"
     subjects: list[_e2e.Subject] = []
 
     def setup() -> None:
@@ -100,6 +103,7 @@ _empty: dict[str, dict[str, Any]] = {}
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_idle(benchmark: Any, subject: str, idle: int) -> None:
     """RSS and CPU of a started scheduler holding idle tasks, in a fresh process."""
+    benchmark.group = "e2e.idle"
     tasks = idle
     result = benchmark.pedantic(_e2e.idle_footprint, args=(subject, tasks, IDLE_WINDOW), rounds=1)
     if tasks == 0:

@@ -47,3 +47,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "idle" in metafunc.fixturenames:
         loads = [0, 10**3, 10**4] + ([10**5] if full_run(metafunc.config) else [])
         metafunc.parametrize("idle", loads, ids=[f"idle{n}" for n in loads])
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    from _machine import describe
+
+    machine_info["quiv_bench"] = describe()
