@@ -515,9 +515,14 @@ class Scheduler:
         task.job = None
         if task.state is not TaskState.REMOVED:
             if retry_at is not None:
-                self._after_run(task, retry_at, retrying=True)
-                retry = self._new_job(task, attempt=job.attempt + 1)
-                retry.anchor, retry.displaced, retry.retry_of = job.anchor, regular, job.id
+                retry = task.pending
+                if retry is None:
+                    retry = self._new_job(task)
+                    retry.displaced = regular
+                    self._after_run(task, retry_at, retrying=True)
+                else:  # a run asked for meanwhile (run_task): it is the next attempt, now
+                    self._after_run(task, task.follow_up, retrying=True)
+                retry.attempt, retry.anchor, retry.retry_of = job.attempt + 1, job.anchor, job.id
                 self._make_pending(task, retry)
                 # Whoever waits for this run waits for its final attempt.
                 job.next_attempt = retry
@@ -563,9 +568,9 @@ class Scheduler:
         self._pending[job.id] = job
         self._store.put_job(job.row())
 
-    def _cancel_pending(self, job: JobEntry) -> None:
-        """Cancel a job made ahead (scheduled, not started); the task's schedule returns to
-        what it was before the job displaced it."""
+    def _cancel_pending(self, job: JobEntry, *, restore: bool = True) -> None:
+        """Cancel a job made ahead (scheduled, not started); with ``restore``, the task's
+        schedule returns to what it was before the job displaced it."""
         task = job.task
         job.state = JOB_MACHINE.next_state(job.id, job.state, "cancel")
         now = self._clock.monotonic()
@@ -573,7 +578,9 @@ class Scheduler:
         del self._pending[job.id]
         task.pending = None
         self._store.put_job(job.row())
-        if task.job is not None:
+        if not restore:
+            pass
+        elif task.job is not None:
             task.follow_up = job.displaced
         elif task.state is TaskState.ACTIVE and not self._stopping:
             if job.displaced is not None:
@@ -694,7 +701,7 @@ class Scheduler:
         task = self._task(task_id)
         snapshot = task.snapshot()
         if task.pending is not None:
-            self._cancel_pending(task.pending)
+            self._cancel_pending(task.pending, restore=False)
         self._end(task, "remove")
         if task.job is not None:
             self._stop(task.job)

@@ -638,3 +638,35 @@ def test_the_process_exits_with_an_abandoned_handler_still_blocked(tmp_path) -> 
     assert done.returncode == 0, done.stderr
     assert "shut down" in done.stdout
     assert "did not stop within the shutdown timeout" in done.stderr
+
+
+def test_a_run_asked_for_during_a_failing_attempt_becomes_the_next_attempt(q, gate) -> None:
+    release = gate()
+    calls = Recorder()
+
+    def handler() -> None:
+        calls()
+        if len(calls) == 1:
+            release.wait(WAIT)
+            raise OSError("first attempt failed")
+
+    policy = RetryPolicy(max_retries=2, backoff=3600, jitter=0)
+    task_id = q.add_task("t", handler, interval=3600, retries=policy)
+    calls.wait_for(1)
+    asked = q.run_task(task_id)  # made ahead while attempt 1 runs
+    release.set()
+    job = q.wait_for_job(asked, timeout=WAIT)  # due at once, not after the 1 h backoff
+    assert (job.id, job.status, job.attempt) == (asked, "completed", 2)
+    quiesce(q)
+    assert [j.status for j in q.get_all_jobs()] == ["retried", "completed"]
+    q._scheduler.check()
+
+
+def test_removing_a_run_once_task_with_a_pending_retry(q) -> None:
+    _, handler = _flaky(10)
+    task_id = q.add_task("once", handler, interval=1, run_once=True, retries=RetryPolicy(3))
+    quiesce(q)
+    q.remove_task(task_id)
+    assert [j.status for j in q.get_all_jobs()] == ["retried", "cancelled"]
+    assert q.statistics().tasks == 0
+    q._scheduler.check()
