@@ -8,7 +8,6 @@ import logging
 import pickle
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
@@ -21,6 +20,7 @@ from ._clock import Clock, SystemClock
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
 from ._entries import TaskEntry, job_model, task_model
 from ._events import Listeners
+from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
 from ._schedule import RetryPolicy
 from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
@@ -307,7 +307,7 @@ class Quiv:
                     f"{name} must be picklable (they are stored with the task): {exc}"
                 ) from exc
         task = TaskEntry(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             name=task_name,
             func=func,
             args_blob=blobs[0],

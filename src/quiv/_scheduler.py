@@ -17,7 +17,6 @@ import asyncio
 import logging
 import random
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from ._bridge import MainLoop
 from ._clock import Clock
 from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
+from ._ids import new_id
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._runner import JobRunner, Outcome
 from ._schedule import next_after_run, retry_delay
@@ -381,7 +381,7 @@ class Scheduler:
 
     def _new_job(self, task: TaskEntry, attempt: int = 1) -> JobEntry:
         return JobEntry(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             task=task,
             created_at=self._clock.now().timestamp(),
             attempt=attempt,
