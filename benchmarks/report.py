@@ -906,7 +906,10 @@ they showed on 2026-11-28 (Python 3.11, this page's runs), written by hand, not 
 - **`uuid.uuid4()` costs a GIL hand-off.** `os.urandom` releases the GIL for its system
   call; with busy threads around, taking it back costs ~10 µs instead of 0.4 µs. There is
   one per task (in `add_task`, a third of its time under the profiler) and one per job (on
-  the scheduler thread).
+  the scheduler thread). *Since fixed* (after these figures were taken): ids now read the
+  OS's randomness 4 KiB at a time (`quiv._ids`); `benchmarks/quick_throughput.py` then
+  showed `add_task` at 41,000 to 63,000 tasks/s instead of 18,000 to 22,000, and throughput up
+  about 12%.
 - **The store writer competes for the GIL.** Its `executemany` runs at ~45 µs per task row
   while `add_task` is being called (about 8 µs alone, see *Store*), and a run-once task's
   row is upserted, then deleted through a SQLAlchemy `delete().where(id.in_(...))` that is
