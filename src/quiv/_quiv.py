@@ -324,7 +324,7 @@ class Quiv:
         )
         deadline = self._clock.monotonic() + delay
         # Stored now, so that a read right after this call finds the task.
-        self._store.put_task(task.row())
+        self._store.put_task(task.row(), new=True)
         try:
             self._scheduler.send(partial(self._scheduler.add, task, deadline))
         except SchedulerStateError:  # shut down meanwhile: leave no trace

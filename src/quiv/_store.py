@@ -14,6 +14,7 @@ sees them. The database file lives in a fresh directory of mode 0700, the file i
 from __future__ import annotations
 
 import logging
+import operator
 import os
 import shutil
 import sqlite3
@@ -59,7 +60,7 @@ class TaskRow(_Base, table=True):
     kwargs: bytes
     interval_seconds: float
     fixed_interval: bool
-    run_once: bool = Field(index=True)
+    run_once: bool
     status: str
     next_run_at: float  # UTC, seconds since the epoch
     timeout_seconds: float | None = None
@@ -73,9 +74,11 @@ class JobRow(_Base, table=True):
     __tablename__ = "quiv_job"
 
     id: str = Field(primary_key=True)
-    task_id: str = Field(index=True)
+    task_id: str
     task_name: str
-    status: str = Field(index=True)
+    # No index on task_id or status: every index costs each job's write, and those are only
+    # read by queries (get_all_jobs by status, an error path), never on the hot path.
+    status: str
     started_at: float  # UTC, seconds since the epoch
     ended_at: float | None = Field(default=None, index=True)
     duration_seconds: float | None = None
@@ -91,17 +94,21 @@ _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(table: Any) -> str:
-    # Plain SQL handed to the driver's executemany: SQLAlchemy's per-row bind processing
-    # cost more than SQLite itself. An upsert, not INSERT OR REPLACE: replacing would
-    # renumber the rowid, which orders reads.
+def _upsert(table: Any) -> tuple[str, Callable[[Row], tuple[Any, ...]]]:
+    """The upsert statement of ``table`` and a function from a row to its parameters.
+
+    Plain SQL with positional parameters, handed to the driver's executemany: SQLAlchemy's
+    per-row bind processing, and even named parameters, cost more than SQLite itself. An
+    upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
+    """
     names = [column.name for column in table.c]
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
-    return (
+    statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join(':' + name for name in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)}) "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
+    return statement, operator.itemgetter(*names)
 
 
 def _defaults(table: Any) -> Row:
@@ -114,8 +121,8 @@ def _defaults(table: Any) -> Row:
 
 _TASK_DEFAULTS = _defaults(_task_table)
 _JOB_DEFAULTS = _defaults(_job_table)
-_TASK_UPSERT = _upsert(_task_table)
-_JOB_UPSERT = _upsert(_job_table)
+_TASK_UPSERT, _task_values = _upsert(_task_table)
+_JOB_UPSERT, _job_values = _upsert(_job_table)
 _ROWID: Any = literal_column("rowid")
 
 PurgeDone = Callable[[float | None], None]
@@ -144,6 +151,7 @@ class Store:
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
+        self._new_tasks: set[str] = set()  # handed over as new since the last commit
         self._jobs: dict[str, Row] = {}
         self._purge: tuple[float, PurgeDone] | None = None
         self._wake = threading.Event()
@@ -175,17 +183,24 @@ class Store:
 
     # -- writes: hand over rows -------------------------------------------------------------
 
-    def put_task(self, row: Row) -> None:
+    def put_task(self, row: Row, *, new: bool = False) -> None:
         """Queue ``row`` (a task's columns; optional ones may be left out) to be written,
-        replacing any earlier one."""
+        replacing any earlier one. ``new``: the task was never stored before, so deleting
+        it before the next commit writes nothing at all (a short run-once task)."""
         row = {**_TASK_DEFAULTS, **row}
         with self._pending_lock:
             self._tasks[row["id"]] = row
+            if new:
+                self._new_tasks.add(row["id"])
         self._nudge()
 
     def delete_task(self, task_id: str) -> None:
         """Queue the deletion of a task (its jobs stay until retention ends)."""
         with self._pending_lock:
+            if task_id in self._new_tasks:  # never written: nothing to delete
+                self._new_tasks.discard(task_id)
+                self._tasks.pop(task_id, None)
+                return
             self._tasks[task_id] = None
         self._nudge()
 
@@ -218,6 +233,7 @@ class Store:
         with self._write_lock:
             with self._pending_lock:
                 tasks, self._tasks = self._tasks, {}
+                self._new_tasks = set()
                 jobs, self._jobs = self._jobs, {}
                 purge, self._purge = self._purge, None
             if tasks or jobs or purge:
@@ -237,9 +253,9 @@ class Store:
                     conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
                 rows = [row for row in tasks.values() if row is not None]
                 if rows:
-                    conn.exec_driver_sql(_TASK_UPSERT, rows)
+                    conn.exec_driver_sql(_TASK_UPSERT, [_task_values(row) for row in rows])
                 if jobs:
-                    conn.exec_driver_sql(_JOB_UPSERT, list(jobs.values()))
+                    conn.exec_driver_sql(_JOB_UPSERT, [_job_values(row) for row in jobs.values()])
                 if purge is not None:
                     finished = _job_table.c.status.in_(_TERMINAL)
                     conn.execute(

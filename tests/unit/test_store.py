@@ -556,3 +556,25 @@ def test_close_during_the_writer_pause_returns(monkeypatch: pytest.MonkeyPatch) 
         wake.set()  # release a writer stuck on the lost wake-up, so close can finish
         closer.join(timeout=10)
     assert not os.path.exists(os.path.dirname(store.path))
+
+
+def test_a_new_task_deleted_before_its_commit_writes_nothing(store, monkeypatch) -> None:
+    store.put_task(task_row("kept"))
+    store.flush()
+    batches: list[tuple[int, int]] = []
+    real_write = store._write
+
+    def counting_write(tasks, jobs, purge) -> None:
+        batches.append((len(tasks), len(jobs)))
+        real_write(tasks, jobs, purge)
+
+    monkeypatch.setattr(store, "_write", counting_write)
+    store.put_task(task_row("brief"), new=True)  # a run-once task that ran and ended...
+    store.put_task(task_row("brief", status="running"))  # ...before the writer got to it
+    store.delete_task("brief")
+    store.flush()
+    assert batches == []  # nothing to write at all
+    store.delete_task("kept")  # a task that was committed is deleted for real
+    store.flush()
+    assert batches == [(1, 0)]
+    assert store.get_tasks(include_run_once=True) == []
