@@ -1,6 +1,7 @@
 """Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``docs``,
-``stress``; and the benchmarks: ``bench`` (the suite, per Python), ``bench_peers`` (quiv against
-quiv 0.4.0, APScheduler and a bare loop) and ``bench_report`` (renders docs/performance.md).
+``stress``; ``soak`` (one Python, long); and the benchmarks: ``bench`` (the suite, per
+Python), ``bench_peers`` (quiv against quiv 0.4.0, APScheduler and a bare loop) and
+``bench_report`` (renders docs/performance.md).
 
 Interpreters come from the machine (pyenv, or shared/tools/install-python3.14); nox reports a
 missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=true sets it).
@@ -37,11 +38,67 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+# Full sizes of the reliability suite (tests/reliability); the default run has small ones.
+STRESS_SIZES = {
+    "QUIV_LOAD_TASKS": "10000",
+    "QUIV_LOAD_SECONDS": "30",
+    "QUIV_STORM_OPS": "3000",
+    "QUIV_TIME_TASKS": "1000",
+    "QUIV_SHUTDOWN_TASKS": "5000",
+}
+
+
 @nox.session(python=PYTHONS)
 def stress(session: nox.Session) -> None:
-    """The slow tests (stress, soak) that the default run leaves out."""
+    """The slow tests that the default run leaves out, the reliability suite at full size.
+
+    Sizes come from STRESS_SIZES; a variable already set in the environment wins. The soak
+    is not among them: it runs under ``nox -s soak``.
+    """
     _install(session, "test")
-    session.run("pytest", "-m", "slow", "--timeout=1800", *session.posargs)
+    env = {name: os.environ.get(name, value) for name, value in STRESS_SIZES.items()}
+    session.run("pytest", "-m", "slow", "--timeout=1800", *session.posargs, env=env)
+
+
+def _option(args: list[str], name: str, default: str) -> str:
+    """Remove ``name VALUE`` or ``name=VALUE`` from ``args``; return VALUE, or ``default``."""
+    for index, arg in enumerate(args):
+        if arg == name and index + 1 < len(args):
+            value = args[index + 1]
+            del args[index : index + 2]
+            return value
+        if arg.startswith(name + "="):
+            del args[index]
+            return arg.split("=", 1)[1]
+    return default
+
+
+@nox.session(python="3.11")
+def soak(session: nox.Session) -> None:
+    """1,000 tasks for 10 minutes, sampling RSS, threads, open files and the job table.
+
+    ``-- --soak-minutes 3 --soak-tasks 500 --soak-retention 30`` change the defaults; other
+    arguments go to pytest. Fails if any sample grows without bound.
+    """
+    _install(session, "test")
+    args = list(session.posargs)
+    env = {
+        "QUIV_SOAK_MINUTES": _option(args, "--soak-minutes", "10"),
+        "QUIV_SOAK_TASKS": _option(args, "--soak-tasks", "1000"),
+        "QUIV_SOAK_RETENTION": _option(args, "--soak-retention", "30"),
+    }
+    minutes = float(env["QUIV_SOAK_MINUTES"])
+    timeout = str(int(minutes * 60 + 600))
+    session.run(
+        "pytest",
+        "-m",
+        "slow",
+        "-s",
+        f"--timeout={timeout}",
+        "tests/reliability/test_soak.py",
+        *args,
+        env=env,
+    )
 
 
 @nox.session(python=PYTHONS)
