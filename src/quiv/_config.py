@@ -74,7 +74,10 @@ def check_number(
         raise ConfigurationError(
             f"{name} must be a number of seconds, got {type(value).__name__} {value!r}"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the range of a float
+        number = math.inf
     if math.isnan(number) or math.isinf(number):
         raise ConfigurationError(f"{name} must be a finite number of seconds, got {value!r}")
     if positive and number <= 0:

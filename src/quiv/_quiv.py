@@ -270,6 +270,10 @@ class Quiv:
         self._usable("add a task")
         if not isinstance(task_name, str) or not task_name.strip():
             raise ConfigurationError(f"task_name must be a non-empty str, got {task_name!r}")
+        try:
+            task_name.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it
+            raise ConfigurationError(f"task_name must be valid Unicode text: {exc}") from exc
         if not callable(func):
             raise HandlerRegistrationError("func", func)
         interval = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)

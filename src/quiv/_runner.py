@@ -37,11 +37,16 @@ class Outcome:
 
 
 def describe(exc: BaseException) -> str:
-    """The error message stored for a failed job: ``str(exc)``, else the exception's type."""
+    """The error message stored for a failed job: ``str(exc)``, else the exception's type.
+
+    Lone surrogates (file names decoded with surrogateescape) are escaped: the message must
+    be text a database can store.
+    """
     try:
-        return str(exc) or type(exc).__name__
+        text = str(exc) or type(exc).__name__
     except Exception:  # a __str__ that raises
         return type(exc).__name__
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def encode_result(value: Any) -> tuple[str | None, str | None]:

@@ -39,6 +39,8 @@ _registry = registry()
 Row = dict[str, Any]
 
 COALESCE_SECONDS = 0.01
+RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
+MAX_WRITE_ATTEMPTS = 3
 
 _TERMINAL = tuple(
     status.value for status in JobStatus if status not in (JobStatus.SCHEDULED, JobStatus.RUNNING)
@@ -152,6 +154,8 @@ class Store:
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
         self._new_tasks: set[str] = set()  # handed over as new since the last commit
+        # Rows whose write failed, by (kind, id): how many times. Guarded by _write_lock.
+        self._attempts: dict[tuple[str, str], int] = {}
         self._jobs: dict[str, Row] = {}
         self._purge: tuple[float, PurgeDone] | None = None
         self._wake = threading.Event()
@@ -237,7 +241,17 @@ class Store:
                 jobs, self._jobs = self._jobs, {}
                 purge, self._purge = self._purge, None
             if tasks or jobs or purge:
-                self._write(tasks, jobs, purge)
+                try:
+                    self._write(tasks, jobs, purge)
+                except Exception:  # _write handles its own failures; this is a last guard
+                    self.write_failures += 1
+                    self._logger.exception("quiv store: a commit failed; its rows will be retried")
+                    for task_id, task_row in tasks.items():
+                        self._requeue("task", task_id, task_row)
+                    for job_id, job_row in jobs.items():
+                        self._requeue("job", job_id, job_row)
+                    if purge is not None:
+                        purge[1](None)
 
     def _write(
         self,
@@ -247,6 +261,11 @@ class Store:
     ) -> None:
         oldest: float | None = None
         try:
+            if self._attempts:
+                # A batch failed before: write row by row, so that a row the database
+                # refuses costs only itself, not the rows beside it.
+                self._write_each(tasks, jobs)
+                tasks, jobs = {}, {}
             with self._engine.begin() as conn:
                 gone = [task_id for task_id, row in tasks.items() if row is None]
                 if gone:
@@ -265,17 +284,59 @@ class Store:
                         select(func.min(_job_table.c.ended_at)).where(finished)
                     ).scalar()
         except Exception:
-            # Losing a batch of history is bad; a scheduler that stops scheduling is worse.
+            # The rows go back to be written again (unless newer ones replaced them): a
+            # scheduler that stops scheduling would be worse than a late record.
             self.write_failures += 1
             self._logger.exception(
-                "quiv store: writing %d task and %d job rows failed", len(tasks), len(jobs)
+                "quiv store: writing %d task and %d job rows failed; they will be retried",
+                len(tasks),
+                len(jobs),
             )
+            for task_id, task_row in tasks.items():
+                self._requeue("task", task_id, task_row)
+            for job_id, job_row in jobs.items():
+                self._requeue("job", job_id, job_row)
             oldest = None  # the caller must hear back all the same, or it waits forever
         if purge is not None:
             try:
                 purge[1](oldest)
             except Exception:
                 self._logger.exception("quiv store: purge callback failed")
+
+    def _write_each(self, tasks: Mapping[str, Row | None], jobs: Mapping[str, Row]) -> None:
+        items: list[tuple[str, str, Row | None]] = [("task", i, r) for i, r in tasks.items()]
+        items += [("job", i, r) for i, r in jobs.items()]
+        for kind, row_id, row in items:
+            try:
+                with self._engine.begin() as conn:
+                    if kind == "job":
+                        assert row is not None
+                        conn.exec_driver_sql(_JOB_UPSERT, [_job_values(row)])
+                    elif row is None:
+                        conn.execute(delete(_task_table).where(_task_table.c.id == row_id))
+                    else:
+                        conn.exec_driver_sql(_TASK_UPSERT, [_task_values(row)])
+            except Exception:
+                self.write_failures += 1
+                self._logger.exception("quiv store: writing %s %s failed", kind, row_id)
+                self._requeue(kind, row_id, row)
+            else:
+                self._attempts.pop((kind, row_id), None)
+
+    def _requeue(self, kind: str, row_id: str, row: Row | None) -> None:
+        key = (kind, row_id)
+        attempts = self._attempts.get(key, 0) + 1
+        if attempts >= MAX_WRITE_ATTEMPTS:
+            self._attempts.pop(key, None)
+            self._logger.error(
+                "quiv store: giving up on %s %s after %d failed writes", kind, row_id, attempts
+            )
+            return
+        self._attempts[key] = attempts
+        pending: dict[str, Any] = self._tasks if kind == "task" else self._jobs
+        with self._pending_lock:
+            pending.setdefault(row_id, row)  # a newer row handed over meanwhile wins
+        self._nudge()
 
     def _run_writer(self) -> None:
         while True:
@@ -285,11 +346,14 @@ class Store:
             # Let rows gather for a moment: the batch gets bigger, the changes of one job
             # coalesce, and the writer does not fight for the GIL at the instant a job
             # starts, when the worker needs it to reach the handler.
-            time.sleep(COALESCE_SECONDS)
+            time.sleep(RETRY_SECONDS if self._attempts else COALESCE_SECONDS)
             self._wake.clear()
             if self._closed:  # close() came during the pause; it flushes itself
                 return
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the writer must outlive any one batch
+                self._logger.exception("quiv store: a commit failed")
 
     # -- reads --------------------------------------------------------------------------
 

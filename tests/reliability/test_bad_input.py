@@ -204,11 +204,6 @@ def test_unusual_but_valid_names_round_trip(prepared, name) -> None:
     q.remove_task(task_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: check_number (src/quiv/_config.py, `number = float(value)`) lets the "
-    "OverflowError of an int beyond float range escape instead of a ConfigurationError",
-)
 @pytest.mark.parametrize(
     "call",
     [
@@ -230,11 +225,6 @@ def test_ints_beyond_float_range_are_configuration_errors(prepared, call) -> Non
     assert _state(q) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: add_task accepts a name SQLite cannot encode (a lone surrogate); the "
-    "write of its batch fails and Store._write drops the whole batch, other tasks' rows too",
-)
 def test_a_name_the_database_cannot_store_loses_no_other_task(quiv) -> None:
     q = quiv(clock=FakeClock())
     good = q.add_task("good", noop, interval=60)
@@ -245,11 +235,6 @@ def test_a_name_the_database_cannot_store_loses_no_other_task(quiv) -> None:
     assert good in {t.id for t in q.get_all_tasks()}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a handler's error message that SQLite cannot encode (a lone surrogate, as "
-    "surrogateescape file names give) makes Store._write drop the batch: the job has no record",
-)
 def test_an_unencodable_error_message_still_leaves_a_job_record(quiv) -> None:
     q = quiv(clock=FakeClock())
 

@@ -265,22 +265,12 @@ def test_a_failed_database_write_is_logged_and_scheduling_goes_on(quiv, tracker,
     q._scheduler.call(q._scheduler.check)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Store._write drops a failed batch (src/quiv/_store.py, except branch of "
-    "_write): a job whose rows were in it has no record, or stays 'running' forever",
-)
 def test_a_failed_database_write_leaves_no_job_running(quiv, tracker) -> None:
     q = _run_through_a_failed_write(quiv, tracker, escape=False)
     assert_invariants(q, tracker)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Store._run_writer has no guard around flush() (src/quiv/_store.py): an "
-    "exception out of _write kills the quiv-store thread and loses its batch",
-)
 def test_an_exception_out_of_write_does_not_kill_the_writer(quiv, tracker) -> None:
     q = _run_through_a_failed_write(quiv, tracker, escape=True)
     assert q._store._writer.is_alive()

@@ -466,11 +466,13 @@ def test_failed_write_is_logged_and_the_store_keeps_working(
     store.flush()
     real = store._engine
     monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
-    store.put_task(task_row("lost"))
+    store.put_task(task_row("retried"))
     store.flush()
     assert store.write_failures == 1
     records = _store_errors(caplog)
-    assert [r.getMessage() for r in records] == ["quiv store: writing 1 task and 0 job rows failed"]
+    assert [r.getMessage() for r in records] == [
+        "quiv store: writing 1 task and 0 job rows failed; they will be retried"
+    ]
     assert records[0].exc_info is not None
     assert isinstance(records[0].exc_info[1], OSError)
 
@@ -480,6 +482,7 @@ def test_failed_write_is_logged_and_the_store_keeps_working(
     assert store.get_task("after") is not None
     assert store.get_job("j-after") is not None
     assert store.get_task("before") is not None
+    assert store.get_task("retried") is not None  # the failed batch was written after all
     assert store.write_failures == 1
     assert len(_store_errors(caplog)) == 1
 
@@ -494,11 +497,16 @@ def test_bad_row_is_logged_and_later_writes_succeed(
     records = _store_errors(caplog)
     assert len(records) == 1
     assert "0 task and 1 job rows failed" in records[0].getMessage()
-    assert store.get_job("bad") is None
-
+    # Retried row by row, so that it costs only itself, then given up on.
     store.put_job(job_row("good"))
     assert store.get_job("good") == job_row("good")
-    assert store.write_failures == 1
+    store.flush()
+    assert store.get_job("bad") is None
+    assert store.write_failures == 3
+    assert "giving up on job bad after 3 failed writes" in caplog.text
+    store.put_job(job_row("later"))
+    assert store.get_job("later") == job_row("later")
+    assert store.write_failures == 3
 
 
 def test_purge_callback_is_called_even_when_the_write_fails(
