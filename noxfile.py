@@ -42,7 +42,7 @@ def tests(session: nox.Session) -> None:
 STRESS_SIZES = {
     "QUIV_LOAD_TASKS": "10000",
     "QUIV_LOAD_SECONDS": "30",
-    "QUIV_STORM_OPS": "3000",
+    "QUIV_STORM_OPS": "1000",
     "QUIV_TIME_TASKS": "1000",
     "QUIV_SHUTDOWN_TASKS": "5000",
 }
@@ -57,7 +57,9 @@ def stress(session: nox.Session) -> None:
     """
     _install(session, "test")
     env = {name: os.environ.get(name, value) for name, value in STRESS_SIZES.items()}
-    session.run("pytest", "-m", "slow", "--timeout=1800", *session.posargs, env=env)
+    session.run(
+        "pytest", "-m", "slow", "--timeout=1800", "--durations=0", *session.posargs, env=env
+    )
 
 
 def _option(args: list[str], name: str, default: str) -> str:

@@ -270,7 +270,6 @@ def test_a_failed_database_write_leaves_no_job_running(quiv, tracker) -> None:
     assert_invariants(q, tracker)
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_an_exception_out_of_write_does_not_kill_the_writer(quiv, tracker) -> None:
     q = _run_through_a_failed_write(quiv, tracker, escape=True)
     assert q._store._writer.is_alive()
