@@ -51,6 +51,8 @@ def resolve_timezone(value: str | tzinfo) -> tzinfo:
 # A century: far beyond any real schedule, and safely inside what datetime (year 9999) and
 # the platform's timeouts can represent.
 MAX_SECONDS = 100 * 365.25 * 86400
+# Each worker is a thread: beyond this, a pool is a mistake, not a configuration.
+MAX_POOL_SIZE = 10_000
 # A microsecond: shorter intervals are not schedulable, and their arithmetic overflows.
 MIN_INTERVAL_SECONDS = 1e-6
 
@@ -102,7 +104,9 @@ def validate_config(config: QuivConfig) -> tzinfo:
         raise ConfigurationError(
             f"pool_size must be an int >= 1, got {type(pool_size).__name__} {pool_size!r}"
         )
-    if pool_size < 1:
-        raise ConfigurationError(f"pool_size must be an int >= 1, got {pool_size!r}")
+    if not 1 <= pool_size <= MAX_POOL_SIZE:
+        raise ConfigurationError(
+            f"pool_size must be an int from 1 to {MAX_POOL_SIZE}, got {pool_size!r}"
+        )
     check_number("history_retention_seconds", config.history_retention_seconds, maximum=None)
     return resolve_timezone(config.timezone)

@@ -128,6 +128,14 @@ class Quiv:
             raise ConfigurationError(
                 f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
             )
+        if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
+            raise ConfigurationError(f"logger must be a logging.Logger, got {logger!r}")
+        if clock is not None and not all(
+            callable(getattr(clock, name, None)) for name in ("monotonic", "now", "wait")
+        ):
+            raise ConfigurationError(
+                f"clock must have monotonic(), now() and wait() (see quiv.testing), got {clock!r}"
+            )
         self.config = config
         # A LoggerAdapter has every method quiv calls; it is passed on as a Logger.
         self._logger = cast(
@@ -521,6 +529,8 @@ class Quiv:
     def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
         """Every task, in the order they were added; run-once tasks only when asked for."""
         self._usable("read tasks")
+        if not isinstance(include_run_once, bool):
+            raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
         return [task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)]
 
     def get_job(self, job_id: str) -> Job:

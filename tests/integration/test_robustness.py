@@ -227,3 +227,17 @@ def test_ids_and_statuses_of_the_wrong_type_are_configuration_errors(quiv, call)
     q = quiv()
     with pytest.raises(ConfigurationError):
         call(q)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"logger": 5}, {"clock": 5}, {"clock": object()}, {"pool_size": 10**12}],
+)
+def test_constructor_refuses_what_would_only_fail_later(options) -> None:
+    with pytest.raises(ConfigurationError):
+        Quiv(**options)
+
+
+def test_include_run_once_must_be_a_bool(quiv) -> None:
+    with pytest.raises(ConfigurationError, match="include_run_once"):
+        quiv().get_all_tasks(include_run_once="yes")

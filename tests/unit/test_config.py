@@ -152,7 +152,7 @@ def test_valid_config_returns_the_display_zone() -> None:
 
 @pytest.mark.parametrize("pool_size", [0, -1, True, False, 2.5, "3", None, 1.0])
 def test_bad_pool_size(pool_size: object) -> None:
-    with pytest.raises(ConfigurationError, match="pool_size must be an int >= 1"):
+    with pytest.raises(ConfigurationError, match="pool_size must be an int from 1 to 10000"):
         validate_config(QuivConfig(pool_size=pool_size))  # type: ignore[arg-type]
 
 
