@@ -102,7 +102,8 @@ def validate_config(config: QuivConfig) -> tzinfo:
     pool_size = config.pool_size
     if isinstance(pool_size, bool) or not isinstance(pool_size, int):
         raise ConfigurationError(
-            f"pool_size must be an int >= 1, got {type(pool_size).__name__} {pool_size!r}"
+            f"pool_size must be an int from 1 to {MAX_POOL_SIZE}, "
+            f"got {type(pool_size).__name__} {pool_size!r}"
         )
     if not 1 <= pool_size <= MAX_POOL_SIZE:
         raise ConfigurationError(
