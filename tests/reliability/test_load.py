@@ -62,8 +62,10 @@ def test_load_on_a_fake_clock_full(quiv) -> None:
 
 
 def _backlog_drains_in_due_order(quiv, n_tasks: int) -> None:
-    # Everything falls due at once, in a known order of due times, on a pool of 3: the
-    # handlers must be entered in that order, give or take the jobs running side by side.
+    # Everything falls due at once, in a known order of due times, on a pool of 3: the jobs
+    # must be dispatched in exactly that order. (The order in which handlers are entered is
+    # not asserted: a worker thread the OS sets aside for a moment can be overtaken by any
+    # number of jobs on the others, which says nothing about the scheduler.)
     clock = FakeClock()
     pool = 3
     q = quiv(clock=clock, pool_size=pool)
@@ -76,11 +78,10 @@ def _backlog_drains_in_due_order(quiv, n_tasks: int) -> None:
     settle(q)
     clock.advance(101)  # the whole backlog is due now
     quiesce(q, 300)
-    rank = {f"b{i}": r for r, i in enumerate(sorted(range(n_tasks), key=delays.__getitem__))}
-    order = [rank[name] for name in tracker.order]
-    assert sorted(order) == list(range(n_tasks))
-    out_of_place = [(pos, r) for pos, r in enumerate(order) if abs(pos - r) >= pool]
-    assert out_of_place == [], out_of_place[:10]
+    by_due = [f"b{i}" for i in sorted(range(n_tasks), key=delays.__getitem__)]
+    assert sorted(tracker.order) == sorted(by_due)  # every task ran once
+    # The history is in the order the jobs were created, which is the order of dispatch.
+    assert [job.task_name for job in q.get_all_jobs()] == by_due
     assert_invariants(q, tracker)
 
 
