@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,9 +91,7 @@ class JobRunner:
         outcome: Outcome | None = None
         try:
             try:
-                args, kwargs = self._arguments(job)
-                value = job.task.func(*args, **kwargs)
-                coroutine = resolve_awaitable(value)
+                value, coroutine = self._call(job)
                 if coroutine is not None:
                     value = run_coroutine_here(coroutine)
                 outcome = self._returned(job, value)
@@ -113,9 +111,7 @@ class JobRunner:
         outcome: Outcome | None = None
         try:
             try:
-                args, kwargs = self._arguments(job)
-                value = job.task.func(*args, **kwargs)
-                coroutine = resolve_awaitable(value)
+                value, coroutine = self._call(job)
                 if coroutine is not None:
                     value = await coroutine
                 outcome = self._returned(job, value)
@@ -148,6 +144,12 @@ class JobRunner:
             return True
         self._started(job, self._clock.now().timestamp(), self._clock.monotonic())
         return False
+
+    def _call(self, job: JobEntry) -> tuple[Any, Coroutine[Any, Any, Any] | None]:
+        """Call the handler; return its value and, if that is awaitable, the coroutine to run."""
+        args, kwargs = self._arguments(job)
+        value = job.task.func(*args, **kwargs)
+        return value, resolve_awaitable(value)
 
     def _arguments(self, job: JobEntry) -> tuple[tuple[Any, ...], dict[str, Any]]:
         # Every run gets its own copy of the arguments, as stored: a run that mutates them,
