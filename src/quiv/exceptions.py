@@ -5,6 +5,7 @@ The tree::
     QuivError
     ├── ConfigurationError (also ValueError)        bad argument or configuration
     │   ├── InvalidTimezoneError                    timezone that cannot be resolved
+    │   ├── InvalidCronExpressionError              cron expression, with the field at fault
     │   └── HandlerRegistrationError                a handler or callback is not callable
     ├── DatabaseInitializationError                 the private store could not be created
     ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
@@ -28,6 +29,7 @@ __all__ = [
     "DatabaseInitializationError",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
+    "InvalidCronExpressionError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "JobNotFoundError",
@@ -56,6 +58,18 @@ class InvalidTimezoneError(ConfigurationError):
             "use an IANA name such as 'UTC' or 'America/New_York', 'Z', 'GMT', or a tzinfo"
         )
         super().__init__(f"invalid timezone {value!r}: {detail}")
+
+
+class InvalidCronExpressionError(ConfigurationError):
+    """A cron expression cannot be parsed; ``field`` names the field at fault (None when the
+    expression as a whole is wrong, such as a wrong number of fields)."""
+
+    def __init__(self, expression: str, field: str | None, reason: str) -> None:
+        self.expression = expression
+        self.field = field
+        self.reason = reason
+        where = "" if field is None else f"{field} field: "
+        super().__init__(f"invalid cron expression {expression!r}: {where}{reason}")
 
 
 class DatabaseInitializationError(QuivError):
