@@ -7,7 +7,9 @@ is the only owner of mutable scheduling state. That thread keeps every pending d
 ``Clock`` (``_clock``) until the earliest deadline or a wake-up, and starts due jobs on the
 ``WorkerPool`` (``_workers``). Every status change of a task or a job is checked by the state
 machines (``_machines``, declared with ``transitions``); next-run times come from pure
-arithmetic (``_schedule``). Workers call handlers through ``_invocation`` (injected keywords,
+arithmetic (``_schedule``: intervals on the monotonic clock; cron and at= times as wall-clock
+instants, from ``_cron``, which parses expressions, and ``_calendar``, which applies the DST
+rules in a zone; ``_preview`` lists upcoming runs for UIs). Workers call handlers through ``_invocation`` (injected keywords,
 sync or async) and report back with commands. Rows go to the write-behind ``Store``
 (``_store``, SQLModel on a private temporary SQLite database) off the dispatch path. Progress
 callbacks, listeners (``_events``) and ``run_on_main`` reach the application's main asyncio
@@ -20,7 +22,9 @@ from __future__ import annotations
 from ._bridge import run_on_main as run_on_main
 from ._config import QuivConfig as QuivConfig
 from ._config import resolve_timezone as resolve_timezone
+from ._preview import preview_cron as preview_cron
 from ._quiv import Quiv as Quiv
+from ._schedule import Misfire as Misfire
 from ._schedule import RetryPolicy as RetryPolicy
 from ._scheduler import Lifecycle as Lifecycle
 from ._scheduler import SchedulerStatistics as SchedulerStatistics
@@ -28,6 +32,7 @@ from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import DatabaseInitializationError as DatabaseInitializationError
 from .exceptions import HandlerNotRegisteredError as HandlerNotRegisteredError
 from .exceptions import HandlerRegistrationError as HandlerRegistrationError
+from .exceptions import InvalidCronExpressionError as InvalidCronExpressionError
 from .exceptions import InvalidTimezoneError as InvalidTimezoneError
 from .exceptions import InvalidTransitionError as InvalidTransitionError
 from .exceptions import JobNotFoundError as JobNotFoundError
@@ -39,6 +44,7 @@ from .exceptions import WaitTimeoutError as WaitTimeoutError
 from .models import Event as Event
 from .models import Job as Job
 from .models import JobStatus as JobStatus
+from .models import RunTime as RunTime
 from .models import Task as Task
 from .models import TaskStatus as TaskStatus
 
@@ -50,16 +56,19 @@ __all__ = [
     "Event",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
+    "InvalidCronExpressionError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "Job",
     "JobNotFoundError",
     "JobStatus",
     "Lifecycle",
+    "Misfire",
     "Quiv",
     "QuivConfig",
     "QuivError",
     "RetryPolicy",
+    "RunTime",
     "SchedulerStateError",
     "SchedulerStatistics",
     "Task",
@@ -67,6 +76,7 @@ __all__ = [
     "TaskNotScheduledError",
     "TaskStatus",
     "WaitTimeoutError",
+    "preview_cron",
     "resolve_timezone",
     "run_on_main",
 ]

@@ -14,16 +14,26 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._invocation import Injection
 from ._machines import TaskState
-from ._schedule import RetryPolicy
+from ._schedule import IntervalSchedule, Misfire, RetryPolicy, Schedule
 from .models import Job, JobStatus, Task, TaskStatus
 
-__all__ = ["JobEntry", "Row", "TaskEntry", "job_model", "task_model"]
+__all__ = ["JobEntry", "Plan", "Row", "TaskEntry", "job_model", "task_model"]
 
 Row = dict[str, Any]
+
+
+class Plan(NamedTuple):
+    """A run the timeline is to hold: its monotonic ``deadline``, its regular ``slot`` (see
+    ``TaskEntry.slot``; None for a run that is not a regular one) and the epoch instant
+    ``at`` that ``next_run_at`` shows."""
+
+    deadline: float
+    slot: float | None
+    at: float
 
 
 def _utc(epoch: float) -> datetime:
@@ -45,6 +55,10 @@ def task_model(row: Row) -> Task:
         timeout_seconds=row["timeout_seconds"],
         max_retries=row["max_retries"],
         on_main_loop=row["on_main_loop"],
+        schedule=json.loads(row["schedule"]),
+        misfire=row["misfire"],
+        misfire_grace_seconds=row["misfire_grace_seconds"],
+        jitter_seconds=row["jitter_seconds"],
     )
 
 
@@ -78,15 +92,20 @@ class TaskEntry:
     func: Callable[..., Any]
     args_blob: bytes
     kwargs_blob: bytes
-    interval: float
-    fixed_interval: bool
-    run_once: bool
+    schedule: Schedule
     injection: Injection
     progress_callback: Callable[..., Any] | None
-    next_run_at: float  # UTC epoch seconds, as stored
+    next_run_at: float  # UTC epoch seconds, as stored: the planned run, jitter included
     timeout: float | None = None
     retry: RetryPolicy | None = None
     on_main_loop: bool = False
+    misfire: Misfire = Misfire.COALESCE
+    grace: float = 1.0  # seconds a run may be late before the misfire policy applies
+    jitter: float = 0.0
+    # The regular run the timeline holds, before jitter: a monotonic instant for an interval
+    # schedule, an epoch instant for a calendar one. None when the deadline is not a regular
+    # run (run now, resume, a retry): then no misfire policy applies to it.
+    slot: float | None = None
     state: TaskState = TaskState.ACTIVE
     job: JobEntry | None = None
     # A job made ahead of its start (run_task, or the next attempt of a retry); it starts
@@ -96,6 +115,7 @@ class TaskEntry:
     follow_up: float | None = None
     # The status it had when it was removed or ended; snapshots of it show that.
     final_status: TaskStatus | None = None
+    _fixed_row: Row = field(default_factory=dict, repr=False)
 
     @property
     def status(self) -> TaskStatus:
@@ -104,22 +124,42 @@ class TaskEntry:
             return self.final_status
         return self.state.status
 
-    def row(self) -> Row:
-        """Every stored column."""
-        return {
+    @property
+    def run_once(self) -> bool:
+        """Whether the task ends after one run (``run_once=True`` or an ``at=`` time)."""
+        return self.schedule.run_once
+
+    def __post_init__(self) -> None:
+        schedule = self.schedule
+        interval, fixed = (
+            (schedule.seconds, schedule.fixed)
+            if isinstance(schedule, IntervalSchedule)
+            else (None, True)
+        )
+        # What never changes is encoded once, not at each of the task's many row writes.
+        self._fixed_row = {
             "id": self.id,
             "task_name": self.name,
             "args": self.args_blob,
             "kwargs": self.kwargs_blob,
-            "interval_seconds": self.interval,
-            "fixed_interval": self.fixed_interval,
-            "run_once": self.run_once,
-            "status": self.status.value,
-            "next_run_at": self.next_run_at,
+            "interval_seconds": interval,
+            "fixed_interval": fixed,
+            "run_once": schedule.run_once,
             "timeout_seconds": self.timeout,
             "max_retries": 0 if self.retry is None else self.retry.max_retries,
             "on_main_loop": self.on_main_loop,
+            "schedule": json.dumps(schedule.describe()),
+            "misfire": self.misfire.value,
+            "misfire_grace_seconds": self.grace,
+            "jitter_seconds": self.jitter,
         }
+
+    def row(self) -> Row:
+        """Every stored column."""
+        row = self._fixed_row.copy()
+        row["status"] = self.status.value
+        row["next_run_at"] = self.next_run_at
+        return row
 
     def snapshot(self) -> Task:
         """The public model of this task now."""
@@ -136,6 +176,8 @@ class JobEntry:
     # The monotonic instant the run was due; fixed cadences count from it. Retries keep
     # the first attempt's; a job made ahead gets it when it starts.
     anchor: float | None = None
+    # The calendar slot (epoch) this job runs for; the next slot is sought after it.
+    slot: float | None = None
     attempt: int = 1
     retry_of: str | None = None  # the id of the attempt this one retries
     state: JobStatus = JobStatus.SCHEDULED
@@ -149,9 +191,9 @@ class JobEntry:
     result_note: str | None = None
     timed_out: bool = False
     unresponsive: bool = False
-    # The task's deadline this job displaced when it was made ahead; restored if it is
+    # The task's planned run this job displaced when it was made ahead; restored if it is
     # cancelled before it starts.
-    displaced: float | None = None
+    displaced: Plan | None = None
     # A job run on the main loop: the future of its asyncio task.
     loop_future: Future[None] | None = None
     # The job of the next attempt, once this one ended ``retried``; waiters follow it.

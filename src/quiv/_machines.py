@@ -12,7 +12,11 @@ Task states::
     active ──start──▶ running ──finish──▶ active
     paused ──start──▶ paused_running ──finish──▶ paused      (run now while paused)
     running ──pause──▶ paused_running ──resume──▶ running     (a pause during a run is kept)
-    any ──remove──▶ removed;  running/paused_running ──finish_last──▶ removed (run once)
+    any ──remove──▶ removed;  running/paused_running ──finish_last──▶ removed (one-shot)
+    active ──miss_last──▶ removed                            (one-shot, missed under skip)
+
+Interval and cron tasks cycle between active and running until removed; only one-shot
+tasks (``run_once=True`` or ``at=``) end on their own.
 
 ``paused_running`` is stored as status ``paused``: the user paused the task, and the job that
 was already running says ``running`` itself.
@@ -106,8 +110,12 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
                "status active, next_run_at"),
     Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled",
                "status paused"),
-    Transition("finish_last", (R, PR), X, "scheduler", "the one run of a run-once task ended",
-               "row deleted (its jobs stay)"),
+    Transition("finish_last", (R, PR), X, "scheduler",
+               "the one run of a one-shot task (run_once, at=) ended; cron and interval "
+               "tasks never take this path", "row deleted (its jobs stay)"),
+    Transition("miss_last", (A,), X, "scheduler",
+               "the one run of a one-shot task was missed (misfire='skip'): it will not run",
+               "row deleted (its missed job stays)"),
     Transition("pause", (A, P), P, "pause_task", "no further runs until resumed",
                "status paused", Event.TASK_PAUSED),
     Transition("pause", (R, PR), PR, "pause_task", "the running job goes on; no next run",
@@ -124,7 +132,7 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
 )
 # fmt: on
 
-SC, RU, CO, CA, FA, TO, RE = (
+SC, RU, CO, CA, FA, TO, RE, MI = (
     JobState.SCHEDULED,
     JobState.RUNNING,
     JobState.COMPLETED,
@@ -132,6 +140,7 @@ SC, RU, CO, CA, FA, TO, RE = (
     JobState.FAILED,
     JobState.TIMED_OUT,
     JobState.RETRIED,
+    JobState.MISSED,
 )
 
 # fmt: off
@@ -146,6 +155,9 @@ JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
                "status, ended_at, duration_seconds", Event.JOB_CANCELLED),
     Transition("cancel", (SC,), CA, "scheduler", "cancelled or shut down before it started",
                "status, ended_at", Event.JOB_CANCELLED),
+    Transition("miss", (SC,), MI, "scheduler",
+               "its slot was later than the misfire grace and the policy is skip: never run",
+               "status, ended_at, error_message", Event.JOB_MISSED),
     Transition("time_out", (RU,), TO, "worker",
                "the handler returned after its timeout had set its stop event",
                "status, ended_at, duration_seconds", Event.JOB_TIMED_OUT),
@@ -240,5 +252,6 @@ JOB_MACHINE: StateMachine[JobStatus] = StateMachine(
         JobStatus.FAILED,
         JobStatus.TIMED_OUT,
         JobStatus.RETRIED,
+        JobStatus.MISSED,
     ),
 )

@@ -22,7 +22,16 @@ from ._entries import TaskEntry, job_model, task_model
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
-from ._schedule import RetryPolicy
+from ._preview import check_count, run_times, upcoming_runs
+from ._schedule import (
+    AtSchedule,
+    IntervalSchedule,
+    Misfire,
+    RetryPolicy,
+    Schedule,
+    build_schedule,
+    check_misfire,
+)
 from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
 from ._store import Store
 from .exceptions import (
@@ -35,7 +44,7 @@ from .exceptions import (
     TaskNotScheduledError,
     WaitTimeoutError,
 )
-from .models import Event, Job, JobStatus, Task
+from .models import Event, Job, JobStatus, RunTime, Task
 
 __all__ = ["Quiv"]
 
@@ -60,6 +69,28 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
     return RetryPolicy(max_retries=retries) if retries else None
+
+
+def _pickle_arguments(args: object, kwargs: object) -> tuple[bytes, bytes]:
+    """Check ``args`` (a tuple or None) and ``kwargs`` (a dict with str keys or None) and
+    pickle them, as they are stored with the task."""
+    args = () if args is None else args
+    kwargs = {} if kwargs is None else kwargs
+    if not isinstance(args, tuple):
+        raise ConfigurationError(f"args must be a tuple, got {type(args).__name__}")
+    if not isinstance(kwargs, dict):
+        raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
+    if not all(isinstance(key, str) for key in kwargs):
+        raise ConfigurationError("kwargs keys must all be str")
+    blobs = []
+    for name, value in (("args", args), ("kwargs", kwargs)):
+        try:
+            blobs.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        except Exception as exc:
+            raise ConfigurationError(
+                f"{name} must be picklable (they are stored with the task): {exc}"
+            ) from exc
+    return blobs[0], blobs[1]
 
 
 def _is_async_callable(func: object) -> bool:
@@ -248,7 +279,7 @@ class Quiv:
         self,
         task_name: str,
         func: Callable[..., Any],
-        interval: float,
+        interval: float | None = None,
         delay: float = 0,
         run_once: bool = False,
         fixed_interval: bool = True,
@@ -259,14 +290,30 @@ class Quiv:
         timeout: float | None = None,
         retries: int | RetryPolicy = 0,
         on_main_loop: bool = False,
+        cron: str | None = None,
+        at: datetime | None = None,
+        timezone: str | tzinfo | None = None,
+        misfire: Misfire | str = Misfire.COALESCE,
+        misfire_grace: float = 1.0,
+        jitter: float = 0.0,
     ) -> str:
-        """Register ``func`` to run every ``interval`` s, first after ``delay`` s; return its id.
+        """Register ``func`` to run on a schedule; return the task's id.
+
+        The schedule is exactly one of: ``interval`` (seconds: every ``interval`` s, first
+        after ``delay`` s), ``cron`` (a cron expression, such as ``"0 3 * * *"``) or ``at``
+        (a ``datetime``: once, at that time). ``timezone`` is the zone a cron expression and
+        a naive ``at`` are read in (an IANA name or a tzinfo; default: this Quiv's zone).
 
         ``fixed_interval=True`` keeps the cadence of the runs' due times (runs missed while
         one overran are skipped); ``False`` waits ``interval`` after each run ends.
         ``run_once=True`` runs once after ``delay``, then the task is gone. ``args`` (a
         tuple) and ``kwargs`` (a dict) are passed to every run and must be picklable.
         ``progress_callback`` receives what the handler passes to ``_progress_hook``.
+
+        ``misfire``: what a regular run later than ``misfire_grace`` seconds does:
+        ``"coalesce"`` (run once now, then resume the cadence) or ``"skip"`` (record the run
+        as ``missed`` and wait for the next slot). ``jitter``: up to that many seconds of
+        random delay added to each run, to spread load.
 
         ``timeout``: seconds a job may run; then its stop event is set (and, on the main
         loop, its asyncio task cancelled), and it ends ``timed_out`` once the handler
@@ -284,20 +331,25 @@ class Quiv:
             raise ConfigurationError(f"task_name must be valid Unicode text: {exc}") from exc
         if not callable(func):
             raise HandlerRegistrationError("func", func)
-        interval = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
         delay = check_number("delay", delay)
         if not isinstance(run_once, bool):
             raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
         if not isinstance(fixed_interval, bool):
             raise ConfigurationError(f"fixed_interval must be a bool, got {fixed_interval!r}")
-        args = () if args is None else args
-        kwargs = {} if kwargs is None else kwargs
-        if not isinstance(args, tuple):
-            raise ConfigurationError(f"args must be a tuple, got {type(args).__name__}")
-        if not isinstance(kwargs, dict):
-            raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
-        if not all(isinstance(key, str) for key in kwargs):
-            raise ConfigurationError("kwargs keys must all be str")
+        schedule = build_schedule(
+            interval=interval,
+            cron=cron,
+            at=at,
+            timezone=timezone,
+            default_zone=self._tz,
+            delay=delay,
+            run_once=run_once,
+            fixed_interval=fixed_interval,
+        )
+        misfire_policy = check_misfire(misfire)
+        grace = check_number("misfire_grace", misfire_grace)
+        jitter = check_number("jitter", jitter)
+        blobs = _pickle_arguments(args, kwargs)
         if progress_callback is not None and not callable(progress_callback):
             raise HandlerRegistrationError("progress_callback", progress_callback)
         if timeout is not None:
@@ -310,47 +362,54 @@ class Quiv:
                 "on_main_loop=True needs an async handler (an async def function or a callable "
                 f"whose __call__ is async), got {func!r}"
             )
-        blobs = []
-        for name, value in (("args", args), ("kwargs", kwargs)):
-            try:
-                blobs.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-            except Exception as exc:
-                raise ConfigurationError(
-                    f"{name} must be picklable (they are stored with the task): {exc}"
-                ) from exc
+        first, next_run_at = self._first_run(schedule, delay)
         task = TaskEntry(
             id=new_id(),
             name=task_name,
             func=func,
             args_blob=blobs[0],
             kwargs_blob=blobs[1],
-            interval=interval,
-            fixed_interval=fixed_interval,
-            run_once=run_once,
+            schedule=schedule,
             injection=inspect_handler(func),
             progress_callback=progress_callback,
-            next_run_at=self._clock.now().timestamp() + delay,
+            next_run_at=next_run_at,
             timeout=timeout,
             retry=retry,
             on_main_loop=on_main_loop,
+            misfire=misfire_policy,
+            grace=grace,
+            jitter=jitter,
         )
-        deadline = self._clock.monotonic() + delay
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row(), new=True)
         try:
-            self._scheduler.send(partial(self._scheduler.add, task, deadline))
+            self._scheduler.send(partial(self._scheduler.add, task, first))
         except SchedulerStateError:  # shut down meanwhile: leave no trace
             self._store.delete_task(task.id)
             raise
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
-                "quiv: task %r (%s) added, every %ss, first run at %s",
+                "quiv: task %r (%s) added, %s, first run at %s",
                 task_name,
                 task.id,
-                interval,
+                schedule.describe()["description"],
                 self._display(task.next_run_at),
             )
         return task.id
+
+    def _first_run(self, schedule: Schedule, delay: float) -> tuple[float, float]:
+        """The first run of a new task: what ``Scheduler.add`` takes, and its epoch instant."""
+        wall = self._clock.now().timestamp()
+        if isinstance(schedule, IntervalSchedule):
+            return self._clock.monotonic() + delay, wall + delay
+        if isinstance(schedule, AtSchedule):
+            return schedule.instant, schedule.instant
+        slot = schedule.next_slot(wall)
+        if slot is None:
+            raise ConfigurationError(
+                f"cron {schedule.expression.text!r} selects no time before the year 9999"
+            )
+        return slot, slot
 
     def _display(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self._tz).isoformat()
@@ -516,6 +575,25 @@ class Quiv:
         run_coroutine_here(coroutine)
 
     # -- reads --------------------------------------------------------------------------
+
+    def next_run_times(self, task_id: str, count: int = 5) -> list[RunTime]:
+        """The next ``count`` runs planned for a task (for a UI), each in UTC and in the
+        task's zone (a cron or at= task's own, else this Quiv's); fewer for a one-shot task,
+        none for a paused one. The first is the planned run, jitter included; later ones are
+        its regular slots (without jitter; an interval with ``fixed_interval=False`` is shown
+        as if runs took no time).
+
+        Raises ``TaskNotFoundError`` and ``ConfigurationError`` for a bad ``count``.
+        """
+        self._check_id("task_id", task_id)
+        count = check_count(count)
+        upcoming = self._scheduler.call(partial(self._scheduler.upcoming, task_id))
+        if upcoming is None:
+            return []
+        task, first, base = upcoming
+        schedule = task.schedule
+        zone = self._tz if isinstance(schedule, IntervalSchedule) else schedule.zone
+        return run_times(upcoming_runs(schedule, first, base, count), zone)
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""

@@ -1,13 +1,211 @@
-"""Next-run arithmetic for interval tasks. Pure: times are plain monotonic seconds."""
+"""The kinds of schedule and their next-run arithmetic, and retry policies. Pure.
+
+Interval arithmetic works on plain monotonic seconds (``next_after_run``). Calendar
+schedules (``CronSchedule``, ``AtSchedule``) work on UTC epoch seconds: their slots are
+wall-clock instants, found by ``_calendar`` with quiv's DST rules.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
+from enum import Enum
+from typing import Any
 
+from ._calendar import instant_of_wall, next_cron_instant
+from ._config import MIN_INTERVAL_SECONDS, check_number, resolve_timezone
+from ._cron import CronExpression
 from .exceptions import ConfigurationError
 
-__all__ = ["RetryPolicy", "next_after_run", "retry_delay"]
+__all__ = [
+    "AtSchedule",
+    "CronSchedule",
+    "IntervalSchedule",
+    "Misfire",
+    "RetryPolicy",
+    "Schedule",
+    "build_schedule",
+    "check_misfire",
+    "next_after_run",
+    "retry_delay",
+    "zone_name",
+]
+
+
+class Misfire(str, Enum):
+    """What a task does with a run that is late by more than its misfire grace period.
+
+    ``coalesce`` (the default): run once, now, then resume the cadence. ``skip``: do not
+    run it (a job is recorded as ``missed``) and wait for the next slot; a one-shot task
+    that misses its one run ends. Either way there is never a burst of catch-up runs.
+    """
+
+    COALESCE = "coalesce"
+    SKIP = "skip"
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The name a zone is shown by: its IANA key, or ``UTC``, or what it calls itself."""
+    key = getattr(zone, "key", None)
+    if isinstance(key, str):
+        return key
+    if zone is timezone.utc:
+        return "UTC"
+    return str(zone)
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{seconds:g} s"
+
+
+@dataclass(frozen=True)
+class IntervalSchedule:
+    """Every ``seconds``, on a monotonic clock (``run_once``: once, after the delay)."""
+
+    seconds: float
+    fixed: bool = True
+    run_once: bool = False
+
+    calendar = False
+
+    def describe(self) -> dict[str, Any]:
+        """The schedule as JSON-friendly data, with a ``description`` in English."""
+        if self.run_once:
+            text = "once, after its delay"
+        else:
+            text = f"every {_seconds_text(self.seconds)}"
+            if not self.fixed:
+                text += " after the previous run ends"
+        return {
+            "kind": "interval",
+            "every_seconds": self.seconds,
+            "fixed_interval": self.fixed,
+            "run_once": self.run_once,
+            "description": text,
+        }
+
+
+@dataclass(frozen=True)
+class CronSchedule:
+    """The instants a cron expression selects in a time zone; it never ends."""
+
+    expression: CronExpression
+    zone: tzinfo
+
+    calendar = True
+    run_once = False
+
+    def next_slot(self, after: float) -> float | None:
+        """The first slot after the epoch instant ``after``; None past the year 9999."""
+        instant = next_cron_instant(self.expression, self.zone, after)
+        return None if instant is None else float(instant)
+
+    def describe(self) -> dict[str, Any]:
+        """The schedule as JSON-friendly data, with a ``description`` in English."""
+        name = zone_name(self.zone)
+        return {
+            "kind": "cron",
+            "expression": self.expression.text,
+            "timezone": name,
+            "description": f"{self.expression.describe()} ({name})",
+        }
+
+
+@dataclass(frozen=True)
+class AtSchedule:
+    """Once, at an instant (epoch seconds); ``zone`` is where it was given and is shown."""
+
+    instant: float
+    zone: tzinfo
+
+    calendar = True
+    run_once = True
+
+    def next_slot(self, after: float) -> float | None:
+        """The instant, if it is after ``after``."""
+        return self.instant if self.instant > after else None
+
+    def describe(self) -> dict[str, Any]:
+        """The schedule as JSON-friendly data, with a ``description`` in English."""
+        local = datetime.fromtimestamp(self.instant, self.zone)
+        return {
+            "kind": "at",
+            "at": local.isoformat(),
+            "timezone": zone_name(self.zone),
+            "description": f"once, at {local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
+        }
+
+
+Schedule = IntervalSchedule | CronSchedule | AtSchedule
+
+
+def check_misfire(value: object) -> Misfire:
+    """``value`` as a ``Misfire``; ``ConfigurationError`` naming the choices otherwise."""
+    if isinstance(value, str):
+        try:
+            return Misfire(value)
+        except ValueError:
+            pass
+    raise ConfigurationError(f"misfire must be 'coalesce' or 'skip', got {value!r}")
+
+
+def build_schedule(
+    *,
+    interval: float | None,
+    cron: str | None,
+    at: datetime | None,
+    timezone: str | tzinfo | None,
+    default_zone: tzinfo,
+    delay: float,
+    run_once: bool,
+    fixed_interval: bool,
+) -> Schedule:
+    """The one schedule ``add_task``'s arguments describe, or ``ConfigurationError``."""
+    given = [
+        name
+        for name, value in (("interval", interval), ("cron", cron), ("at", at))
+        if value is not None
+    ]
+    choices = "interval= (seconds), cron= (a cron expression) or at= (a datetime)"
+    if not given:
+        raise ConfigurationError(f"add_task needs a schedule: {choices}")
+    if len(given) > 1:
+        raise ConfigurationError(f"give exactly one schedule, not {' and '.join(given)}: {choices}")
+    if interval is not None:
+        if timezone is not None:
+            raise ConfigurationError(
+                "timezone applies to cron= and at= schedules; an interval is elapsed time"
+            )
+        seconds = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
+        return IntervalSchedule(seconds, fixed_interval, run_once)
+    kind = given[0]
+    if delay:
+        raise ConfigurationError(
+            f"delay applies to interval schedules; a {kind}= task runs at its own times"
+        )
+    if run_once:
+        raise ConfigurationError(
+            "run_once applies to interval schedules: an at= task runs once, a cron= task "
+            "never ends on its own"
+        )
+    if not fixed_interval:
+        raise ConfigurationError("fixed_interval applies to interval schedules")
+    zone = default_zone if timezone is None else resolve_timezone(timezone)
+    if cron is not None:
+        return CronSchedule(CronExpression.parse(cron), zone)
+    if not isinstance(at, datetime):
+        raise ConfigurationError(
+            f"at must be a datetime (aware, or naive in timezone), got {type(at).__name__}"
+        )
+    if at.tzinfo is not None and at.utcoffset() is not None:
+        instant = at.timestamp()
+        if timezone is None:
+            zone = at.tzinfo
+    else:
+        naive = at.replace(tzinfo=None)
+        instant = instant_of_wall(naive, zone) + naive.microsecond / 1e6
+    return AtSchedule(instant, zone)
 
 
 def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interval: bool) -> float:

@@ -26,12 +26,19 @@ from typing import Any, TypeVar
 
 from ._bridge import MainLoop
 from ._clock import Clock
-from ._entries import JobEntry, TaskEntry
+from ._entries import JobEntry, Plan, TaskEntry
 from ._events import Listeners
 from ._ids import new_id
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._runner import JobRunner, Outcome
-from ._schedule import next_after_run, retry_delay
+from ._schedule import (
+    AtSchedule,
+    CronSchedule,
+    IntervalSchedule,
+    Misfire,
+    next_after_run,
+    retry_delay,
+)
 from ._store import Store
 from ._threads import start_thread
 from ._timing import Timeline
@@ -48,6 +55,13 @@ LATE_START_SUMMARY_SECONDS = 10.0
 # After a timeout set a job's stop event, how long its handler may take to return before
 # the job is flagged unresponsive (and a warning logged).
 UNRESPONSIVE_AFTER_SECONDS = 5.0
+# Calendar runs are wall-clock instants held as monotonic deadlines. When the two clocks
+# drift apart by more than this (the wall clock was set, the machine slept), the deadlines
+# of calendar runs are recomputed from their instants.
+WALL_DRIFT_SECONDS = 0.5
+# While calendar tasks exist, the thread wakes at least this often to notice such drift:
+# a monotonic sleep does not end early when the wall clock moves.
+WALL_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,9 @@ class Scheduler:
         self._late_max = 0.0
         self._late_reported_at: float | None = None
         self._jobs_started = 0
+        self._calendar_tasks = 0
+        self._wall_offset = 0.0  # wall minus monotonic clock, when last looked at
+        self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
@@ -210,6 +227,8 @@ class Scheduler:
     def start(self) -> None:
         """Start the scheduler thread; commands run on it from now on."""
         self._started_mono = self._clock.monotonic()
+        self._started_wall = self._clock.now().timestamp()
+        self._wall_offset = self._started_wall - self._started_mono
         self._store.start()
         with self._inline_lock:
             self._thread = start_thread(self._run, "quiv-scheduler")
@@ -314,12 +333,34 @@ class Scheduler:
     def _turn(self) -> float | None:
         """Start what is due, purge if due; return the next deadline to sleep until."""
         now = self._clock.monotonic()
+        if self._calendar_tasks:
+            self._check_wall(now)
         for job_id, _ in self._timeouts.pop_due(now):
             self._time_out(job_id, now)
         self._dispatch_due(now)
         if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
             self._purge()
-        return self._next_deadline()
+        deadline = self._next_deadline()
+        if self._calendar_tasks:
+            check = now + WALL_CHECK_SECONDS
+            deadline = check if deadline is None else min(deadline, check)
+        return deadline
+
+    def _check_wall(self, now: float) -> None:
+        """Recompute the deadlines of calendar runs if the wall clock moved against the
+        monotonic one since the last look."""
+        offset = self._clock.now().timestamp() - now
+        if abs(offset - self._wall_offset) <= WALL_DRIFT_SECONDS:
+            return
+        self._logger.info(
+            "quiv: the wall clock moved %+.3f s against the monotonic clock; "
+            "re-timing calendar runs",
+            offset - self._wall_offset,
+        )
+        self._wall_offset = offset
+        for task in self._tasks.values():
+            if task.schedule.calendar and task.slot is not None and task.id in self._timeline:
+                self._timeline.schedule(task.id, task.next_run_at - offset)
 
     def _next_deadline(self) -> float | None:
         # While a purge is in flight its answer wakes the loop; an overdue purge deadline
@@ -338,21 +379,79 @@ class Scheduler:
         free = self.pool_size - self._running
         if free <= 0:
             return
+        wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
         for task_id, due in self._timeline.pop_due(now, free):
             task = self._tasks[task_id]
             # Runs that fell due before start() were waiting for it, not for a worker.
             late = now - max(due, self._started_mono)
-            if late > LATE_START_WARNING_SECONDS:
-                self._late_start(task, late, now)
+            if task.schedule.calendar:
+                wall_late = wall - max(task.next_run_at, self._started_wall)
+                if wall_late < -0.001 and task.slot is not None:
+                    # The wall clock says not yet (it was set back): wait for it.
+                    self._timeline.schedule(task.id, now - wall_late)
+                    continue
+                late = max(late, wall_late)
             try:
+                if (
+                    task.misfire is Misfire.SKIP
+                    and late > task.grace
+                    and task.slot is not None
+                    and task.pending is None
+                ):
+                    self._miss(task, late, now)
+                    continue
+                if late > LATE_START_WARNING_SECONDS:
+                    self._late_start(task, late, now)
                 self._dispatch(task, due)
             except Exception:
                 # A defect must cost this one run, not the scheduler thread.
                 self._logger.exception("quiv: could not start a job of task %r", task.id)
 
+    def _miss(self, task: TaskEntry, late: float, now: float) -> None:
+        """Record a regular run that is too late under ``misfire='skip'`` as missed, and
+        plan the next slot (or end a one-shot task)."""
+        job = self._new_job(task)
+        job.state = JOB_MACHINE.next_state(job.id, job.state, "miss")
+        if task.schedule.calendar:
+            job.slot = task.slot
+        wall = self._clock.now().timestamp()
+        job.ended_at = wall
+        job.error = (
+            f"missed: {late:.3f} s late, beyond the {task.grace:g} s misfire grace (misfire='skip')"
+        )
+        self._store.put_job(job.row())
+        self._logger.warning(
+            "quiv: task %r (%s) skipped a run %.3f s late (misfire grace %g s)",
+            task.name,
+            task.id,
+            late,
+            task.grace,
+        )
+        if task.run_once:
+            self._end(task, "miss_last")
+        else:
+            plan = self._skip_plan(task, now, wall)
+            if plan is not None:
+                self._apply(task, plan)
+            self._store.put_task(task.row())
+        self._ended(job, JOB_MACHINE.event_for("miss"), now)
+
+    def _skip_plan(self, task: TaskEntry, now: float, wall: float) -> Plan | None:
+        """The first regular slot after now, in the cadence of the one skipped."""
+        schedule, slot = task.schedule, task.slot
+        assert slot is not None
+        if isinstance(schedule, IntervalSchedule):
+            following = next_after_run(
+                anchor=slot, ended=now, interval=schedule.seconds, fixed_interval=True
+            )
+            return self._interval_plan(task, following)
+        assert isinstance(schedule, CronSchedule)
+        return self._cron_plan(task, max(slot, wall))
+
     def _late_start(self, task: TaskEntry, late: float, now: float) -> None:
         # One line per backlog, then a summary at most every LATE_START_SUMMARY_SECONDS:
-        # a saturated pool must not also flood the log with a line per job.
+        # a saturated pool (or a process that was suspended) must not also flood the log
+        # with a line per job.
         self._late_starts += 1
         self._late_unreported += 1
         self._late_max = max(self._late_max, late)
@@ -362,7 +461,8 @@ class Scheduler:
             return
         if self._late_unreported == 1:
             self._logger.warning(
-                "quiv: task %r (%s) starts %.3f s late: all %d workers were busy",
+                "quiv: task %r (%s) starts %.3f s late: all %d workers were busy, or the "
+                "process was suspended",
                 task.name,
                 task.id,
                 late,
@@ -370,7 +470,8 @@ class Scheduler:
             )
         else:
             self._logger.warning(
-                "quiv: %d job starts were late (up to %.3f s): all %d workers were busy",
+                "quiv: %d job starts were late (up to %.3f s): all %d workers were busy, or "
+                "the process was suspended",
                 self._late_unreported,
                 self._late_max,
                 self.pool_size,
@@ -391,14 +492,19 @@ class Scheduler:
         state = TASK_MACHINE.next_state(task.id, task.state, "start")
         job = task.pending if task.pending is not None else self._new_job(task)
         if job.anchor is None:
-            job.anchor = due
+            # A fixed cadence counts from the slot, not from the jittered deadline.
+            regular = task.slot is not None and not task.schedule.calendar
+            job.anchor = task.slot if regular else due
+        if job.slot is None and task.schedule.calendar:
+            job.slot = task.slot
         try:
             # First, as the step that can fail (no thread or no loop to be had): then
             # nothing has changed yet. The job's own commands queue behind this one.
             self._submit(job)
         except RuntimeError as exc:
             self._logger.error("quiv: cannot start task %r: %s; retrying in 1 s", task.id, exc)
-            self._timeline.schedule(task.id, self._clock.monotonic() + 1.0)
+            retry = self._plan_now(self._clock.monotonic() + 1.0, keep_slot=True, task=task)
+            self._apply(task, retry)
             return
         if task.pending is job:
             task.pending = None
@@ -495,13 +601,7 @@ class Scheduler:
         job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
         regular = None
         if task.state is TaskState.RUNNING and not task.run_once and not self._stopping:
-            assert job.anchor is not None
-            regular = next_after_run(
-                anchor=job.anchor,
-                ended=outcome.ended_mono,
-                interval=task.interval,
-                fixed_interval=task.fixed_interval,
-            )
+            regular = self._next_regular(task, job, outcome)
         job.state = job_state
         job.ended_at = outcome.ended_at
         job.error = outcome.error
@@ -519,10 +619,13 @@ class Scheduler:
                 if retry is None:
                     retry = self._new_job(task)
                     retry.displaced = regular
-                    self._after_run(task, retry_at, retrying=True)
+                    self._after_run(task, self._plan_now(retry_at), retrying=True)
                 else:  # a run asked for meanwhile (run_task): it is the next attempt, now
-                    self._after_run(task, task.follow_up, retrying=True)
+                    follow_up = task.follow_up
+                    plan = None if follow_up is None else self._plan_now(follow_up)
+                    self._after_run(task, plan, retrying=True)
                 retry.attempt, retry.anchor, retry.retry_of = job.attempt + 1, job.anchor, job.id
+                retry.slot = job.slot
                 self._make_pending(task, retry)
                 # Whoever waits for this run waits for its final attempt.
                 job.next_attempt = retry
@@ -530,8 +633,24 @@ class Scheduler:
                 job.on_end.clear()
             else:
                 follow_up = task.follow_up
-                self._after_run(task, follow_up if follow_up is not None else regular)
+                self._after_run(task, regular if follow_up is None else self._plan_now(follow_up))
         self._ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+
+    def _next_regular(self, task: TaskEntry, job: JobEntry, outcome: Outcome) -> Plan | None:
+        """The regular run after ``job``: the next slot at or after its end (slots that
+        passed while it ran are skipped, never made up)."""
+        schedule = task.schedule
+        if isinstance(schedule, IntervalSchedule):
+            assert job.anchor is not None
+            slot = next_after_run(
+                anchor=job.anchor,
+                ended=outcome.ended_mono,
+                interval=schedule.seconds,
+                fixed_interval=schedule.fixed,
+            )
+            return self._interval_plan(task, slot)
+        after = outcome.ended_at if job.slot is None else max(job.slot, outcome.ended_at)
+        return self._cron_plan(task, after)
 
     def _ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
         """After a job's end is recorded: tell listeners and waiters; time the next purge."""
@@ -551,16 +670,14 @@ class Scheduler:
             task = job.task
             self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
 
-    def _after_run(
-        self, task: TaskEntry, next_deadline: float | None, *, retrying: bool = False
-    ) -> None:
+    def _after_run(self, task: TaskEntry, plan: Plan | None, *, retrying: bool = False) -> None:
         if task.run_once and not retrying:
             self._end(task, "finish_last")
             return
         task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")
         task.follow_up = None
-        if next_deadline is not None:
-            self._schedule(task, next_deadline)
+        if plan is not None:
+            self._apply(task, plan)
         self._store.put_task(task.row())
 
     def _make_pending(self, task: TaskEntry, job: JobEntry) -> None:
@@ -581,10 +698,10 @@ class Scheduler:
         if not restore:
             pass
         elif task.job is not None:
-            task.follow_up = job.displaced
+            task.follow_up = None if job.displaced is None else job.displaced.deadline
         elif task.state is TaskState.ACTIVE and not self._stopping:
             if job.displaced is not None:
-                self._schedule(task, job.displaced)
+                self._apply(task, job.displaced)
                 self._store.put_task(task.row())
             elif task.run_once and job.attempt > 1:
                 self._end(task, "abandon")  # its one run failed and its retry is cancelled
@@ -592,9 +709,45 @@ class Scheduler:
                 self._timeline.cancel(task.id)
         self._ended(job, JOB_MACHINE.event_for("cancel"), now)
 
-    def _schedule(self, task: TaskEntry, deadline: float) -> None:
-        self._timeline.schedule(task.id, deadline)
-        task.next_run_at = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+    # -- plans: what the timeline holds for a task ------------------------------------------
+
+    def _apply(self, task: TaskEntry, plan: Plan) -> None:
+        self._timeline.schedule(task.id, plan.deadline)
+        task.slot = plan.slot
+        task.next_run_at = plan.at
+
+    def _plan_now(
+        self, deadline: float, *, keep_slot: bool = False, task: TaskEntry | None = None
+    ) -> Plan:
+        """A run at the monotonic ``deadline`` that is not a regular one (run now, resume, a
+        retry); ``keep_slot``: the regular run it stands for, only later."""
+        wall = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+        return Plan(deadline, task.slot if keep_slot and task is not None else None, wall)
+
+    def _jitter(self, task: TaskEntry) -> float:
+        return self._random.uniform(0.0, task.jitter) if task.jitter else 0.0
+
+    def _interval_plan(self, task: TaskEntry, slot: float) -> Plan:
+        """The run of an interval task at the monotonic ``slot``, jitter added."""
+        deadline = slot + self._jitter(task)
+        wall = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+        return Plan(deadline, slot, wall)
+
+    def _calendar_plan(self, task: TaskEntry, slot: float) -> Plan:
+        """The run of a calendar task at the epoch instant ``slot``, jitter added."""
+        at = slot + self._jitter(task)
+        return Plan(self._clock.monotonic() + (at - self._clock.now().timestamp()), slot, at)
+
+    def _cron_plan(self, task: TaskEntry, after: float) -> Plan | None:
+        """The first run of a cron task after the epoch instant ``after``."""
+        schedule = task.schedule
+        assert isinstance(schedule, CronSchedule)
+        slot = schedule.next_slot(after)
+        return None if slot is None else self._calendar_plan(task, slot)
+
+    def _current_plan(self, task: TaskEntry) -> Plan | None:
+        deadline = self._timeline.deadline(task.id)
+        return None if deadline is None else Plan(deadline, task.slot, task.next_run_at)
 
     def _end(self, task: TaskEntry, trigger: str) -> None:
         """Take ``task`` to its terminal state and forget it; its snapshots keep the
@@ -604,6 +757,8 @@ class Scheduler:
         task.state = state
         self._timeline.cancel(task.id)
         del self._tasks[task.id]
+        if task.schedule.calendar:
+            self._calendar_tasks -= 1
         self._store.delete_task(task.id)
 
     # -- history --------------------------------------------------------------------------
@@ -625,10 +780,17 @@ class Scheduler:
 
     # -- commands from the API (run on the scheduler thread) ------------------------------
 
-    def add(self, task: TaskEntry, deadline: float) -> None:
-        """Take over ``task``; its first run is due at the monotonic ``deadline``."""
+    def add(self, task: TaskEntry, first: float) -> None:
+        """Take over ``task``; its first run is at ``first``: a monotonic instant for an
+        interval schedule, the epoch instant of its first slot for a calendar one."""
         self._tasks[task.id] = task
-        self._timeline.schedule(task.id, deadline)
+        if task.schedule.calendar:
+            self._calendar_tasks += 1
+            self._apply(task, self._calendar_plan(task, first))
+        else:
+            self._apply(task, self._interval_plan(task, first))
+        if task.jitter:  # the row stored by add_task shows the run without it
+            self._store.put_task(task.row())
         # Adding is a task's creation, not a change of state: no transition names its event.
         self._emit_task(Event.TASK_ADDED, task.snapshot)
 
@@ -661,8 +823,26 @@ class Scheduler:
         task = self._task(task_id)
         task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
         deadline = self._clock.monotonic() + delay
-        if task.job is None:
-            self._schedule(task, deadline)
+        schedule = task.schedule
+        if isinstance(schedule, CronSchedule):
+            # Back to its slots: the next one at least ``delay`` from now (after the
+            # running job, if any, its end finds the slot itself).
+            if task.job is None:
+                plan = self._cron_plan(task, self._clock.now().timestamp() + delay)
+                if plan is not None:
+                    self._apply(task, plan)
+        elif isinstance(schedule, AtSchedule):
+            if task.job is None:
+                # Its one time; if that has passed, the misfire policy decides (unless a
+                # delay asks for a run later than it).
+                wall = self._clock.now().timestamp()
+                at = schedule.instant + self._jitter(task)
+                if delay:
+                    at = max(at, wall + delay)
+                mono = self._clock.monotonic()
+                self._apply(task, Plan(mono + (at - wall), schedule.instant, at))
+        elif task.job is None:
+            self._apply(task, self._plan_now(deadline))
         elif not task.run_once:
             task.follow_up = deadline
             task.next_run_at = self._clock.now().timestamp() + delay
@@ -686,10 +866,10 @@ class Scheduler:
             return task.job.id
         else:
             job = self._new_job(task)
-            job.displaced = self._timeline.deadline(task.id) if task.job is None else None
+            job.displaced = self._current_plan(task) if task.job is None else None
             self._make_pending(task, job)
         if task.job is None:
-            self._schedule(task, now)
+            self._apply(task, self._plan_now(now))
             self._store.put_task(task.row())
         else:
             task.follow_up = now
@@ -728,6 +908,38 @@ class Scheduler:
         if job is not None and on_end is not None:
             job.on_end.append(on_end)
         return job
+
+    def upcoming(self, task_id: str) -> tuple[TaskEntry, float, float] | None:
+        """A task's next run as epoch instants: the planned one (jitter included) and the
+        regular slot its cadence continues from; None when no run is planned (paused, or a
+        one-shot task whose run is under way)."""
+        task = self._task(task_id)
+        if task.state in (TaskState.PAUSED, TaskState.PAUSED_RUNNING):
+            return None
+        mono, wall = self._clock.monotonic(), self._clock.now().timestamp()
+        if task.id in self._timeline:
+            first = task.next_run_at
+            if task.slot is None:
+                return task, first, first
+            base = task.slot if task.schedule.calendar else wall + (task.slot - mono)
+            return task, first, base
+        job, schedule = task.job, task.schedule
+        if job is None or task.run_once:
+            return None
+        if task.follow_up is not None:
+            first = wall + (task.follow_up - mono)
+            return task, first, first
+        # Running: the slot after the job, as if it ended now.
+        if isinstance(schedule, IntervalSchedule):
+            assert job.anchor is not None
+            slot = next_after_run(
+                anchor=job.anchor, ended=mono, interval=schedule.seconds, fixed_interval=True
+            )
+            first = wall + (slot - mono)
+            return task, first, first
+        assert isinstance(schedule, CronSchedule)
+        following = schedule.next_slot(wall if job.slot is None else max(job.slot, wall))
+        return None if following is None else (task, following, following)
 
     def statistics(self) -> SchedulerStatistics:
         """Counters of the scheduler now."""

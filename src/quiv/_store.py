@@ -60,7 +60,7 @@ class TaskRow(_Base, table=True):
     task_name: str
     args: bytes
     kwargs: bytes
-    interval_seconds: float
+    interval_seconds: float | None = None  # None for a calendar schedule
     fixed_interval: bool
     run_once: bool
     status: str
@@ -68,6 +68,10 @@ class TaskRow(_Base, table=True):
     timeout_seconds: float | None = None
     max_retries: int = 0
     on_main_loop: bool = False
+    schedule: str = "{}"  # JSON: the kind of schedule and its parameters
+    misfire: str = "coalesce"
+    misfire_grace_seconds: float = 1.0
+    jitter_seconds: float = 0.0
 
 
 class JobRow(_Base, table=True):

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ConfigDict, field_validator
 from sqlmodel import SQLModel
 
-__all__ = ["Event", "Job", "JobStatus", "Task", "TaskStatus"]
+__all__ = ["Event", "Job", "JobStatus", "RunTime", "Task", "TaskStatus"]
 
 
 class Event(str, Enum):
@@ -32,6 +32,7 @@ class Event(str, Enum):
     JOB_CANCELLED = "job_cancelled"
     JOB_TIMED_OUT = "job_timed_out"
     JOB_RETRYING = "job_retrying"
+    JOB_MISSED = "job_missed"
 
 
 class TaskStatus(str, Enum):
@@ -54,7 +55,9 @@ class JobStatus(str, Enum):
     ``failed`` (the handler raised; ``error_message`` says what), ``cancelled`` (its stop
     event was set when the handler returned, or it was cancelled before it started),
     ``timed_out`` (it ran past its task's ``timeout``; its stop event was set and the handler
-    then returned) or ``retried`` (it failed, and another attempt of the task is scheduled).
+    then returned), ``retried`` (it failed, and another attempt of the task is scheduled) or
+    ``missed`` (its run was later than the task's misfire grace period and the task's
+    misfire policy is ``skip``: it never ran; ``error_message`` says how late it was).
     """
 
     SCHEDULED = "scheduled"
@@ -64,6 +67,7 @@ class JobStatus(str, Enum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     RETRIED = "retried"
+    MISSED = "missed"
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -75,7 +79,15 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 class Task(SQLModel):
-    """A snapshot of a scheduled task, as returned by ``get_task`` and ``get_all_tasks``."""
+    """A snapshot of a scheduled task, as returned by ``get_task`` and ``get_all_tasks``.
+
+    ``schedule`` describes when it runs, as JSON-friendly data: ``kind`` (``interval``,
+    ``cron`` or ``at``), that kind's parameters (``every_seconds``; ``expression`` and
+    ``timezone``; ``at`` and ``timezone``) and an English ``description``.
+    ``interval_seconds`` is None for the calendar kinds. ``next_run_at`` is the planned next
+    run (jitter included); ``misfire``, ``misfire_grace_seconds`` and ``jitter_seconds`` are
+    the task's policies.
+    """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
 
@@ -83,7 +95,7 @@ class Task(SQLModel):
     task_name: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = {}
-    interval_seconds: float
+    interval_seconds: float | None = None
     fixed_interval: bool = True
     run_once: bool = False
     status: str
@@ -91,6 +103,10 @@ class Task(SQLModel):
     timeout_seconds: float | None = None
     max_retries: int = 0
     on_main_loop: bool = False
+    schedule: dict[str, Any] = {}
+    misfire: str = "coalesce"
+    misfire_grace_seconds: float = 1.0
+    jitter_seconds: float = 0.0
 
     @field_validator("next_run_at")
     @classmethod
@@ -131,3 +147,11 @@ class Job(SQLModel):
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return _as_utc(value)
+
+
+class RunTime(SQLModel):
+    """One planned run, from ``Quiv.next_run_times`` and ``preview_cron``: the instant in
+    UTC (``utc``) and on the clock of the schedule's time zone (``local``)."""
+
+    utc: datetime
+    local: datetime

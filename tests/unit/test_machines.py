@@ -24,8 +24,17 @@ from quiv._machines import (
 from quiv.exceptions import InvalidTransitionError, QuivError
 from quiv.models import JobStatus, TaskStatus
 
-TASK_TRIGGERS = ("start", "finish", "finish_last", "pause", "resume", "remove", "abandon")
-JOB_TRIGGERS = ("start", "complete", "fail", "cancel", "time_out", "retry")
+TASK_TRIGGERS = (
+    "start",
+    "finish",
+    "finish_last",
+    "miss_last",
+    "pause",
+    "resume",
+    "remove",
+    "abandon",
+)
+JOB_TRIGGERS = ("start", "complete", "fail", "cancel", "miss", "time_out", "retry")
 
 EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("active", "start"): "running",
@@ -34,6 +43,7 @@ EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("paused_running", "finish"): "paused",
     ("running", "finish_last"): "removed",
     ("paused_running", "finish_last"): "removed",
+    ("active", "miss_last"): "removed",
     ("active", "pause"): "paused",
     ("paused", "pause"): "paused",
     ("running", "pause"): "paused_running",
@@ -55,12 +65,22 @@ EXPECTED_JOB: dict[tuple[str, str], str] = {
     ("running", "fail"): "failed",
     ("running", "cancel"): "cancelled",
     ("scheduled", "cancel"): "cancelled",
+    ("scheduled", "miss"): "missed",
     ("running", "time_out"): "timed_out",
     ("running", "retry"): "retried",
 }
 
 TASK_STATES = ("active", "running", "paused", "paused_running", "removed")
-JOB_STATES = ("scheduled", "running", "completed", "cancelled", "failed", "timed_out", "retried")
+JOB_STATES = (
+    "scheduled",
+    "running",
+    "completed",
+    "cancelled",
+    "failed",
+    "timed_out",
+    "retried",
+    "missed",
+)
 
 # Every (machine, state, trigger) combination, plus a trigger neither machine knows.
 CASES = [
@@ -124,6 +144,7 @@ def test_kinds_initial_and_terminal_states() -> None:
             JobStatus.FAILED,
             JobStatus.TIMED_OUT,
             JobStatus.RETRIED,
+            JobStatus.MISSED,
         }
     )
 

@@ -61,6 +61,10 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "timeout_seconds": None,
         "max_retries": 0,
         "on_main_loop": False,
+        "schedule": '{"kind": "interval", "every_seconds": 60.0}',
+        "misfire": "skip",
+        "misfire_grace_seconds": 2.5,
+        "jitter_seconds": 0.75,
     }
     row.update(changes)
     return row
