@@ -1,20 +1,20 @@
 """quiv: an in-process, threadpool-backed job scheduler for Python applications.
 
 How the parts fit. ``Quiv`` (``_quiv``) is the façade: it validates every argument, owns the
-lifecycle, and hands each request to the ``Scheduler`` (``_scheduler``), whose single thread
-is the only owner of mutable scheduling state. That thread keeps every pending deadline in a
+lifecycle, and hands each request to the ``Scheduler`` (``_scheduler``), whose single thread is
+the only owner of mutable scheduling state. That thread keeps every pending deadline in a
 ``Timeline`` (``_timing``, a sorted list on ``sortedcontainers``), sleeps on the injected
 ``Clock`` (``_clock``) until the earliest deadline or a wake-up, and starts due jobs on the
 ``WorkerPool`` (``_workers``). Every status change of a task or a job is checked by the state
 machines (``_machines``, declared with ``transitions``); next-run times come from pure
 arithmetic (``_schedule``: intervals on the monotonic clock; cron and at= times as wall-clock
 instants, from ``_cron``, which parses expressions, and ``_calendar``, which applies the DST
-rules in a zone; ``_preview`` lists upcoming runs for UIs). Workers call handlers through ``_invocation`` (injected keywords,
-sync or async) and report back with commands. Rows go to the write-behind ``Store``
-(``_store``, SQLModel on a private temporary SQLite database) off the dispatch path. Progress
-callbacks, listeners (``_events``) and ``run_on_main`` reach the application's main asyncio
-loop through ``_bridge``. Errors live in ``quiv.exceptions``, public data in ``quiv.models``,
-test helpers in ``quiv.testing``.
+rules in a zone; ``_preview`` lists upcoming runs for UIs). Workers call handlers through
+``_invocation`` (injected keywords, sync or async) and report back with commands. Rows go to
+the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
+the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
+application's main asyncio loop through ``_bridge``. Errors live in ``quiv.exceptions``, public
+data in ``quiv.models``, test helpers in ``quiv.testing``.
 """
 
 from __future__ import annotations
