@@ -44,6 +44,20 @@ def main() -> None:
         "sync", sync_handler, interval=5, args=("/tmp/x",), progress_callback=on_progress
     )
     scheduler.add_task("async", async_handler, 1.5, delay=0.5, run_once=True)
+    nightly: str = scheduler.add_task(
+        "nightly", sync_handler, cron="0 3 * * *", timezone="Europe/Berlin", jitter=60
+    )
+    scheduler.add_task(
+        "launch", async_handler, at=datetime(2027, 1, 1, 9), misfire=quiv.Misfire.SKIP
+    )
+    scheduler.add_task("hourly", async_handler, cron="@hourly", misfire="skip", misfire_grace=30)
+    upcoming: list[quiv.RunTime] = scheduler.next_run_times(nightly, count=3)
+    preview: list[quiv.RunTime] = quiv.preview_cron("*/15 9-17 * * MON-FRI", "UTC", 4)
+    print(upcoming[0].local.isoformat(), preview[-1].utc, scheduler.get_task(nightly).schedule)
+    try:
+        scheduler.add_task("bad", sync_handler, cron="61 * * * *")
+    except quiv.InvalidCronExpressionError as exc:
+        print(exc.field, exc.reason)
     scheduler.add_listener(Event.JOB_COMPLETED, on_job)
     scheduler.start()
     count: int = scheduler.run_task_immediately(task_id)
