@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -38,6 +39,12 @@ class Plan(NamedTuple):
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+@lru_cache(maxsize=256)
+def _schedule_json(schedule: Schedule) -> str:
+    # Schedules are frozen and hashable, and most tasks share a few: encode each once.
+    return json.dumps(schedule.describe())
 
 
 def task_model(row: Row) -> Task:
@@ -148,7 +155,7 @@ class TaskEntry:
             "timeout_seconds": self.timeout,
             "max_retries": 0 if self.retry is None else self.retry.max_retries,
             "on_main_loop": self.on_main_loop,
-            "schedule": json.dumps(schedule.describe()),
+            "schedule": _schedule_json(schedule),
             "misfire": self.misfire.value,
             "misfire_grace_seconds": self.grace,
             "jitter_seconds": self.jitter,

@@ -71,6 +71,10 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     return RetryPolicy(max_retries=retries) if retries else None
 
 
+_NO_ARGS = pickle.dumps((), protocol=pickle.HIGHEST_PROTOCOL)
+_NO_KWARGS = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _pickle_arguments(args: object, kwargs: object) -> tuple[bytes, bytes]:
     """Check ``args`` (a tuple or None) and ``kwargs`` (a dict with str keys or None) and
     pickle them, as they are stored with the task."""
@@ -82,6 +86,8 @@ def _pickle_arguments(args: object, kwargs: object) -> tuple[bytes, bytes]:
         raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
     if not all(isinstance(key, str) for key in kwargs):
         raise ConfigurationError("kwargs keys must all be str")
+    if not args and not kwargs:
+        return _NO_ARGS, _NO_KWARGS
     blobs = []
     for name, value in (("args", args), ("kwargs", kwargs)):
         try:
