@@ -30,6 +30,7 @@ from ._scheduler import Lifecycle as Lifecycle
 from ._scheduler import SchedulerStatistics as SchedulerStatistics
 from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import DatabaseInitializationError as DatabaseInitializationError
+from .exceptions import DatabaseSchemaError as DatabaseSchemaError
 from .exceptions import HandlerNotRegisteredError as HandlerNotRegisteredError
 from .exceptions import HandlerRegistrationError as HandlerRegistrationError
 from .exceptions import InvalidCronExpressionError as InvalidCronExpressionError
@@ -53,6 +54,7 @@ __version__ = "1.0.0.dev0"
 __all__ = [
     "ConfigurationError",
     "DatabaseInitializationError",
+    "DatabaseSchemaError",
     "Event",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",

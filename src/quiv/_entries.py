@@ -8,7 +8,6 @@ the public ``Task``/``Job``, for reads from the store and event snapshots alike.
 from __future__ import annotations
 
 import json
-import pickle
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -17,6 +16,7 @@ from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from ._arguments import PICKLE, ArgumentCodec
 from ._invocation import Injection
 from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, Schedule
@@ -47,13 +47,14 @@ def _schedule_json(schedule: Schedule) -> str:
     return json.dumps(schedule.describe())
 
 
-def task_model(row: Row) -> Task:
-    """The public ``Task`` of a stored row."""
+def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
+    """The public ``Task`` of a stored row, its arguments decoded by the store's ``codec``."""
     return Task(
         id=row["id"],
+        key=row["key"],
         task_name=row["task_name"],
-        args=pickle.loads(row["args"]),
-        kwargs=pickle.loads(row["kwargs"]),
+        args=codec.decode_args(row["args"]),
+        kwargs=codec.decode_kwargs(row["kwargs"]),
         interval_seconds=row["interval_seconds"],
         fixed_interval=row["fixed_interval"],
         run_once=row["run_once"],
@@ -122,6 +123,10 @@ class TaskEntry:
     follow_up: float | None = None
     # The status it had when it was removed or ended; snapshots of it show that.
     final_status: TaskStatus | None = None
+    key: str | None = None  # the application's stable name, if it gave one
+    owner: str | None = None  # the node a task without a key lives and dies with
+    created_at: float = 0.0
+    codec: ArgumentCodec = PICKLE
     _fixed_row: Row = field(default_factory=dict, repr=False)
 
     @property
@@ -146,6 +151,9 @@ class TaskEntry:
         # What never changes is encoded once, not at each of the task's many row writes.
         self._fixed_row = {
             "id": self.id,
+            "key": self.key,
+            "owner": self.owner,
+            "created_at": self.created_at,
             "task_name": self.name,
             "args": self.args_blob,
             "kwargs": self.kwargs_blob,
@@ -170,7 +178,7 @@ class TaskEntry:
 
     def snapshot(self) -> Task:
         """The public model of this task now."""
-        return task_model(self.row())
+        return task_model(self.row(), self.codec)
 
 
 @dataclass(eq=False, slots=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import pickle
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -155,8 +154,8 @@ class JobRunner:
         # Every run gets its own copy of the arguments, as stored: a run that mutates them,
         # or a caller that changes them after add_task, affects no other run.
         task = job.task
-        args = pickle.loads(task.args_blob)
-        kwargs = pickle.loads(task.kwargs_blob)
+        args = task.codec.decode_args(task.args_blob)
+        kwargs = task.codec.decode_kwargs(task.kwargs_blob)
         injection = task.injection
         if injection.job_id:
             kwargs["_job_id"] = job.id

@@ -1,4 +1,4 @@
-"""The store: tasks and job history in a private, temporary SQLite database.
+"""The store: tasks and job history in a database (``_database``: private by default).
 
 Writes are write-behind. The scheduler thread and API callers hand the store whole rows
 (``put_task``, ``put_job``), which only replace an entry in a dict of pending rows; a writer
@@ -7,29 +7,28 @@ row write, and no database work sits on the dispatch path. Every read first comm
 pending (``flush``), so a read sees every change handed over before it began.
 
 The tables belong to a private SQLAlchemy registry: the user's ``SQLModel.metadata`` never
-sees them. The database file lives in a fresh directory of mode 0700, the file itself is
-0600, and both are deleted by ``close``.
+sees them. The private database file lives in a fresh directory of mode 0700, the file
+itself is 0600, and both are deleted by ``close``. A durable database (a SQLite file,
+PostgreSQL) is left in place; its arguments are JSON (see ``_arguments``), never pickles.
 """
 
 from __future__ import annotations
 
 import logging
 import operator
-import os
-import shutil
-import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, literal_column, select
+from sqlalchemy import BigInteger, Column, Identity, delete, func, literal_column, select
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from ._arguments import ArgumentCodec, codec_for
+from ._database import Database, open_database
 from ._threads import start_thread
-from .exceptions import DatabaseInitializationError, SchedulerStateError
+from .exceptions import SchedulerStateError
 from .models import JobStatus
 
 __all__ = ["JobRow", "Store", "TaskRow"]
@@ -52,11 +51,18 @@ class _Base(SQLModel, registry=_registry):
 
 
 class TaskRow(_Base, table=True):
-    """A stored task; ``args`` and ``kwargs`` are pickles."""
+    """A stored task; ``args`` and ``kwargs`` are encoded by the store's codec."""
 
     __tablename__ = "quiv_task"
 
     id: str = Field(primary_key=True)
+    # The application's stable name of the task: registering it again re-binds this row.
+    key: str | None = Field(default=None, unique=True)
+    # The process (node id) a task without a key belongs to; it dies with that process.
+    owner: str | None = None
+    created_at: float = 0.0  # UTC, seconds since the epoch
+    # The order rows were first written, on PostgreSQL (SQLite has its rowid).
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=True))
     task_name: str
     args: bytes
     kwargs: bytes
@@ -94,24 +100,41 @@ class JobRow(_Base, table=True):
     result: str | None = None  # JSON
     result_note: str | None = None
     unresponsive: bool = False
+    node: str | None = None  # the process that ran it
+    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=True))
+
+
+class NodeRow(_Base, table=True):
+    """A process with a scheduler on a durable database, and when it was last seen alive."""
+
+    __tablename__ = "quiv_node"
+
+    id: str = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
 
 
 _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
 
 
-def _upsert(table: Any) -> tuple[str, Callable[[Row], tuple[Any, ...]]]:
+def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[Any, ...]]]:
     """The upsert statement of ``table`` and a function from a row to its parameters.
 
     Plain SQL with positional parameters, handed to the driver's executemany: SQLAlchemy's
     per-row bind processing, and even named parameters, cost more than SQLite itself. An
     upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
+    The same text serves SQLite and PostgreSQL, but for the driver's ``placeholder``.
     """
-    names = [column.name for column in table.c]
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name != "id")
+    names = [column.name for column in table.c if column.name != "seq"]
+    # A row written again keeps the creation-time columns it was first written with.
+    keep = {"id", "key", "owner", "created_at"}
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keep)
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' for _ in names)}) "
+        f"VALUES ({', '.join(placeholder for _ in names)}) "
         f"ON CONFLICT (id) DO UPDATE SET {updates}"
     )
     return statement, operator.itemgetter(*names)
@@ -127,9 +150,10 @@ def _defaults(table: Any) -> Row:
 
 _TASK_DEFAULTS = _defaults(_task_table)
 _JOB_DEFAULTS = _defaults(_job_table)
-_TASK_UPSERT, _task_values = _upsert(_task_table)
-_JOB_UPSERT, _job_values = _upsert(_job_table)
 _ROWID: Any = literal_column("rowid")
+# What reads return: every column but the PostgreSQL ordering one.
+_TASK_COLUMNS = [column for column in _task_table.c if column.name != "seq"]
+_JOB_COLUMNS = [column for column in _job_table.c if column.name != "seq"]
 
 PurgeDone = Callable[[float | None], None]
 
@@ -137,23 +161,19 @@ PurgeDone = Callable[[float | None], None]
 class Store:
     """Tasks and jobs of one scheduler, with write-behind batching. Thread-safe."""
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, logger: logging.Logger, url: object = None) -> None:
         self._logger = logger
-        try:
-            self._directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
-        except OSError as exc:
-            raise DatabaseInitializationError(tempfile.gettempdir(), exc) from exc
-        self.path = os.path.join(self._directory, "quiv.sqlite3")
-        try:
-            if sqlite3.sqlite_version_info < (3, 24, 0):
-                raise RuntimeError(
-                    f"SQLite {sqlite3.sqlite_version} is too old: quiv needs 3.24 (upserts)"
-                )
-            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            self._engine = self._create_engine(self.path)
-        except Exception as exc:
-            shutil.rmtree(self._directory, ignore_errors=True)
-            raise DatabaseInitializationError(self.path, exc) from exc
+        self.database: Database = open_database(url, _registry.metadata)
+        self.path = self.database.path
+        self.durable = self.database.durable
+        self.codec: ArgumentCodec = codec_for(durable=self.durable)
+        self._engine = self.database.engine
+        placeholder = self.database.paramstyle
+        self._task_upsert, self._task_values = _upsert(_task_table, placeholder)
+        self._job_upsert, self._job_values = _upsert(_job_table, placeholder)
+        order = _task_table.c.seq if self.database.kind == "postgresql" else _ROWID
+        self._task_order: Any = order
+        self._job_order: Any = _job_table.c.seq if self.database.kind == "postgresql" else _ROWID
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
@@ -172,22 +192,6 @@ class Store:
         them (they are coalesced per row, so waiting costs no unbounded memory)."""
         if self._writer is None and not self._closed:
             self._writer = start_thread(self._run_writer, "quiv-store")
-
-    @staticmethod
-    def _create_engine(path: str) -> Engine:
-        engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            # A private temporary database: readers must not block the writer, and a
-            # crash loses nothing that outlives the process anyway.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=OFF")
-            cursor.close()
-
-        _registry.metadata.create_all(engine)
-        return engine
 
     # -- writes: hand over rows -------------------------------------------------------------
 
@@ -276,9 +280,13 @@ class Store:
                     conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
                 rows = [row for row in tasks.values() if row is not None]
                 if rows:
-                    conn.exec_driver_sql(_TASK_UPSERT, [_task_values(row) for row in rows])
+                    conn.exec_driver_sql(
+                        self._task_upsert, [self._task_values(row) for row in rows]
+                    )
                 if jobs:
-                    conn.exec_driver_sql(_JOB_UPSERT, [_job_values(row) for row in jobs.values()])
+                    conn.exec_driver_sql(
+                        self._job_upsert, [self._job_values(row) for row in jobs.values()]
+                    )
                 if purge is not None:
                     finished = _job_table.c.status.in_(_TERMINAL)
                     conn.execute(
@@ -315,11 +323,11 @@ class Store:
                 with self._engine.begin() as conn:
                     if kind == "job":
                         assert row is not None
-                        conn.exec_driver_sql(_JOB_UPSERT, [_job_values(row)])
+                        conn.exec_driver_sql(self._job_upsert, [self._job_values(row)])
                     elif row is None:
                         conn.execute(delete(_task_table).where(_task_table.c.id == row_id))
                     else:
-                        conn.exec_driver_sql(_TASK_UPSERT, [_task_values(row)])
+                        conn.exec_driver_sql(self._task_upsert, [self._task_values(row)])
             except Exception:
                 self.write_failures += 1
                 self._logger.exception("quiv store: writing %s %s failed", kind, row_id)
@@ -363,29 +371,29 @@ class Store:
 
     def get_task(self, task_id: str) -> Row | None:
         """The stored row of a task, or None."""
-        return self._one(select(_task_table).where(_task_table.c.id == task_id))
+        return self._one(select(*_TASK_COLUMNS).where(_task_table.c.id == task_id))
 
     def get_tasks(self, *, include_run_once: bool) -> list[Row]:
         """Every stored task, oldest first; run-once tasks only when asked for."""
-        query = select(_task_table)
+        query = select(*_TASK_COLUMNS)
         if not include_run_once:
             query = query.where(_task_table.c.run_once.is_(False))
-        return self._all(query.order_by(_ROWID))
+        return self._all(query.order_by(self._task_order))
 
     def get_job(self, job_id: str) -> Row | None:
         """The stored row of a job, or None."""
-        return self._one(select(_job_table).where(_job_table.c.id == job_id))
+        return self._one(select(*_JOB_COLUMNS).where(_job_table.c.id == job_id))
 
     def get_jobs(self, *, status: str | None) -> list[Row]:
         """Every stored job, oldest first, optionally of one status."""
-        query = select(_job_table)
+        query = select(*_JOB_COLUMNS)
         if status is not None:
             query = query.where(_job_table.c.status == status)
-        return self._all(query.order_by(_job_table.c.started_at, _ROWID))
+        return self._all(query.order_by(_job_table.c.started_at, self._job_order))
 
     def next_attempt_of(self, job_id: str) -> Row | None:
         """The row of the attempt that retries job ``job_id``, or None."""
-        return self._one(select(_job_table).where(_job_table.c.retry_of == job_id))
+        return self._one(select(*_JOB_COLUMNS).where(_job_table.c.retry_of == job_id))
 
     def has_jobs_of(self, task_id: str) -> bool:
         """Whether the history holds any job of this task."""
@@ -424,5 +432,4 @@ class Store:
         if self._writer is not None:
             self._writer.join()
         self.flush()  # rows handed over while the writer was leaving
-        self._engine.dispose()
-        shutil.rmtree(self._directory, ignore_errors=True)
+        self.database.close()

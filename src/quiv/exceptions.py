@@ -7,7 +7,8 @@ The tree::
     │   ├── InvalidTimezoneError                    timezone that cannot be resolved
     │   ├── InvalidCronExpressionError              cron expression, with the field at fault
     │   └── HandlerRegistrationError                a handler or callback is not callable
-    ├── DatabaseInitializationError                 the private store could not be created
+    ├── DatabaseInitializationError                 the store's database could not be opened
+    │   └── DatabaseSchemaError                     its schema version is one quiv cannot use
     ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
     ├── TaskNotScheduledError (also LookupError)    a handler is known but no task is stored
     ├── TaskNotFoundError (also LookupError)        no task with that id
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "DatabaseInitializationError",
+    "DatabaseSchemaError",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
     "InvalidCronExpressionError",
@@ -75,10 +77,27 @@ class InvalidCronExpressionError(ConfigurationError):
 class DatabaseInitializationError(QuivError):
     """The scheduler's database could not be created or opened."""
 
-    def __init__(self, location: str, cause: BaseException) -> None:
+    def __init__(
+        self, location: str, cause: BaseException | None, detail: str | None = None
+    ) -> None:
         self.location = location
         self.cause = cause
-        super().__init__(f"could not initialise the quiv database at {location}: {cause}")
+        reason = detail if detail is not None else cause
+        super().__init__(f"could not initialise the quiv database at {location}: {reason}")
+
+
+class DatabaseSchemaError(DatabaseInitializationError):
+    """A durable database's schema is not one this quiv can use: written by a newer quiv,
+    without a version, or with no migration path. ``found`` is its version (None if it has
+    none) and ``expected`` this quiv's."""
+
+    def __init__(self, location: str, found: int | None, expected: int, reason: str) -> None:
+        self.found = found
+        self.expected = expected
+        self.reason = reason
+        super().__init__(
+            location, None, f"schema version {found}, and this quiv uses {expected}: {reason}"
+        )
 
 
 class HandlerRegistrationError(ConfigurationError):

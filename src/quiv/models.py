@@ -81,6 +81,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 class Task(SQLModel):
     """A snapshot of a scheduled task, as returned by ``get_task`` and ``get_all_tasks``.
 
+    ``key`` is the application's stable name for it (``add_task(key=...)``), if any.
     ``schedule`` describes when it runs, as JSON-friendly data: ``kind`` (``interval``,
     ``cron`` or ``at``), that kind's parameters (``every_seconds``; ``expression`` and
     ``timezone``; ``at`` and ``timezone``) and an English ``description``.
@@ -92,6 +93,7 @@ class Task(SQLModel):
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
 
     id: str
+    key: str | None = None
     task_name: str
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = {}

@@ -50,6 +50,9 @@ def _committed_task_ids(store: Store) -> list[str]:
 def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": task_id,
+        "key": None,
+        "owner": None,
+        "created_at": 1_899_999_000.25,
         "task_name": f"name-{task_id}",
         "args": b"\x80\x05)",
         "kwargs": b"\x80\x05}\x94.",
@@ -85,6 +88,7 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "result": None,
         "result_note": None,
         "unresponsive": False,
+        "node": None,
     }
     row.update(changes)
     return row

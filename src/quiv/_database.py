@@ -1,0 +1,242 @@
+"""The database a store lives in: where it is, how to open it, and which schema version it has.
+
+Three kinds, chosen by ``Quiv(database_url=...)``:
+
+* ``None`` (the default): a **private** SQLite file in a fresh 0700 directory, deleted at
+  shutdown. Nobody else can read it, so arguments may be pickles.
+* a SQLite file (``"sqlite:///path/to/quiv.db"``, or a plain path): **durable** and shared
+  by the processes of one host, in WAL mode.
+* PostgreSQL (``"postgresql://user:password@host/db"``, driven by psycopg 3): durable and
+  shared across hosts.
+
+A durable database holds a schema version (table ``quiv_schema``). Opening one creates the
+tables if there are none, migrates an older version step by step (``MIGRATIONS``), and
+refuses a newer one, or quiv-looking tables without a version, with
+``DatabaseSchemaError``. Opening is serialised between processes (an advisory lock on
+PostgreSQL, an immediate transaction on SQLite), so several workers starting at once create
+the schema once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from .exceptions import ConfigurationError, DatabaseInitializationError, DatabaseSchemaError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database", "open_database"]
+
+Kind = Literal["private", "sqlite", "postgresql"]
+
+# The version this quiv writes. Bump it with a migration from the version before.
+SCHEMA_VERSION = 1
+# MIGRATIONS[n] takes a database at version n to version n + 1, inside the opening
+# transaction.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+_VERSION_TABLE = "quiv_schema"
+# Any number that other applications are unlikely to pick for their own advisory locks.
+_ADVISORY_LOCK = 0x71756976  # "quiv"
+
+
+@dataclass
+class Database:
+    """An open database: its engine, its kind, and what to delete when it is closed."""
+
+    engine: Engine
+    kind: Kind
+    location: str  # for messages: a path, or a URL without its password
+    path: str | None = None  # the SQLite file, if any
+    directory: str | None = None  # the private directory, deleted by close()
+
+    @property
+    def durable(self) -> bool:
+        """Whether rows outlive the process (and others may read them)."""
+        return self.kind != "private"
+
+    @property
+    def paramstyle(self) -> str:
+        """The driver's placeholder for positional parameters."""
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    def close(self) -> None:
+        """Release connections; delete a private database and its directory."""
+        self.engine.dispose()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def open_database(url: object, metadata: Any) -> Database:
+    """Open (and for a durable one, create or migrate) the database ``url`` names.
+
+    ``metadata`` holds the store's tables. Raises ``ConfigurationError`` for a ``url`` of a
+    kind quiv does not support, ``DatabaseSchemaError`` for a schema it cannot use, and
+    ``DatabaseInitializationError`` when the database cannot be opened.
+    """
+    if url is None:
+        return _open_private(metadata)
+    kind, target = _parse(url)
+    location = target if kind == "sqlite" else make_url(target).render_as_string(True)
+    try:
+        engine = _sqlite_engine(target, private=False) if kind == "sqlite" else _pg_engine(target)
+    except Exception as exc:
+        raise DatabaseInitializationError(location, exc) from exc
+    database = Database(engine, kind, location, path=target if kind == "sqlite" else None)
+    try:
+        _prepare(database, metadata)
+    except DatabaseSchemaError:
+        engine.dispose()
+        raise
+    except Exception as exc:
+        engine.dispose()
+        raise DatabaseInitializationError(location, exc) from exc
+    return database
+
+
+def _parse(url: object) -> tuple[Kind, str]:
+    allowed = (
+        "None (a private temporary database), a SQLite file path or 'sqlite:///path', "
+        "or 'postgresql://user:password@host/dbname'"
+    )
+    if isinstance(url, os.PathLike):
+        url = os.fspath(url)
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigurationError(f"database_url must be {allowed}; got {url!r}")
+    if "://" not in url:
+        return "sqlite", os.path.abspath(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(f"database_url {url!r} is not a URL: {exc}") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ConfigurationError(
+                "database_url: an in-memory SQLite database can neither outlive the process "
+                "nor be shared; leave database_url unset for a private one"
+            )
+        return "sqlite", os.path.abspath(parsed.database)
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise ConfigurationError(
+                f"database_url: quiv drives PostgreSQL with psycopg 3 ('postgresql://' or "
+                f"'postgresql+psycopg://'), not {driver!r}"
+            )
+        return "postgresql", parsed.set(drivername="postgresql+psycopg").render_as_string(False)
+    raise ConfigurationError(f"database_url must be {allowed}; got the {backend!r} kind")
+
+
+def _open_private(metadata: Any) -> Database:
+    try:
+        directory = tempfile.mkdtemp(prefix="quiv-")  # mode 0700
+    except OSError as exc:
+        raise DatabaseInitializationError(tempfile.gettempdir(), exc) from exc
+    path = os.path.join(directory, "quiv.sqlite3")
+    try:
+        if sqlite3.sqlite_version_info < (3, 24, 0):
+            raise RuntimeError(
+                f"SQLite {sqlite3.sqlite_version} is too old: quiv needs 3.24 (upserts)"
+            )
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        engine = _sqlite_engine(path, private=True)
+        metadata.create_all(engine)
+    except Exception as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise DatabaseInitializationError(path, exc) from exc
+    return Database(engine, "private", path, path=path, directory=directory)
+
+
+def _sqlite_engine(path: str, *, private: bool) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30.0}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # Readers must not block the writer (nor, when shared, other processes' writers).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # A private database dies with the process: no sync at all. A durable one must
+        # survive a crash of the process (NORMAL, in WAL mode, loses nothing to that).
+        cursor.execute("PRAGMA synchronous=OFF" if private else "PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    if not private:
+        # SQLAlchemy, not pysqlite, begins transactions, so that one that reads before it
+        # writes (the version check, a claim) can take the write lock at once with
+        # ``execution_options(immediate=True)``: two processes that both read "no schema"
+        # must not both create it, and an upgrade from a read lock fails at once in WAL.
+        @event.listens_for(engine, "connect")
+        def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get("immediate", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _pg_engine(url: str) -> Engine:
+    try:
+        import psycopg  # noqa: F401, PLC0415 - only PostgreSQL users need it
+    except ImportError as exc:
+        raise ConfigurationError(
+            "database_url is a PostgreSQL URL, but psycopg is not installed: "
+            "install quiv[postgresql]"
+        ) from exc
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _prepare(database: Database, metadata: Any) -> None:
+    with database.engine.connect() as conn, conn.execution_options(immediate=True).begin():
+        if database.kind == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
+        tables = set(inspect(conn).get_table_names())
+        if _VERSION_TABLE not in tables:
+            ours = {table.name for table in metadata.sorted_tables}
+            if tables & ours:
+                raise DatabaseSchemaError(
+                    database.location,
+                    None,
+                    SCHEMA_VERSION,
+                    f"it has quiv tables ({', '.join(sorted(tables & ours))}) but no "
+                    f"{_VERSION_TABLE} table: it was not created by this quiv",
+                )
+            metadata.create_all(conn)
+            conn.execute(text(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)"))
+            conn.execute(
+                text(f"INSERT INTO {_VERSION_TABLE} (version) VALUES (:v)"), {"v": SCHEMA_VERSION}
+            )
+            return
+        found = conn.execute(text(f"SELECT version FROM {_VERSION_TABLE}")).scalar()
+        if not isinstance(found, int):
+            raise DatabaseSchemaError(
+                database.location, None, SCHEMA_VERSION, f"{_VERSION_TABLE} holds no version"
+            )
+        if found > SCHEMA_VERSION:
+            raise DatabaseSchemaError(
+                database.location,
+                found,
+                SCHEMA_VERSION,
+                "it was written by a newer quiv; upgrade quiv to use it",
+            )
+        for version in range(found, SCHEMA_VERSION):
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise DatabaseSchemaError(
+                    database.location, found, SCHEMA_VERSION, f"no migration from version {version}"
+                )
+            step(conn)
+            conn.execute(text(f"UPDATE {_VERSION_TABLE} SET version = :v"), {"v": version + 1})
