@@ -190,7 +190,7 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
 
 def _pg_engine(url: str) -> Engine:
     try:
-        import psycopg  # noqa: F401, PLC0415 - only PostgreSQL users need it
+        import psycopg  # noqa: F401 - only PostgreSQL users need it
     except ImportError as exc:
         raise ConfigurationError(
             "database_url is a PostgreSQL URL, but psycopg is not installed: "

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ._arguments import PICKLE, ArgumentCodec
