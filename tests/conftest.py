@@ -8,7 +8,9 @@ shut down, so a failing test never leaves a handler blocking shutdown.
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,3 +67,51 @@ def quiv(_gates: list[threading.Event]) -> Iterator[Callable[..., Quiv]]:
 def clock() -> FakeClock:
     """A clock that stands still until the test advances it (starts 2030-01-01 UTC)."""
     return FakeClock()
+
+
+# -- databases ------------------------------------------------------------------------------
+
+POSTGRES_ENV = "QUIV_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def _postgres_server() -> str:
+    """The URL of the PostgreSQL server the tests may use (``.ci/postgres`` starts one).
+
+    Without one, PostgreSQL tests are skipped with a visible reason; under ``.ci/run``
+    (``QUIV_REQUIRE_POSTGRES=1``) they fail instead, so CI can never skip them silently.
+    """
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        reason = f"no PostgreSQL server: set {POSTGRES_ENV} (`.ci/postgres` starts one)"
+        if os.environ.get("QUIV_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def postgres_url(_postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(_postgres_server)
+    name = f"quiv_test_{uuid.uuid4().hex[:12]}"
+    admin = server.set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def durable_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A durable database URL of each kind: a SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'quiv.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url

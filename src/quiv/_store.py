@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity, delete, func, literal_column, select
+from sqlalchemy import delete, func, literal_column, select
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -61,8 +61,6 @@ class TaskRow(_Base, table=True):
     # The process (node id) a task without a key belongs to; it dies with that process.
     owner: str | None = None
     created_at: float = 0.0  # UTC, seconds since the epoch
-    # The order rows were first written, on PostgreSQL (SQLite has its rowid).
-    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=True))
     task_name: str
     args: bytes
     kwargs: bytes
@@ -101,7 +99,6 @@ class JobRow(_Base, table=True):
     result_note: str | None = None
     unresponsive: bool = False
     node: str | None = None  # the process that ran it
-    seq: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(), nullable=True))
 
 
 class NodeRow(_Base, table=True):
@@ -128,7 +125,7 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
     upsert, not INSERT OR REPLACE: replacing would renumber the rowid, which orders reads.
     The same text serves SQLite and PostgreSQL, but for the driver's ``placeholder``.
     """
-    names = [column.name for column in table.c if column.name != "seq"]
+    names = [column.name for column in table.c]
     # A row written again keeps the creation-time columns it was first written with.
     keep = {"id", "key", "owner", "created_at"}
     updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keep)
@@ -151,9 +148,8 @@ def _defaults(table: Any) -> Row:
 _TASK_DEFAULTS = _defaults(_task_table)
 _JOB_DEFAULTS = _defaults(_job_table)
 _ROWID: Any = literal_column("rowid")
-# What reads return: every column but the PostgreSQL ordering one.
-_TASK_COLUMNS = [column for column in _task_table.c if column.name != "seq"]
-_JOB_COLUMNS = [column for column in _job_table.c if column.name != "seq"]
+_TASK_COLUMNS = list(_task_table.c)
+_JOB_COLUMNS = list(_job_table.c)
 
 PurgeDone = Callable[[float | None], None]
 
@@ -171,9 +167,14 @@ class Store:
         placeholder = self.database.paramstyle
         self._task_upsert, self._task_values = _upsert(_task_table, placeholder)
         self._job_upsert, self._job_values = _upsert(_job_table, placeholder)
-        order = _task_table.c.seq if self.database.kind == "postgresql" else _ROWID
-        self._task_order: Any = order
-        self._job_order: Any = _job_table.c.seq if self.database.kind == "postgresql" else _ROWID
+        # Reads list rows in the order they were first written: SQLite's rowid says so; on
+        # PostgreSQL, creation times do (ties, within a microsecond, by id).
+        if self.database.kind == "postgresql":
+            self._task_order: Any = (_task_table.c.created_at, _task_table.c.id)
+            self._job_order: Any = (_job_table.c.id,)
+        else:
+            self._task_order = (_ROWID,)
+            self._job_order = (_ROWID,)
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
@@ -378,7 +379,7 @@ class Store:
         query = select(*_TASK_COLUMNS)
         if not include_run_once:
             query = query.where(_task_table.c.run_once.is_(False))
-        return self._all(query.order_by(self._task_order))
+        return self._all(query.order_by(*self._task_order))
 
     def get_job(self, job_id: str) -> Row | None:
         """The stored row of a job, or None."""
@@ -389,7 +390,7 @@ class Store:
         query = select(*_JOB_COLUMNS)
         if status is not None:
             query = query.where(_job_table.c.status == status)
-        return self._all(query.order_by(_job_table.c.started_at, self._job_order))
+        return self._all(query.order_by(_job_table.c.started_at, *self._job_order))
 
     def next_attempt_of(self, job_id: str) -> Row | None:
         """The row of the attempt that retries job ``job_id``, or None."""
