@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from quiv import ConfigurationError, DatabaseInitializationError, DatabaseSchemaError
-from quiv import _database
+from quiv import ConfigurationError, DatabaseInitializationError, DatabaseSchemaError, _database
 from quiv._arguments import JSON, PICKLE
 from quiv._database import SCHEMA_VERSION, open_database
 from quiv._store import Store, _registry
@@ -48,10 +47,12 @@ def test_the_default_is_private_and_deleted_when_closed() -> None:
     database = open_database(None, METADATA)
     assert database.kind == "private"
     assert not database.durable
-    assert database.path is not None and os.path.exists(database.path)
+    assert database.path is not None
+    assert os.path.exists(database.path)
     directory = database.directory
     database.close()
-    assert directory is not None and not os.path.exists(directory)
+    assert directory is not None
+    assert not os.path.exists(directory)
 
 
 @pytest.mark.parametrize("form", ["plain", "url", "pathlike"])
@@ -116,7 +117,8 @@ def test_opening_again_keeps_the_schema_and_its_rows(durable_url: str) -> None:
     again = Store(logging.getLogger("test"), durable_url)
     try:
         row = again.get_job("j1")
-        assert row is not None and row["status"] == "completed"
+        assert row is not None
+        assert row["status"] == "completed"
     finally:
         again.close()
     assert _version(durable_url) == SCHEMA_VERSION
@@ -227,5 +229,5 @@ def test_json_refuses_what_it_cannot_store(args: Any, kwargs: Any, says: str) ->
 
 def test_json_never_decodes_a_pickle() -> None:
     blob, _ = PICKLE.encode((1,), None)
-    with pytest.raises(ValueError):
+    with pytest.raises(UnicodeDecodeError, match="invalid start byte"):
         JSON.decode_args(blob)
