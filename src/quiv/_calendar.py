@@ -100,11 +100,17 @@ def next_cron_instant(cron: CronExpression, zone: tzinfo, after: float) -> int |
 
 
 def _next_wall(cron: CronExpression, zone: tzinfo, start: int) -> int | None:
-    # instant_of_wall never decreases as the wall time grows, so the first selected wall
-    # time from the one read at ``start`` whose instant is not before ``start`` is the one.
-    wall = cron.next_wall(wall_of(start, zone))
+    # instant_of_wall never decreases as the wall time grows, so every wall time up to the
+    # one read a second before ``start`` runs before ``start``, and the first selected wall
+    # time after it whose instant is not before ``start`` is the one. (Not from the wall
+    # time read at ``start``: when ``start`` is the end of a gap, the skipped wall times
+    # are before that one but run at ``start``.)
+    wall = cron.next_wall(wall_of(start - 1, zone) + timedelta(seconds=1))
     while wall is not None:
-        instant = instant_of_wall(wall, zone)
+        try:
+            instant = instant_of_wall(wall, zone)
+        except (OverflowError, ValueError):  # the wall time is after the year 9999 in UTC
+            return None
         if instant >= start:
             return instant
         wall = cron.next_wall(wall + timedelta(seconds=1))

@@ -277,6 +277,8 @@ class CronExpression:
             if every:
                 if not parts:
                     parts.append(f"every {name}")
+                elif name == "minute" and second.isdigit():
+                    parts[-1] += " of every minute"
             elif not (name == "second" and text == "0"):
                 parts.append(_describe_values(name, text))
         if self.every_hour and minute.isdigit() and not second.isdigit():
