@@ -126,13 +126,16 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
                "status running, next_run_at", Event.TASK_RESUMED),
     Transition("remove", (A, R, P, PR), X, "remove_task", "deleted; a running job is stopped",
                "row deleted (its jobs stay)", Event.TASK_REMOVED),
+    Transition("recover", (R,), A, "recovery",
+               "found running in a durable store after its process died; its job is "
+               "interrupted and its schedule goes on", "status active"),
     Transition("abandon", (A,), X, "scheduler",
                "the pending retry of a run-once task was cancelled: it will not run again",
                "row deleted (its jobs stay)"),
 )
 # fmt: on
 
-SC, RU, CO, CA, FA, TO, RE, MI = (
+SC, RU, CO, CA, FA, TO, RE, MI, IN = (
     JobState.SCHEDULED,
     JobState.RUNNING,
     JobState.COMPLETED,
@@ -141,6 +144,7 @@ SC, RU, CO, CA, FA, TO, RE, MI = (
     JobState.TIMED_OUT,
     JobState.RETRIED,
     JobState.MISSED,
+    JobState.INTERRUPTED,
 )
 
 # fmt: off
@@ -158,6 +162,9 @@ JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
     Transition("miss", (SC,), MI, "scheduler",
                "its slot was later than the misfire grace and the policy is skip: never run",
                "status, ended_at, error_message", Event.JOB_MISSED),
+    Transition("interrupt", (SC, RU), IN, "recovery",
+               "found unfinished in a durable store after the process running it died",
+               "status, ended_at, error_message"),
     Transition("time_out", (RU,), TO, "worker",
                "the handler returned after its timeout had set its stop event",
                "status, ended_at, duration_seconds", Event.JOB_TIMED_OUT),
@@ -253,5 +260,6 @@ JOB_MACHINE: StateMachine[JobStatus] = StateMachine(
         JobStatus.TIMED_OUT,
         JobStatus.RETRIED,
         JobStatus.MISSED,
+        JobStatus.INTERRUPTED,
     ),
 )

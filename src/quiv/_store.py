@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import logging
 import operator
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, literal_column, select
+from sqlalchemy import delete, func, insert, literal_column, select, update
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from ._arguments import ArgumentCodec, codec_for
 from ._database import Database, open_database
+from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._threads import start_thread
 from .exceptions import SchedulerStateError
 from .models import JobStatus
@@ -38,12 +41,15 @@ _registry = registry()
 Row = dict[str, Any]
 
 COALESCE_SECONDS = 0.01
+# A durable store's node records that its process is alive this often; a node silent for
+# NODE_TIMEOUT_SECONDS is taken for dead (sooner, on its own host, once its pid is gone).
+HEARTBEAT_SECONDS = 5.0
+NODE_TIMEOUT_SECONDS = 30.0
 RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
 MAX_WRITE_ATTEMPTS = 3
 
-_TERMINAL = tuple(
-    status.value for status in JobStatus if status not in (JobStatus.SCHEDULED, JobStatus.RUNNING)
-)
+_UNFINISHED = (JobStatus.SCHEDULED.value, JobStatus.RUNNING.value)
+_TERMINAL = tuple(status.value for status in JobStatus if status.value not in _UNFINISHED)
 
 
 class _Base(SQLModel, registry=_registry):
@@ -115,6 +121,25 @@ class NodeRow(_Base, table=True):
 
 _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
+_node_table = NodeRow.__table__  # type: ignore[attr-defined]
+
+
+class Recovery(NamedTuple):
+    """What ``Store.recover`` cleaned up after dead nodes."""
+
+    interrupted: list[str]  # ids of the jobs they left unfinished
+    tasks_deleted: int  # their tasks without a key
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but is not ours to signal
+        return True
+    return True
 
 
 def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[Any, ...]]]:
@@ -175,6 +200,7 @@ class Store:
         else:
             self._task_order = (_ROWID,)
             self._job_order = (_ROWID,)
+        self.node: str | None = None  # this process, once registered (durable stores)
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
@@ -352,8 +378,14 @@ class Store:
         self._nudge()
 
     def _run_writer(self) -> None:
+        beat = time.monotonic() + HEARTBEAT_SECONDS
         while True:
-            self._wake.wait()
+            if self.node is None:
+                self._wake.wait()
+            elif not self._wake.wait(max(0.0, beat - time.monotonic())):
+                beat = time.monotonic() + HEARTBEAT_SECONDS
+                self._heartbeat()
+                continue
             if self._closed:
                 return
             # Let rows gather for a moment: the batch gets bigger, the changes of one job
@@ -367,6 +399,113 @@ class Store:
                 self.flush()
             except Exception:  # the writer must outlive any one batch
                 self._logger.exception("quiv store: a commit failed")
+
+    # -- nodes, keys and recovery (durable stores) -----------------------------------------
+
+    def register_node(self, node: str, now: float) -> None:
+        """Record this process as a live node; from now on the writer keeps it alive."""
+        row = {
+            "id": node,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": now,
+            "heartbeat_at": now,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(insert(_node_table).values(**row))
+        self.node = node
+        self._wake.set()  # the writer starts beating
+
+    def _heartbeat(self) -> None:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    update(_node_table)
+                    .where(_node_table.c.id == self.node)
+                    .values(heartbeat_at=time.time())
+                )
+        except Exception:
+            self._logger.exception("quiv store: the heartbeat of node %s failed", self.node)
+
+    def recover(self, now: float) -> Recovery:
+        """Close what dead nodes left behind: their unfinished jobs end ``interrupted``,
+        their tasks without a key are deleted, and keyed tasks they were running are
+        ``active`` again (their next run follows the task's misfire policy)."""
+        self.flush()
+        host = socket.gethostname()
+        with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
+            nodes = conn.execute(select(_node_table)).mappings().all()
+            dead = [
+                node["id"]
+                for node in nodes
+                if node["id"] != self.node
+                and (
+                    node["heartbeat_at"] < now - NODE_TIMEOUT_SECONDS
+                    or (node["host"] == host and not _alive(node["pid"]))
+                )
+            ]
+            if not dead:
+                return Recovery([], 0)
+            lost = conn.execute(
+                select(_job_table.c.id, _job_table.c.status).where(
+                    _job_table.c.node.in_(dead), _job_table.c.status.in_(_UNFINISHED)
+                )
+            ).all()
+            for job in lost:  # the machine has the last word on every status change
+                JOB_MACHINE.next_state(job.id, JobStatus(job.status), "interrupt")
+            TASK_MACHINE.next_state("*", TaskState.RUNNING, "recover")
+            if lost:
+                conn.execute(
+                    update(_job_table)
+                    .where(_job_table.c.id.in_([job.id for job in lost]))
+                    .values(
+                        status=JobStatus.INTERRUPTED.value,
+                        ended_at=now,
+                        error_message="interrupted: the process running it stopped without "
+                        "ending it (it crashed, or was killed)",
+                    )
+                )
+            gone = conn.execute(delete(_task_table).where(_task_table.c.owner.in_(dead))).rowcount
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.key.is_not(None), _task_table.c.status == "running")
+                .where(
+                    ~_task_table.c.id.in_(
+                        select(_job_table.c.task_id).where(
+                            _job_table.c.status == JobStatus.RUNNING.value
+                        )
+                    )
+                )
+                .values(status="active")
+            )
+            conn.execute(delete(_node_table).where(_node_table.c.id.in_(dead)))
+        return Recovery([job.id for job in lost], int(gone or 0))
+
+    def claim_key(self, row: Row) -> Row:
+        """Store the new task ``row`` unless a task with its key exists; return the stored
+        row of that key (``row`` itself when it was new). Safe against other processes
+        registering the same key at the same time: one of them creates it."""
+        self.flush()
+        row = {**_TASK_DEFAULTS, **row}
+        insert_new = self._task_upsert.split(" ON CONFLICT", 1)[0] + " ON CONFLICT (key) DO NOTHING"
+        with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
+            conn.exec_driver_sql(insert_new, self._task_values(row))
+            stored = (
+                conn.execute(select(*_TASK_COLUMNS).where(_task_table.c.key == row["key"]))
+                .mappings()
+                .one()
+            )
+        return dict(stored)
+
+    def unregister_node(self) -> None:
+        """At shutdown: delete this node's tasks without a key, and the node itself."""
+        node, self.node = self.node, None
+        if node is None:
+            return
+        self.flush()
+        with self._engine.begin() as conn:
+            conn.execute(delete(_task_table).where(_task_table.c.owner == node))
+            conn.execute(delete(_node_table).where(_node_table.c.id == node))
 
     # -- reads --------------------------------------------------------------------------
 
@@ -424,9 +563,15 @@ class Store:
     # -- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Commit what is pending, stop the writer, and delete the database and its directory."""
+        """Commit what is pending, stop the writer, and close the database (deleting a
+        private one and its directory; a durable one forgets this node and its tasks
+        without a key)."""
         if self._closed:
             return
+        try:
+            self.unregister_node()
+        except Exception:
+            self._logger.exception("quiv store: could not unregister this node")
         self.flush()
         self._closed = True
         self._wake.set()

@@ -57,7 +57,9 @@ class JobStatus(str, Enum):
     ``timed_out`` (it ran past its task's ``timeout``; its stop event was set and the handler
     then returned), ``retried`` (it failed, and another attempt of the task is scheduled) or
     ``missed`` (its run was later than the task's misfire grace period and the task's
-    misfire policy is ``skip``: it never ran; ``error_message`` says how late it was).
+    misfire policy is ``skip``: it never ran; ``error_message`` says how late it was) or
+    ``interrupted`` (found unfinished in a durable store after the process running it died:
+    a crash, a kill; quiv cannot know whether its handler finished its work).
     """
 
     SCHEDULED = "scheduled"
@@ -68,6 +70,7 @@ class JobStatus(str, Enum):
     TIMED_OUT = "timed_out"
     RETRIED = "retried"
     MISSED = "missed"
+    INTERRUPTED = "interrupted"
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

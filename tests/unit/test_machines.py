@@ -32,9 +32,10 @@ TASK_TRIGGERS = (
     "pause",
     "resume",
     "remove",
+    "recover",
     "abandon",
 )
-JOB_TRIGGERS = ("start", "complete", "fail", "cancel", "miss", "time_out", "retry")
+JOB_TRIGGERS = ("start", "complete", "fail", "cancel", "miss", "interrupt", "time_out", "retry")
 
 EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("active", "start"): "running",
@@ -57,6 +58,7 @@ EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("paused", "remove"): "removed",
     ("paused_running", "remove"): "removed",
     ("active", "abandon"): "removed",
+    ("running", "recover"): "active",
 }
 
 EXPECTED_JOB: dict[tuple[str, str], str] = {
@@ -66,6 +68,8 @@ EXPECTED_JOB: dict[tuple[str, str], str] = {
     ("running", "cancel"): "cancelled",
     ("scheduled", "cancel"): "cancelled",
     ("scheduled", "miss"): "missed",
+    ("scheduled", "interrupt"): "interrupted",
+    ("running", "interrupt"): "interrupted",
     ("running", "time_out"): "timed_out",
     ("running", "retry"): "retried",
 }
@@ -80,6 +84,7 @@ JOB_STATES = (
     "timed_out",
     "retried",
     "missed",
+    "interrupted",
 )
 
 # Every (machine, state, trigger) combination, plus a trigger neither machine knows.
@@ -145,6 +150,7 @@ def test_kinds_initial_and_terminal_states() -> None:
             JobStatus.TIMED_OUT,
             JobStatus.RETRIED,
             JobStatus.MISSED,
+            JobStatus.INTERRUPTED,
         }
     )
 

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -553,7 +554,12 @@ def test_close_during_the_writer_pause_returns(monkeypatch: pytest.MonkeyPatch) 
         resume.wait(10)
 
     # Hold the writer inside its pause before a batch (if it has one) until close has run.
-    monkeypatch.setattr(quiv._store, "time", types.SimpleNamespace(sleep=pause), raising=False)
+    monkeypatch.setattr(
+        quiv._store,
+        "time",
+        types.SimpleNamespace(sleep=pause, monotonic=time.monotonic, time=time.time),
+        raising=False,
+    )
     store = Store(logging.getLogger(LOGGER_NAME))
     wake = _RecordingEvent(store)
     store._wake = wake
