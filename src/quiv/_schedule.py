@@ -181,8 +181,9 @@ def build_schedule(
         return IntervalSchedule(seconds, fixed_interval, run_once)
     kind = given[0]
     if delay:
+        article = "an" if kind == "at" else "a"
         raise ConfigurationError(
-            f"delay applies to interval schedules; a {kind}= task runs at its own times"
+            f"delay applies to interval schedules; {article} {kind}= task runs at its own times"
         )
     if run_once:
         raise ConfigurationError(

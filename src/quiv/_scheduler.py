@@ -138,6 +138,9 @@ class Scheduler:
         self._late_reported_at: float | None = None
         self._jobs_started = 0
         self._calendar_tasks = 0
+        # Tasks whose planned run was already past when it was planned (an at= time in the
+        # past): late from that time, not from start(). Cleared by the next plan.
+        self._overdue: set[str] = set()
         self._wall_offset = 0.0  # wall minus monotonic clock, when last looked at
         self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
@@ -382,15 +385,19 @@ class Scheduler:
         wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
         for task_id, due in self._timeline.pop_due(now, free):
             task = self._tasks[task_id]
-            # Runs that fell due before start() were waiting for it, not for a worker.
-            late = now - max(due, self._started_mono)
+            # Runs that fell due before start() were waiting for it, not for a worker
+            # (unless their time had passed already when they were planned).
+            overdue = task_id in self._overdue
+            late = now - (due if overdue else max(due, self._started_mono))
             if task.schedule.calendar:
-                wall_late = wall - max(task.next_run_at, self._started_wall)
+                at = task.next_run_at
+                wall_late = wall - (at if overdue else max(at, self._started_wall))
                 if wall_late < -0.001 and task.slot is not None:
                     # The wall clock says not yet (it was set back): wait for it.
                     self._timeline.schedule(task.id, now - wall_late)
                     continue
                 late = max(late, wall_late)
+            self._overdue.discard(task_id)
             try:
                 if (
                     task.misfire is Misfire.SKIP
@@ -641,16 +648,28 @@ class Scheduler:
         passed while it ran are skipped, never made up)."""
         schedule = task.schedule
         if isinstance(schedule, IntervalSchedule):
-            assert job.anchor is not None
-            slot = next_after_run(
-                anchor=job.anchor,
-                ended=outcome.ended_mono,
-                interval=schedule.seconds,
-                fixed_interval=schedule.fixed,
-            )
+            slot = self._interval_slot_after(job, outcome.ended_mono, fixed=schedule.fixed)
             return self._interval_plan(task, slot)
         after = outcome.ended_at if job.slot is None else max(job.slot, outcome.ended_at)
         return self._cron_plan(task, after)
+
+    @staticmethod
+    def _interval_slot_after(job: JobEntry, ended: float, *, fixed: bool) -> float:
+        """The regular slot of an interval task after ``job``, had it ended at ``ended``.
+
+        A run that started on a slot (a late run, coalesced, starting on a later slot) stood
+        for that slot too: when it ends at the very instant it started, that slot must not
+        run a second time.
+        """
+        schedule = job.task.schedule
+        assert isinstance(schedule, IntervalSchedule)
+        assert job.anchor is not None
+        slot = next_after_run(
+            anchor=job.anchor, ended=ended, interval=schedule.seconds, fixed_interval=fixed
+        )
+        if fixed and job.started_mono is not None and slot <= job.started_mono:
+            slot += schedule.seconds
+        return slot
 
     def _ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
         """After a job's end is recorded: tell listeners and waiters; time the next purge."""
@@ -712,6 +731,7 @@ class Scheduler:
     # -- plans: what the timeline holds for a task ------------------------------------------
 
     def _apply(self, task: TaskEntry, plan: Plan) -> None:
+        self._overdue.discard(task.id)
         self._timeline.schedule(task.id, plan.deadline)
         task.slot = plan.slot
         task.next_run_at = plan.at
@@ -756,6 +776,7 @@ class Scheduler:
         task.final_status = task.state.status
         task.state = state
         self._timeline.cancel(task.id)
+        self._overdue.discard(task.id)
         del self._tasks[task.id]
         if task.schedule.calendar:
             self._calendar_tasks -= 1
@@ -787,6 +808,8 @@ class Scheduler:
         if task.schedule.calendar:
             self._calendar_tasks += 1
             self._apply(task, self._calendar_plan(task, first))
+            if first < self._clock.now().timestamp():
+                self._overdue.add(task.id)  # an at= time in the past: late at once
         else:
             self._apply(task, self._interval_plan(task, first))
         if task.jitter:  # the row stored by add_task shows the run without it
@@ -841,6 +864,8 @@ class Scheduler:
                     at = max(at, wall + delay)
                 mono = self._clock.monotonic()
                 self._apply(task, Plan(mono + (at - wall), schedule.instant, at))
+                if at < wall:
+                    self._overdue.add(task.id)
         elif task.job is None:
             self._apply(task, self._plan_now(deadline))
         elif not task.run_once:
@@ -931,10 +956,7 @@ class Scheduler:
             return task, first, first
         # Running: the slot after the job, as if it ended now.
         if isinstance(schedule, IntervalSchedule):
-            assert job.anchor is not None
-            slot = next_after_run(
-                anchor=job.anchor, ended=mono, interval=schedule.seconds, fixed_interval=True
-            )
+            slot = self._interval_slot_after(job, mono, fixed=True)
             first = wall + (slot - mono)
             return task, first, first
         assert isinstance(schedule, CronSchedule)
@@ -964,6 +986,7 @@ class Scheduler:
             assert job.state is JobStatus.SCHEDULED
         for task_id, _ in self._timeline:
             assert task_id in self._tasks
+        assert self._overdue <= self._tasks.keys()
         running = 0
         for task in self._tasks.values():
             if task.job is not None:
