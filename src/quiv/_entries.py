@@ -142,6 +142,10 @@ class TaskEntry:
         return self.schedule.run_once
 
     def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Encode again the columns that change only when the task is registered again."""
         schedule = self.schedule
         interval, fixed = (
             (schedule.seconds, schedule.fixed)

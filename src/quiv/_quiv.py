@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import pickle
+import os
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from enum import Enum
 from functools import partial
@@ -22,6 +23,7 @@ from ._entries import TaskEntry, job_model, task_model
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
+from ._machines import TaskState
 from ._preview import check_count, run_times, upcoming_runs
 from ._schedule import (
     AtSchedule,
@@ -44,7 +46,7 @@ from .exceptions import (
     TaskNotScheduledError,
     WaitTimeoutError,
 )
-from .models import Event, Job, JobStatus, RunTime, Task
+from .models import Event, Job, JobStatus, RunTime, Task, TaskStatus
 
 __all__ = ["Quiv"]
 
@@ -69,34 +71,6 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
     return RetryPolicy(max_retries=retries) if retries else None
-
-
-_NO_ARGS = pickle.dumps((), protocol=pickle.HIGHEST_PROTOCOL)
-_NO_KWARGS = pickle.dumps({}, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _pickle_arguments(args: object, kwargs: object) -> tuple[bytes, bytes]:
-    """Check ``args`` (a tuple or None) and ``kwargs`` (a dict with str keys or None) and
-    pickle them, as they are stored with the task."""
-    args = () if args is None else args
-    kwargs = {} if kwargs is None else kwargs
-    if not isinstance(args, tuple):
-        raise ConfigurationError(f"args must be a tuple, got {type(args).__name__}")
-    if not isinstance(kwargs, dict):
-        raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
-    if not all(isinstance(key, str) for key in kwargs):
-        raise ConfigurationError("kwargs keys must all be str")
-    if not args and not kwargs:
-        return _NO_ARGS, _NO_KWARGS
-    blobs = []
-    for name, value in (("args", args), ("kwargs", kwargs)):
-        try:
-            blobs.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-        except Exception as exc:
-            raise ConfigurationError(
-                f"{name} must be picklable (they are stored with the task): {exc}"
-            ) from exc
-    return blobs[0], blobs[1]
 
 
 def _is_async_callable(func: object) -> bool:
@@ -140,6 +114,7 @@ class Quiv:
         main_loop: asyncio.AbstractEventLoop | None = None,
         clock: Clock | None = None,
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
+        database_url: str | os.PathLike[str] | None = None,
     ) -> None:
         if config is not None:
             if not isinstance(config, QuivConfig):
@@ -181,7 +156,10 @@ class Quiv:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._bridge = MainLoop(main_loop, self._logger)
         self._listeners = Listeners(self._bridge)
-        self._store = Store(self._logger)
+        self._store = Store(self._logger, database_url)
+        self._node: str | None = None
+        if self._store.durable:
+            self._open_durable()
         self._scheduler = Scheduler(
             pool_size=config.pool_size,
             retention=float(config.history_retention_seconds),
@@ -196,6 +174,28 @@ class Quiv:
         self._finalizer = weakref.finalize(
             self, _close, self._scheduler, self._listeners, self._store, self._bridge
         )
+
+    def _open_durable(self) -> None:
+        """Join a durable store as a node, and close what dead nodes left behind."""
+        self._node = new_id()
+        now = self._clock.now().timestamp()
+        try:
+            self._store.register_node(self._node, now)
+            recovery = self._store.recover(now)
+        except Exception:
+            self._store.close()
+            raise
+        if recovery.interrupted:
+            self._logger.warning(
+                "quiv: %d job(s) left unfinished by a process that died are now 'interrupted': %s",
+                len(recovery.interrupted),
+                ", ".join(recovery.interrupted[:10]),
+            )
+        if recovery.tasks_deleted:
+            self._logger.info(
+                "quiv: deleted %d task(s) without a key left by processes that died",
+                recovery.tasks_deleted,
+            )
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -302,6 +302,7 @@ class Quiv:
         misfire: Misfire | str = Misfire.COALESCE,
         misfire_grace: float = 1.0,
         jitter: float = 0.0,
+        key: str | None = None,
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
@@ -320,6 +321,12 @@ class Quiv:
         ``"coalesce"`` (run once now, then resume the cadence) or ``"skip"`` (record the run
         as ``missed`` and wait for the next slot). ``jitter``: up to that many seconds of
         random delay added to each run, to spread load.
+
+        ``key``: the application's stable name for the task. Registering a key again (in
+        this process, or after a restart on a durable store) re-binds that task to the new
+        handler and settings instead of adding another; it keeps its id, its status (a
+        paused task stays paused) and, if the schedule is unchanged, its next run. A changed
+        schedule is planned afresh.
 
         ``timeout``: seconds a job may run; then its stop event is set (and, on the main
         loop, its asyncio task cancelled), and it ends ``timed_out`` once the handler
@@ -355,7 +362,11 @@ class Quiv:
         misfire_policy = check_misfire(misfire)
         grace = check_number("misfire_grace", misfire_grace)
         jitter = check_number("jitter", jitter)
-        blobs = _pickle_arguments(args, kwargs)
+        if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 200):
+            raise ConfigurationError(
+                f"key must be a non-empty str of at most 200 characters, got {key!r}"
+            )
+        blobs = self._store.codec.encode(args, kwargs)
         if progress_callback is not None and not callable(progress_callback):
             raise HandlerRegistrationError("progress_callback", progress_callback)
         if timeout is not None:
@@ -385,7 +396,13 @@ class Quiv:
             misfire=misfire_policy,
             grace=grace,
             jitter=jitter,
+            key=key,
+            owner=None if key is not None else self._node,
+            created_at=self._clock.now().timestamp(),
+            codec=self._store.codec,
         )
+        if key is not None:
+            return self._add_keyed(task, first)
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row(), new=True)
         try:
@@ -402,6 +419,44 @@ class Quiv:
                 self._display(task.next_run_at),
             )
         return task.id
+
+    def _add_keyed(self, task: TaskEntry, first: float) -> str:
+        """Add ``task``, or re-bind the task that already has its key (live here, or stored
+        by an earlier run of the application)."""
+        stored = self._store.claim_key(task.row())
+        if stored["id"] == task.id:  # the first registration of this key
+            self._send_add(task, first)
+            return task.id
+        same = replace(task, id=stored["id"], created_at=stored["created_at"])
+        if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
+            return same.id
+        # Back from the store: its status, and its next run unless the schedule changed.
+        if stored["status"] == TaskStatus.PAUSED.value:
+            same.state = TaskState.PAUSED
+        if stored["schedule"] == same.row()["schedule"]:
+            at = float(stored["next_run_at"])
+            same.next_run_at = at
+            if same.schedule.calendar:
+                first = at
+            else:
+                first = self._clock.monotonic() + (at - self._clock.now().timestamp())
+        self._send_add(same, first, restored=True)
+        self._logger.info(
+            "quiv: task %r (%s) restored from the store: %s, next run at %s",
+            same.name,
+            same.id,
+            same.status.value,
+            self._display(same.next_run_at),
+        )
+        return same.id
+
+    def _send_add(self, task: TaskEntry, first: float, *, restored: bool = False) -> None:
+        try:
+            self._scheduler.send(partial(self._scheduler.add, task, first, restored=restored))
+        except SchedulerStateError:  # shut down meanwhile: leave no trace
+            if task.key is None:
+                self._store.delete_task(task.id)
+            raise
 
     def _first_run(self, schedule: Schedule, delay: float) -> tuple[float, float]:
         """The first run of a new task: what ``Scheduler.add`` takes, and its epoch instant."""
@@ -608,14 +663,15 @@ class Quiv:
         row = self._store.get_task(task_id)
         if row is None:
             raise TaskNotFoundError(task_id)
-        return task_model(row)
+        return task_model(row, self._store.codec)
 
     def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
         """Every task, in the order they were added; run-once tasks only when asked for."""
         self._usable("read tasks")
         if not isinstance(include_run_once, bool):
             raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
-        return [task_model(row) for row in self._store.get_tasks(include_run_once=include_run_once)]
+        rows = self._store.get_tasks(include_run_once=include_run_once)
+        return [task_model(row, self._store.codec) for row in rows]
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""

@@ -453,7 +453,8 @@ class Scheduler:
             )
             return self._interval_plan(task, following)
         assert isinstance(schedule, CronSchedule)
-        return self._cron_plan(task, max(slot, wall))
+        # A slot at this very instant is on time: it is the next one, not one to skip.
+        return self._cron_plan(task, max(slot, wall - 0.001))
 
     def _late_start(self, task: TaskEntry, late: float, now: float) -> None:
         # One line per backlog, then a summary at most every LATE_START_SUMMARY_SECONDS:
@@ -801,21 +802,62 @@ class Scheduler:
 
     # -- commands from the API (run on the scheduler thread) ------------------------------
 
-    def add(self, task: TaskEntry, first: float) -> None:
+    def add(self, task: TaskEntry, first: float, *, restored: bool = False) -> None:
         """Take over ``task``; its first run is at ``first``: a monotonic instant for an
-        interval schedule, the epoch instant of its first slot for a calendar one."""
+        interval schedule, the epoch instant of its first slot for a calendar one.
+
+        ``restored``: the task comes back from a durable store (a restart), and ``first``
+        is its stored next run: if that has passed, the run is late from then, so the
+        misfire policy decides. A task restored ``paused`` gets no run.
+        """
         self._tasks[task.id] = task
         if task.schedule.calendar:
             self._calendar_tasks += 1
+        if task.state is TaskState.PAUSED:
+            pass
+        elif task.schedule.calendar:
             self._apply(task, self._calendar_plan(task, first))
             if first < self._clock.now().timestamp():
                 self._overdue.add(task.id)  # an at= time in the past: late at once
         else:
             self._apply(task, self._interval_plan(task, first))
-        if task.jitter:  # the row stored by add_task shows the run without it
+            if restored and first < self._clock.monotonic():
+                self._overdue.add(task.id)
+        if task.jitter or restored:  # the row stored by add_task shows another run
             self._store.put_task(task.row())
         # Adding is a task's creation, not a change of state: no transition names its event.
         self._emit_task(Event.TASK_ADDED, task.snapshot)
+
+    def rebind(self, task_id: str, new: TaskEntry, first: float) -> bool:
+        """Give the live task ``task_id`` what ``new`` (a registration of the same key) has:
+        its handler, arguments and policies, and its schedule, re-planned from ``first``
+        (as ``add`` takes it) if that changed. False if no such task is live here."""
+        task = self._tasks.get(task_id)
+        if task is None:
+            return False
+        changed = task.schedule != new.schedule
+        for name in (
+            "name", "func", "args_blob", "kwargs_blob", "injection", "progress_callback",
+            "timeout", "retry", "on_main_loop", "misfire", "grace", "jitter", "codec",
+        ):  # fmt: skip
+            setattr(task, name, getattr(new, name))
+        if changed:
+            self._calendar_tasks += int(new.schedule.calendar) - int(task.schedule.calendar)
+            task.schedule = new.schedule
+            self._logger.info(
+                "quiv: task %r (%s) registered again with a new schedule: %s",
+                task.name,
+                task.id,
+                new.schedule.describe()["description"],
+            )
+            if task.id in self._timeline and task.pending is None:
+                if task.schedule.calendar:
+                    self._apply(task, self._calendar_plan(task, first))
+                else:
+                    self._apply(task, self._interval_plan(task, first))
+        task.refresh()
+        self._store.put_task(task.row())
+        return True
 
     def _emit_task(self, event: Event | None, snapshot: Callable[[], Task]) -> None:
         # The snapshot is taken now, on this thread: later changes must not leak into it.

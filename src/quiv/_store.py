@@ -201,6 +201,7 @@ class Store:
             self._task_order = (_ROWID,)
             self._job_order = (_ROWID,)
         self.node: str | None = None  # this process, once registered (durable stores)
+        self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._tasks: dict[str, Row | None] = {}
@@ -246,7 +247,7 @@ class Store:
     def put_job(self, row: Row) -> None:
         """Queue ``row`` (a job's columns; optional ones may be left out) to be written,
         replacing any earlier one."""
-        row = {**_JOB_DEFAULTS, **row}
+        row = {**self._job_defaults, **row}
         with self._pending_lock:
             self._jobs[row["id"]] = row
         self._nudge()
@@ -414,6 +415,7 @@ class Store:
         with self._engine.begin() as conn:
             conn.execute(insert(_node_table).values(**row))
         self.node = node
+        self._job_defaults = {**_JOB_DEFAULTS, "node": node}
         self._wake.set()  # the writer starts beating
 
     def _heartbeat(self) -> None:
