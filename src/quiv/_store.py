@@ -34,7 +34,7 @@ from ._threads import start_thread
 from .exceptions import SchedulerStateError
 from .models import JobStatus
 
-__all__ = ["JobRow", "Store", "TaskRow"]
+__all__ = ["GONE", "Claim", "JobRow", "Recovery", "Store", "TaskRow"]
 
 _registry = registry()
 
@@ -45,6 +45,10 @@ COALESCE_SECONDS = 0.01
 # NODE_TIMEOUT_SECONDS is taken for dead (sooner, on its own host, once its pid is gone).
 HEARTBEAT_SECONDS = 5.0
 NODE_TIMEOUT_SECONDS = 30.0
+# A claimed run's lease: renewed with each heartbeat, taken over by others once expired.
+LEASE_SECONDS = NODE_TIMEOUT_SECONDS
+# How often a node looks for cancel requests other processes made for its running jobs.
+CANCEL_POLL_SECONDS = 1.0
 RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
 MAX_WRITE_ATTEMPTS = 3
 
@@ -82,6 +86,14 @@ class TaskRow(_Base, table=True):
     misfire: str = "coalesce"
     misfire_grace_seconds: float = 1.0
     jitter_seconds: float = 0.0
+    # Shared tasks (a key, on a durable store) run once per deployment: a process runs a
+    # slot only after claiming it, atomically, with a lease its heartbeat renews.
+    shared: bool = False
+    slot: float | None = None  # the regular slot of the next run (epoch, without jitter)
+    lease_node: str | None = None  # the node running it now
+    lease_job: str | None = None
+    lease_until: float | None = None
+    updated_by: str | None = None  # the node that wrote the row last
 
 
 class JobRow(_Base, table=True):
@@ -105,6 +117,8 @@ class JobRow(_Base, table=True):
     result_note: str | None = None
     unresponsive: bool = False
     node: str | None = None  # the process that ran it
+    # Set by cancel_job in another process; the node running the job polls for it.
+    cancel_requested: bool = False
 
 
 class NodeRow(_Base, table=True):
@@ -122,6 +136,19 @@ class NodeRow(_Base, table=True):
 _task_table = TaskRow.__table__  # type: ignore[attr-defined]
 _job_table = JobRow.__table__  # type: ignore[attr-defined]
 _node_table = NodeRow.__table__  # type: ignore[attr-defined]
+
+
+class Claim(NamedTuple):
+    """A run this node wants: of ``task_id``, at the stored ``slot`` (None for a run that is
+    not a regular one: run now, a retry), as job ``job_id``."""
+
+    task_id: str
+    slot: float | None
+    job_id: str
+
+
+# The row of a task that is no longer stored.
+GONE: Row = {"status": "gone"}
 
 
 class Recovery(NamedTuple):
@@ -151,13 +178,31 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
     The same text serves SQLite and PostgreSQL, but for the driver's ``placeholder``.
     """
     names = [column.name for column in table.c]
-    # A row written again keeps the creation-time columns it was first written with.
-    keep = {"id", "key", "owner", "created_at"}
-    updates = ", ".join(f"{name} = excluded.{name}" for name in names if name not in keep)
+    # A row written again keeps the creation-time columns it was first written with, and a
+    # cancel request another process made.
+    keep = {"id", "key", "owner", "created_at", "cancel_requested"}
+    special = {"status", "updated_by", "lease_until"} if "lease_node" in names else set()
+    sets = [f"{name} = excluded.{name}" for name in names if name not in keep | special]
+    guard = ""
+    if "lease_node" in names:
+        t = table.name
+        # Another process paused a shared task: a write from this one (which has not heard
+        # yet) keeps it paused. A lease is renewed by the heartbeat, not by row writes. And
+        # only the lease holder writes a leased row: a process whose lease expired and was
+        # taken over must not undo its successor's run.
+        paused_elsewhere = f"{t}.status = 'paused' AND {t}.updated_by <> excluded.updated_by"
+        sets += [
+            f"status = CASE WHEN {paused_elsewhere} THEN {t}.status ELSE excluded.status END",
+            f"updated_by = CASE WHEN {paused_elsewhere} THEN {t}.updated_by "
+            "ELSE excluded.updated_by END",
+            f"lease_until = CASE WHEN excluded.lease_node IS NULL THEN NULL "
+            f"ELSE {t}.lease_until END",
+        ]
+        guard = f" WHERE {t}.lease_node IS NULL OR {t}.lease_node = excluded.updated_by"
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
         f"VALUES ({', '.join(placeholder for _ in names)}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+        f"ON CONFLICT (id) DO UPDATE SET {', '.join(sets)}{guard}"
     )
     return statement, operator.itemgetter(*names)
 
@@ -201,6 +246,8 @@ class Store:
             self._task_order = (_ROWID,)
             self._job_order = (_ROWID,)
         self.node: str | None = None  # this process, once registered (durable stores)
+        # Called on the writer thread with ids of this node's jobs that others asked to cancel.
+        self.on_cancel_requests: Callable[[list[str]], None] | None = None
         self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -380,12 +427,18 @@ class Store:
 
     def _run_writer(self) -> None:
         beat = time.monotonic() + HEARTBEAT_SECONDS
+        poll = time.monotonic() + CANCEL_POLL_SECONDS
         while True:
             if self.node is None:
                 self._wake.wait()
-            elif not self._wake.wait(max(0.0, beat - time.monotonic())):
-                beat = time.monotonic() + HEARTBEAT_SECONDS
-                self._heartbeat()
+            elif not self._wake.wait(max(0.0, min(beat, poll) - time.monotonic())):
+                now = time.monotonic()
+                if now >= beat:
+                    beat = now + HEARTBEAT_SECONDS
+                    self._heartbeat()
+                if now >= poll:
+                    poll = now + CANCEL_POLL_SECONDS
+                    self._poll_cancels()
                 continue
             if self._closed:
                 return
@@ -419,15 +472,44 @@ class Store:
         self._wake.set()  # the writer starts beating
 
     def _heartbeat(self) -> None:
+        """Tell other nodes this one is alive, and renew the leases of the runs it holds."""
+        now = time.time()
         try:
             with self._engine.begin() as conn:
                 conn.execute(
                     update(_node_table)
                     .where(_node_table.c.id == self.node)
-                    .values(heartbeat_at=time.time())
+                    .values(heartbeat_at=now)
+                )
+                conn.execute(
+                    update(_task_table)
+                    .where(_task_table.c.lease_node == self.node)
+                    .values(lease_until=now + LEASE_SECONDS)
                 )
         except Exception:
             self._logger.exception("quiv store: the heartbeat of node %s failed", self.node)
+
+    def _poll_cancels(self) -> None:
+        callback = self.on_cancel_requests
+        if callback is None:
+            return
+        try:
+            with self._engine.connect() as conn:
+                ids = (
+                    conn.execute(
+                        select(_job_table.c.id).where(
+                            _job_table.c.node == self.node,
+                            _job_table.c.cancel_requested.is_(True),
+                            _job_table.c.status.in_(_UNFINISHED),
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            if ids:
+                callback(list(ids))
+        except Exception:
+            self._logger.exception("quiv store: polling for cancel requests failed")
 
     def recover(self, now: float) -> Recovery:
         """Close what dead nodes left behind: their unfinished jobs end ``interrupted``,
@@ -468,9 +550,11 @@ class Store:
                     )
                 )
             gone = conn.execute(delete(_task_table).where(_task_table.c.owner.in_(dead))).rowcount
+            # Keyed tasks they were running: active again, on the slot that was running.
             conn.execute(
                 update(_task_table)
                 .where(_task_table.c.key.is_not(None), _task_table.c.status == "running")
+                .where(_task_table.c.lease_node.in_(dead) | _task_table.c.lease_node.is_(None))
                 .where(
                     ~_task_table.c.id.in_(
                         select(_job_table.c.task_id).where(
@@ -478,10 +562,147 @@ class Store:
                         )
                     )
                 )
-                .values(status="active")
+                .values(status="active", lease_node=None, lease_job=None, lease_until=None)
+            )
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.lease_node.in_(dead))
+                .values(lease_node=None, lease_job=None, lease_until=None)
             )
             conn.execute(delete(_node_table).where(_node_table.c.id.in_(dead)))
         return Recovery([job.id for job in lost], int(gone or 0))
+
+    # -- shared tasks: claims, leases, cancel requests ----------------------------------------
+
+    def claim(self, claims: Sequence[Claim], now: float) -> dict[str, Row | None]:
+        """Try to claim each run in ``claims`` for this node, in one transaction.
+
+        A claim wins when the task is ``active`` and, for a regular run, its stored ``slot``
+        is the one claimed: then the row is ``running`` under this node's lease, and the
+        answer for it is None. A claim that loses gets the row as it is now (``GONE`` if
+        the task was removed), so that the caller can catch up with other processes.
+        """
+        self.flush()
+        won: list[str] = []
+        lost: list[str] = []
+        with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
+            for claim in claims:
+                condition = [_task_table.c.id == claim.task_id, _task_table.c.status == "active"]
+                if claim.slot is not None:
+                    condition.append(_task_table.c.slot == claim.slot)
+                result = conn.execute(
+                    update(_task_table)
+                    .where(*condition)
+                    .values(
+                        status="running",
+                        lease_node=self.node,
+                        lease_job=claim.job_id,
+                        lease_until=now + LEASE_SECONDS,
+                        updated_by=self.node,
+                    )
+                )
+                (won if result.rowcount == 1 else lost).append(claim.task_id)
+            rows = self._rows(conn, lost)
+        answers: dict[str, Row | None] = dict.fromkeys(won)
+        for task_id in lost:
+            answers[task_id] = rows.get(task_id, GONE)
+        return answers
+
+    def read_tasks(self, task_ids: Sequence[str]) -> dict[str, Row]:
+        """The stored rows of these tasks (``GONE`` for one that was removed)."""
+        self.flush()
+        with self._engine.connect() as conn:
+            rows = self._rows(conn, task_ids)
+        return {task_id: rows.get(task_id, GONE) for task_id in task_ids}
+
+    @staticmethod
+    def _rows(conn: Any, task_ids: Sequence[str]) -> dict[str, Row]:
+        if not task_ids:
+            return {}
+        result = conn.execute(select(*_TASK_COLUMNS).where(_task_table.c.id.in_(task_ids)))
+        return {row["id"]: dict(row) for row in result.mappings().all()}
+
+    def take_over(self, task_id: str, now: float) -> Row:
+        """If another node's lease on ``task_id`` has expired (it crashed or froze), end its
+        run ``interrupted`` and make the task ``active`` again on the slot it was running,
+        so that the task's misfire policy decides about that run. Returns the row after."""
+        self.flush()
+        with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
+            row = self._rows(conn, [task_id]).get(task_id)
+            if row is None:
+                return GONE
+            if row["status"] != "running" or (row["lease_until"] or 0.0) >= now:
+                return row
+            TASK_MACHINE.next_state(task_id, TaskState.RUNNING, "recover")
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.id == task_id, _task_table.c.status == "running")
+                .values(
+                    status="active",
+                    lease_node=None,
+                    lease_job=None,
+                    lease_until=None,
+                    updated_by=self.node,
+                )
+            )
+            job_id = row["lease_job"]
+            status = None
+            if job_id is not None:
+                status = conn.execute(
+                    select(_job_table.c.status).where(_job_table.c.id == job_id)
+                ).scalar()
+            if job_id is not None and status in _UNFINISHED:
+                JOB_MACHINE.next_state(job_id, JobStatus(status), "interrupt")
+                conn.execute(
+                    update(_job_table)
+                    .where(_job_table.c.id == job_id)
+                    .values(
+                        status=JobStatus.INTERRUPTED.value,
+                        ended_at=now,
+                        error_message="interrupted: the lease of the process running it "
+                        f"expired (no heartbeat for {LEASE_SECONDS:g} s)",
+                    )
+                )
+            self._logger.warning(
+                "quiv: took over task %s from node %s, whose lease expired",
+                task_id,
+                row["lease_node"],
+            )
+            return self._rows(conn, [task_id]).get(task_id, GONE)
+
+    def set_shared(self, task_id: str, status: str, next_run_at: float, slot: float | None) -> None:
+        """Pause, resume or re-plan a shared task for every process, now (not written
+        behind); other processes learn it when they next try to claim it."""
+        self.flush()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.id == task_id)
+                .values(status=status, next_run_at=next_run_at, slot=slot, updated_by=self.node)
+            )
+
+    def delete_shared(self, task_id: str) -> None:
+        """Remove a shared task for every process, now; a run of it elsewhere is asked to
+        cancel."""
+        self.flush()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_job_table)
+                .where(_job_table.c.task_id == task_id, _job_table.c.status.in_(_UNFINISHED))
+                .values(cancel_requested=True)
+            )
+            conn.execute(delete(_task_table).where(_task_table.c.id == task_id))
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the process running job ``job_id`` to cancel it; False if it is not unfinished."""
+        self.flush()
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(_job_table)
+                .where(_job_table.c.id == job_id, _job_table.c.status.in_(_UNFINISHED))
+                .values(cancel_requested=True)
+            )
+        return bool(result.rowcount)
 
     def claim_key(self, row: Row) -> Row:
         """Store the new task ``row`` unless a task with its key exists; return the stored

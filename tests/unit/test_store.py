@@ -69,6 +69,12 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "misfire": "skip",
         "misfire_grace_seconds": 2.5,
         "jitter_seconds": 0.75,
+        "shared": False,
+        "slot": None,
+        "lease_node": None,
+        "lease_job": None,
+        "lease_until": None,
+        "updated_by": None,
     }
     row.update(changes)
     return row
@@ -90,6 +96,7 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "result_note": None,
         "unresponsive": False,
         "node": None,
+        "cancel_requested": False,
     }
     row.update(changes)
     return row
