@@ -88,6 +88,7 @@ def job_model(row: Row) -> Job:
         result=None if result is None else json.loads(result),
         result_note=row["result_note"],
         unresponsive=bool(row["unresponsive"]),
+        scheduled_for=None if row["scheduled_for"] is None else _utc(row["scheduled_for"]),
     )
 
 
@@ -124,9 +125,17 @@ class TaskEntry:
     # The status it had when it was removed or ended; snapshots of it show that.
     final_status: TaskStatus | None = None
     key: str | None = None  # the application's stable name, if it gave one
+    scope: str = "deployment"  # of the key: 'deployment' or 'process'
     owner: str | None = None  # the node a task without a key lives and dies with
     created_at: float = 0.0
     codec: ArgumentCodec = PICKLE
+    # Shared: a keyed task on a durable store that runs once per deployment. Each run is
+    # claimed in the store first; ``node`` is this process's node id (durable stores).
+    shared: bool = False
+    node: str | None = None
+    claiming: bool = False  # a claim of its due run is on its way to the store
+    recheck: bool = False  # its deadline is a look at the store, not a run
+    claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
     _fixed_row: Row = field(default_factory=dict, repr=False)
 
     @property
@@ -156,6 +165,7 @@ class TaskEntry:
         self._fixed_row = {
             "id": self.id,
             "key": self.key,
+            "scope": self.scope,
             "owner": self.owner,
             "created_at": self.created_at,
             "task_name": self.name,
@@ -171,6 +181,8 @@ class TaskEntry:
             "misfire": self.misfire.value,
             "misfire_grace_seconds": self.grace,
             "jitter_seconds": self.jitter,
+            "shared": self.shared,
+            "updated_by": self.node,
         }
 
     def row(self) -> Row:
@@ -178,7 +190,18 @@ class TaskEntry:
         row = self._fixed_row.copy()
         row["status"] = self.status.value
         row["next_run_at"] = self.next_run_at
+        if self.shared:
+            job = self.job
+            row["slot"] = self.slot
+            row["lease_node"] = None if job is None else self.node
+            row["lease_job"] = None if job is None else job.id
         return row
+
+    @property
+    def wall_timed(self) -> bool:
+        """Whether its runs are wall-clock instants: calendar schedules, and every shared
+        task (processes agree on wall-clock slots, not on their own monotonic clocks)."""
+        return self.schedule.calendar or self.shared
 
     def snapshot(self) -> Task:
         """The public model of this task now."""
@@ -236,6 +259,7 @@ class JobEntry:
             "result": self.result,
             "result_note": self.result_note,
             "unresponsive": self.unresponsive,
+            "scheduled_for": self.slot,
         }
 
     def snapshot(self) -> Job:

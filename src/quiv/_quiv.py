@@ -73,6 +73,29 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     return RetryPolicy(max_retries=retries) if retries else None
 
 
+def _job_control(
+    func: object,
+    progress_callback: object,
+    timeout: float | None,
+    retries: object,
+    on_main_loop: object,
+) -> tuple[float | None, RetryPolicy | None]:
+    """Check add_task's per-job options; return the timeout and the retry policy."""
+    if progress_callback is not None and not callable(progress_callback):
+        raise HandlerRegistrationError("progress_callback", progress_callback)
+    if timeout is not None:
+        timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
+    retry = _retry_policy(retries)
+    if not isinstance(on_main_loop, bool):
+        raise ConfigurationError(f"on_main_loop must be a bool, got {on_main_loop!r}")
+    if on_main_loop and not _is_async_callable(func):
+        raise ConfigurationError(
+            "on_main_loop=True needs an async handler (an async def function or a callable "
+            f"whose __call__ is async), got {func!r}"
+        )
+    return timeout, retry
+
+
 def _is_async_callable(func: object) -> bool:
     while isinstance(func, partial):
         func = func.func
@@ -158,6 +181,7 @@ class Quiv:
         self._listeners = Listeners(self._bridge)
         self._store = Store(self._logger, database_url)
         self._node: str | None = None
+        self._local_keys: dict[str, str] = {}  # keys of scope 'process' -> task ids
         if self._store.durable:
             self._open_durable()
         self._scheduler = Scheduler(
@@ -169,6 +193,11 @@ class Quiv:
             bridge=self._bridge,
             logger=self._logger,
         )
+        if self._store.durable:
+            scheduler = self._scheduler
+            self._store.on_cancel_requests = lambda ids: scheduler.post(
+                partial(scheduler.cancel_requested, ids)
+            )
         self._lifecycle = Lifecycle.CREATED
         self._lifecycle_lock = threading.Lock()
         self._finalizer = weakref.finalize(
@@ -303,6 +332,7 @@ class Quiv:
         misfire_grace: float = 1.0,
         jitter: float = 0.0,
         key: str | None = None,
+        scope: str = "deployment",
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
@@ -326,7 +356,10 @@ class Quiv:
         this process, or after a restart on a durable store) re-binds that task to the new
         handler and settings instead of adding another; it keeps its id, its status (a
         paused task stays paused) and, if the schedule is unchanged, its next run. A changed
-        schedule is planned afresh.
+        schedule is planned afresh. ``scope`` says whose task a key names: ``"deployment"``
+        (the default) is one task for every process on a durable store, each run of which
+        runs in exactly one process; ``"process"`` is this process's own task, run by each
+        process that registers it (and gone with the process).
 
         ``timeout``: seconds a job may run; then its stop event is set (and, on the main
         loop, its asyncio task cancelled), and it ends ``timed_out`` once the handler
@@ -366,20 +399,12 @@ class Quiv:
             raise ConfigurationError(
                 f"key must be a non-empty str of at most 200 characters, got {key!r}"
             )
+        if scope not in ("deployment", "process"):
+            raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
+        shared = key is not None and scope == "deployment" and self._store.durable
         blobs = self._store.codec.encode(args, kwargs)
-        if progress_callback is not None and not callable(progress_callback):
-            raise HandlerRegistrationError("progress_callback", progress_callback)
-        if timeout is not None:
-            timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        retry = _retry_policy(retries)
-        if not isinstance(on_main_loop, bool):
-            raise ConfigurationError(f"on_main_loop must be a bool, got {on_main_loop!r}")
-        if on_main_loop and not _is_async_callable(func):
-            raise ConfigurationError(
-                "on_main_loop=True needs an async handler (an async def function or a callable "
-                f"whose __call__ is async), got {func!r}"
-            )
-        first, next_run_at = self._first_run(schedule, delay)
+        timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
+        first, next_run_at = self._first_run(schedule, delay, wall_timed=shared)
         task = TaskEntry(
             id=new_id(),
             name=task_name,
@@ -397,12 +422,23 @@ class Quiv:
             grace=grace,
             jitter=jitter,
             key=key,
-            owner=None if key is not None else self._node,
+            scope=scope if key is not None else "process",
+            owner=None if key is not None and scope == "deployment" else self._node,
             created_at=self._clock.now().timestamp(),
             codec=self._store.codec,
+            shared=shared,
+            node=self._node,
         )
-        if key is not None:
+        if shared:
+            task.slot = first  # the first regular slot, as every process will claim it
+        if key is not None and scope == "deployment":
             return self._add_keyed(task, first)
+        if key is not None:  # this process's own: idempotent here, by key
+            known = self._local_keys.get(key)
+            rebind = self._scheduler.rebind
+            if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
+                return known
+            self._local_keys[key] = task.id
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row(), new=True)
         try:
@@ -428,19 +464,22 @@ class Quiv:
             self._send_add(task, first)
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
+        if same.shared:  # the new registration's settings, not its view of the state
+            self._store.update_registration(same.row())
         if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
             return same.id
         # Back from the store: its status, and its next run unless the schedule changed.
         if stored["status"] == TaskStatus.PAUSED.value:
             same.state = TaskState.PAUSED
-        if stored["schedule"] == same.row()["schedule"]:
+        unchanged = stored["schedule"] == same.row()["schedule"]
+        if unchanged:
             at = float(stored["next_run_at"])
             same.next_run_at = at
-            if same.schedule.calendar:
+            if same.wall_timed:
                 first = at
             else:
                 first = self._clock.monotonic() + (at - self._clock.now().timestamp())
-        self._send_add(same, first, restored=True)
+        self._send_add(same, first, restored=True, replanned=not unchanged)
         self._logger.info(
             "quiv: task %r (%s) restored from the store: %s, next run at %s",
             same.name,
@@ -450,18 +489,26 @@ class Quiv:
         )
         return same.id
 
-    def _send_add(self, task: TaskEntry, first: float, *, restored: bool = False) -> None:
+    def _send_add(
+        self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
+    ) -> None:
+        add = partial(self._scheduler.add, task, first, restored=restored, replanned=replanned)
         try:
-            self._scheduler.send(partial(self._scheduler.add, task, first, restored=restored))
+            self._scheduler.send(add)
         except SchedulerStateError:  # shut down meanwhile: leave no trace
             if task.key is None:
                 self._store.delete_task(task.id)
             raise
 
-    def _first_run(self, schedule: Schedule, delay: float) -> tuple[float, float]:
-        """The first run of a new task: what ``Scheduler.add`` takes, and its epoch instant."""
+    def _first_run(
+        self, schedule: Schedule, delay: float, *, wall_timed: bool = False
+    ) -> tuple[float, float]:
+        """The first run of a new task: what ``Scheduler.add`` takes (an epoch instant for
+        a calendar or shared task, else a monotonic one), and its epoch instant."""
         wall = self._clock.now().timestamp()
         if isinstance(schedule, IntervalSchedule):
+            if wall_timed:
+                return wall + delay, wall + delay
             return self._clock.monotonic() + delay, wall + delay
         if isinstance(schedule, AtSchedule):
             return schedule.instant, schedule.instant
@@ -610,11 +657,16 @@ class Quiv:
     def cancel_job(self, job_id: str) -> bool:
         """Set the stop event of a scheduled or running job; True if there was one to set.
 
-        The handler decides when to return; the job then ends ``cancelled``.
+        The handler decides when to return; the job then ends ``cancelled``. On a durable
+        store, a job that another process runs is asked to cancel: that process picks the
+        request up within about a second.
         """
         self._usable("cancel a job")
         self._check_id("job_id", job_id)
-        return self._scheduler.call(partial(self._scheduler.cancel_job, job_id))
+        if self._scheduler.call(partial(self._scheduler.cancel_job, job_id)):
+            return True
+        # On a durable store the job may run in another process: ask it to.
+        return self._store.durable and self._store.request_cancel(job_id)
 
     def run_async(
         self,

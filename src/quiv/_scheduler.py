@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from ._bridge import MainLoop
 from ._clock import Clock
+from ._coordinator import Coordinator
 from ._entries import JobEntry, Plan, TaskEntry
 from ._events import Listeners
 from ._ids import new_id
@@ -39,12 +40,12 @@ from ._schedule import (
     next_after_run,
     retry_delay,
 )
-from ._store import Store
+from ._store import GONE, Claim, Row, Store
 from ._threads import start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
 from .exceptions import SchedulerStateError, TaskNotFoundError
-from .models import Event, JobStatus, Task
+from .models import Event, JobStatus, Task, TaskStatus
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
 
@@ -62,6 +63,9 @@ WALL_DRIFT_SECONDS = 0.5
 # While calendar tasks exist, the thread wakes at least this often to notice such drift:
 # a monotonic sleep does not end early when the wall clock moves.
 WALL_CHECK_SECONDS = 60.0
+# A shared task that another process has paused, or is running without a slot to expect
+# next, is looked at again in the store this often.
+RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class Scheduler:
         self._wall_offset = 0.0  # wall minus monotonic clock, when last looked at
         self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
+        self._coordinator = Coordinator(self.post, logger) if store.durable else None
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
         self._inline_lock = threading.RLock()
@@ -293,6 +298,8 @@ class Scheduler:
                 ),
             )
         self._workers.shutdown(0.0 if abandoned else timeout)
+        if self._coordinator is not None:
+            self._coordinator.close(timeout)
         return [job.id for job in abandoned]
 
     # -- the loop ---------------------------------------------------------------------
@@ -362,7 +369,7 @@ class Scheduler:
         )
         self._wall_offset = offset
         for task in self._tasks.values():
-            if task.schedule.calendar and task.slot is not None and task.id in self._timeline:
+            if task.wall_timed and task.slot is not None and task.id in self._timeline:
                 self._timeline.schedule(task.id, task.next_run_at - offset)
 
     def _next_deadline(self) -> float | None:
@@ -383,13 +390,19 @@ class Scheduler:
         if free <= 0:
             return
         wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
+        claims: list[tuple[Claim, float]] = []
+        looks: list[str] = []
         for task_id, due in self._timeline.pop_due(now, free):
             task = self._tasks[task_id]
+            if task.recheck:
+                task.recheck = False
+                looks.append(task_id)
+                continue
             # Runs that fell due before start() were waiting for it, not for a worker
             # (unless their time had passed already when they were planned).
             overdue = task_id in self._overdue
             late = now - (due if overdue else max(due, self._started_mono))
-            if task.schedule.calendar:
+            if task.wall_timed:
                 at = task.next_run_at
                 wall_late = wall - (at if overdue else max(at, self._started_wall))
                 if wall_late < -0.001 and task.slot is not None:
@@ -398,28 +411,185 @@ class Scheduler:
                     continue
                 late = max(late, wall_late)
             self._overdue.discard(task_id)
-            try:
-                if (
-                    task.misfire is Misfire.SKIP
-                    and late > task.grace
-                    and task.slot is not None
-                    and task.pending is None
-                ):
-                    self._miss(task, late, now)
+            if task.shared:
+                # Another process may want this run too: claim it first (the worker it
+                # would run on is held meanwhile).
+                job_id = task.pending.id if task.pending is not None else new_id()
+                regular = task.slot is not None and task.pending is None
+                slot = task.slot if regular else None
+                claims.append((Claim(task.id, slot, task.next_run_at, job_id), due))
+                task.claiming = True
+                self._running += 1
+                continue
+            self._start_due(task, due, late, now)
+        if claims:
+            self._send_claims(claims, wall)
+        if looks:
+            self._look(looks)
+
+    def _start_due(self, task: TaskEntry, due: float, late: float, now: float) -> None:
+        """Start the due run of ``task`` (``late`` seconds late), or skip it by its misfire
+        policy."""
+        try:
+            if (
+                task.misfire is Misfire.SKIP
+                and late > task.grace
+                and task.slot is not None
+                and task.pending is None
+            ):
+                self._miss(task, late, now)
+                return
+            if late > LATE_START_WARNING_SECONDS:
+                self._late_start(task, late, now)
+            self._dispatch(task, due)
+        except Exception:
+            # A defect must cost this one run, not the scheduler thread.
+            self._logger.exception("quiv: could not start a job of task %r", task.id)
+
+    # -- shared tasks: claims, and catching up with other processes ------------------------
+
+    def _send_claims(self, claims: list[tuple[Claim, float]], wall: float) -> None:
+        assert self._coordinator is not None
+        store = self._store
+        batch = [claim for claim, _ in claims]
+        dues = {claim.task_id: (claim, due) for claim, due in claims}
+        self._coordinator.submit(
+            lambda: store.claim(batch, wall), lambda answers: self._claimed(dues, answers)
+        )
+
+    def _claimed(
+        self, dues: dict[str, tuple[Claim, float]], answers: dict[str, Row | None] | None
+    ) -> None:
+        """The store's answer to claims: start the runs won, catch up on the others."""
+        now = self._clock.monotonic()
+        wall = self._clock.now().timestamp()
+        for task_id, (claim, due) in dues.items():
+            self._running -= 1
+            task = self._tasks.get(task_id)
+            if task is None or not task.claiming:
+                continue  # removed meanwhile (its row was deleted with it)
+            task.claiming = False
+            if self._stopping:
+                continue
+            if answers is None:  # the store could not be reached: try again soon
+                self._apply(task, Plan(now + 1.0, task.slot, wall + 1.0))
+                continue
+            answer = answers.get(task_id, GONE)
+            if answer is not None:
+                self._catch_up(task, answer)
+                continue
+            if task.state not in (TaskState.ACTIVE, TaskState.PAUSED):
+                continue
+            late = max(0.0, wall - task.next_run_at) if task.slot is not None else 0.0
+            task.claimed_job = claim.job_id  # the lease names it: the job takes that id
+            self._start_due(task, due, late, now)
+            task.claimed_job = None
+
+    def _look(self, task_ids: list[str]) -> None:
+        assert self._coordinator is not None
+        store = self._store
+
+        def done(rows: dict[str, Row] | None) -> None:
+            for task_id in task_ids:
+                task = self._tasks.get(task_id)
+                if task is None or task.job is not None or task.claiming:
                     continue
-                if late > LATE_START_WARNING_SECONDS:
-                    self._late_start(task, late, now)
-                self._dispatch(task, due)
-            except Exception:
-                # A defect must cost this one run, not the scheduler thread.
-                self._logger.exception("quiv: could not start a job of task %r", task.id)
+                if rows is None:
+                    self._recheck(task, 1.0)
+                else:
+                    self._catch_up(task, rows[task_id])
+
+        self._coordinator.submit(lambda: store.read_tasks(task_ids), done)
+
+    def _recheck(self, task: TaskEntry, seconds: float) -> None:
+        self._apply(task, self._plan_now(self._clock.monotonic() + seconds))
+        task.recheck = True
+
+    def _catch_up(self, task: TaskEntry, row: Row) -> None:
+        """Make the local view of a shared task what the store says other processes did."""
+        if self._stopping:
+            return
+        status = row["status"]
+        if status == "gone":  # removed by another process
+            snapshot = task.snapshot()
+            if task.pending is not None:
+                self._cancel_pending(task.pending, restore=False)
+            self._end(task, "remove")
+            self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
+            return
+        if status == TaskStatus.PAUSED.value:
+            if task.state is TaskState.ACTIVE:
+                task.state = TASK_MACHINE.next_state(task.id, task.state, "pause")
+                self._timeline.cancel(task.id)
+                if task.pending is not None:
+                    self._cancel_pending(task.pending)
+                self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
+            self._recheck(task, RECHECK_SECONDS)
+            return
+        if task.state is TaskState.PAUSED:  # resumed by another process
+            task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
+            self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
+        wall = self._clock.now().timestamp()
+        if status == TaskStatus.RUNNING.value:
+            lease_until = row["lease_until"] or 0.0
+            if lease_until < wall:
+                self._take_over(task)
+                return
+            # Running elsewhere. Expect the slot after the one it runs, and claim that; if
+            # its owner plans another, that claim loses and brings the new plan.
+            following = self._following(task, row["slot"])
+            if following is None:
+                self._recheck(task, min(RECHECK_SECONDS, max(0.0, lease_until - wall) + 0.5))
+            else:
+                self._apply(task, self._calendar_plan(task, following))
+            return
+        # Active: its next run is the one the store holds.
+        at = float(row["next_run_at"])
+        mono = self._clock.monotonic()
+        self._apply(task, Plan(mono + (at - wall), row["slot"], at))
+
+    def _following(self, task: TaskEntry, slot: float | None) -> float | None:
+        """The regular slot after ``slot`` (wall clock), as every process computes it."""
+        if slot is None or task.run_once:
+            return None
+        schedule = task.schedule
+        if isinstance(schedule, CronSchedule):
+            return schedule.next_slot(slot)
+        if isinstance(schedule, IntervalSchedule):
+            return slot + schedule.seconds
+        return None
+
+    def _take_over(self, task: TaskEntry) -> None:
+        assert self._coordinator is not None
+        store, wall, task_id = self._store, self._clock.now().timestamp(), task.id
+
+        def done(row: Row | None) -> None:
+            current = self._tasks.get(task_id)
+            if current is None or current.job is not None or current.claiming:
+                return
+            if row is None:
+                self._recheck(current, 1.0)
+            else:
+                self._catch_up(current, row)
+
+        self._coordinator.submit(lambda: store.take_over(task_id, wall), done)
+
+    def share(self, task_id: str, status: str) -> None:
+        """Tell every process now what this one did to a shared task (pause, resume, run)."""
+        task = self._tasks.get(task_id)
+        if task is None or not task.shared or self._coordinator is None:
+            return
+        store, next_run_at, slot = self._store, task.next_run_at, task.slot
+        self._coordinator.submit(
+            lambda: store.set_shared(task_id, status, next_run_at, slot), lambda _: None
+        )
 
     def _miss(self, task: TaskEntry, late: float, now: float) -> None:
         """Record a regular run that is too late under ``misfire='skip'`` as missed, and
         plan the next slot (or end a one-shot task)."""
         job = self._new_job(task)
         job.state = JOB_MACHINE.next_state(job.id, job.state, "miss")
-        if task.schedule.calendar:
+        if task.wall_timed:
             job.slot = task.slot
         wall = self._clock.now().timestamp()
         job.ended_at = wall
@@ -448,6 +618,11 @@ class Scheduler:
         schedule, slot = task.schedule, task.slot
         assert slot is not None
         if isinstance(schedule, IntervalSchedule):
+            if task.wall_timed:
+                following = next_after_run(
+                    anchor=slot, ended=wall, interval=schedule.seconds, fixed_interval=True
+                )
+                return self._calendar_plan(task, following)
             following = next_after_run(
                 anchor=slot, ended=now, interval=schedule.seconds, fixed_interval=True
             )
@@ -489,8 +664,10 @@ class Scheduler:
         self._late_max = 0.0
 
     def _new_job(self, task: TaskEntry, attempt: int = 1) -> JobEntry:
+        # A shared task's claimed run takes the job id its claim named.
+        claimed, task.claimed_job = task.claimed_job, None
         return JobEntry(
-            id=new_id(),
+            id=new_id() if claimed is None else claimed,
             task=task,
             created_at=self._clock.now().timestamp(),
             attempt=attempt,
@@ -501,9 +678,9 @@ class Scheduler:
         job = task.pending if task.pending is not None else self._new_job(task)
         if job.anchor is None:
             # A fixed cadence counts from the slot, not from the jittered deadline.
-            regular = task.slot is not None and not task.schedule.calendar
+            regular = task.slot is not None and not task.wall_timed
             job.anchor = task.slot if regular else due
-        if job.slot is None and task.schedule.calendar:
+        if job.slot is None and task.wall_timed:
             job.slot = task.slot
         try:
             # First, as the step that can fail (no thread or no loop to be had): then
@@ -648,6 +825,10 @@ class Scheduler:
         """The regular run after ``job``: the next slot at or after its end (slots that
         passed while it ran are skipped, never made up)."""
         schedule = task.schedule
+        if isinstance(schedule, IntervalSchedule) and task.wall_timed:
+            return self._calendar_plan(
+                task, self._wall_slot_after(job, outcome.ended_at, fixed=schedule.fixed)
+            )
         if isinstance(schedule, IntervalSchedule):
             slot = self._interval_slot_after(job, outcome.ended_mono, fixed=schedule.fixed)
             return self._interval_plan(task, slot)
@@ -669,6 +850,20 @@ class Scheduler:
             anchor=job.anchor, ended=ended, interval=schedule.seconds, fixed_interval=fixed
         )
         if fixed and job.started_mono is not None and slot <= job.started_mono:
+            slot += schedule.seconds
+        return slot
+
+    @staticmethod
+    def _wall_slot_after(job: JobEntry, ended: float, *, fixed: bool) -> float:
+        """``_interval_slot_after`` on wall-clock slots (a shared interval task's)."""
+        schedule = job.task.schedule
+        assert isinstance(schedule, IntervalSchedule)
+        started = job.started_at if job.started_at is not None else job.created_at
+        anchor = job.slot if job.slot is not None else started
+        slot = next_after_run(
+            anchor=anchor, ended=ended, interval=schedule.seconds, fixed_interval=fixed
+        )
+        if fixed and slot <= started:
             slot += schedule.seconds
         return slot
 
@@ -779,7 +974,7 @@ class Scheduler:
         self._timeline.cancel(task.id)
         self._overdue.discard(task.id)
         del self._tasks[task.id]
-        if task.schedule.calendar:
+        if task.wall_timed:
             self._calendar_tasks -= 1
         self._store.delete_task(task.id)
 
@@ -802,20 +997,23 @@ class Scheduler:
 
     # -- commands from the API (run on the scheduler thread) ------------------------------
 
-    def add(self, task: TaskEntry, first: float, *, restored: bool = False) -> None:
+    def add(
+        self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
+    ) -> None:
         """Take over ``task``; its first run is at ``first``: a monotonic instant for an
         interval schedule, the epoch instant of its first slot for a calendar one.
 
         ``restored``: the task comes back from a durable store (a restart), and ``first``
         is its stored next run: if that has passed, the run is late from then, so the
-        misfire policy decides. A task restored ``paused`` gets no run.
+        misfire policy decides. A task restored ``paused`` gets no run. ``replanned``: it was
+        restored with a new schedule, planned afresh, which its row must show.
         """
         self._tasks[task.id] = task
-        if task.schedule.calendar:
+        if task.wall_timed:
             self._calendar_tasks += 1
         if task.state is TaskState.PAUSED:
             pass
-        elif task.schedule.calendar:
+        elif task.wall_timed:
             self._apply(task, self._calendar_plan(task, first))
             if first < self._clock.now().timestamp():
                 self._overdue.add(task.id)  # an at= time in the past: late at once
@@ -823,7 +1021,9 @@ class Scheduler:
             self._apply(task, self._interval_plan(task, first))
             if restored and first < self._clock.monotonic():
                 self._overdue.add(task.id)
-        if task.jitter or restored:  # the row stored by add_task shows another run
+        # The row stored by add_task shows another run. (A shared task's row is the store's:
+        # only a process that ran it, or a user's call, writes it.)
+        if replanned or ((task.jitter or restored) and not task.shared):
             self._store.put_task(task.row())
         # Adding is a task's creation, not a change of state: no transition names its event.
         self._emit_task(Event.TASK_ADDED, task.snapshot)
@@ -842,8 +1042,9 @@ class Scheduler:
         ):  # fmt: skip
             setattr(task, name, getattr(new, name))
         if changed:
-            self._calendar_tasks += int(new.schedule.calendar) - int(task.schedule.calendar)
+            before = task.wall_timed
             task.schedule = new.schedule
+            self._calendar_tasks += int(task.wall_timed) - int(before)
             self._logger.info(
                 "quiv: task %r (%s) registered again with a new schedule: %s",
                 task.name,
@@ -851,12 +1052,13 @@ class Scheduler:
                 new.schedule.describe()["description"],
             )
             if task.id in self._timeline and task.pending is None:
-                if task.schedule.calendar:
+                if task.wall_timed:
                     self._apply(task, self._calendar_plan(task, first))
                 else:
                     self._apply(task, self._interval_plan(task, first))
         task.refresh()
-        self._store.put_task(task.row())
+        if changed or not task.shared:
+            self._store.put_task(task.row())
         return True
 
     def _emit_task(self, event: Event | None, snapshot: Callable[[], Task]) -> None:
@@ -880,7 +1082,9 @@ class Scheduler:
         task.follow_up = None
         if task.pending is not None:
             self._cancel_pending(task.pending)
+        task.recheck = False
         self._store.put_task(task.row())
+        self.share(task.id, TaskStatus.PAUSED.value)
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
 
     def resume(self, task_id: str, delay: float) -> None:
@@ -914,6 +1118,8 @@ class Scheduler:
             task.follow_up = deadline
             task.next_run_at = self._clock.now().timestamp() + delay
         self._store.put_task(task.row())
+        status = TaskStatus.RUNNING if task.job is not None else TaskStatus.ACTIVE
+        self.share(task.id, status.value)
         self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
 
     def run_task(self, task_id: str) -> str | None:
@@ -952,8 +1158,17 @@ class Scheduler:
         self._end(task, "remove")
         if task.job is not None:
             self._stop(task.job)
+        if task.shared and self._coordinator is not None:
+            store = self._store
+            self._coordinator.submit(lambda: store.delete_shared(task_id), lambda _: None)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
+
+    def cancel_requested(self, job_ids: list[str]) -> None:
+        """Cancel jobs of this process that another process asked to cancel."""
+        for job_id in job_ids:
+            if self.cancel_job(job_id):
+                self._logger.info("quiv: job %s cancelled at another process's request", job_id)
 
     def cancel_job(self, job_id: str) -> bool:
         """Stop a running job (its stop event, and asyncio cancellation on the main loop) or
@@ -988,7 +1203,7 @@ class Scheduler:
             first = task.next_run_at
             if task.slot is None:
                 return task, first, first
-            base = task.slot if task.schedule.calendar else wall + (task.slot - mono)
+            base = task.slot if task.wall_timed else wall + (task.slot - mono)
             return task, first, base
         job, schedule = task.job, task.schedule
         if job is None or task.run_once:
@@ -997,6 +1212,9 @@ class Scheduler:
             first = wall + (task.follow_up - mono)
             return task, first, first
         # Running: the slot after the job, as if it ended now.
+        if isinstance(schedule, IntervalSchedule) and task.wall_timed:
+            first = self._wall_slot_after(job, wall, fixed=True)
+            return task, first, first
         if isinstance(schedule, IntervalSchedule):
             slot = self._interval_slot_after(job, mono, fixed=True)
             first = wall + (slot - mono)
@@ -1037,4 +1255,5 @@ class Scheduler:
                 assert task.id not in self._timeline
             else:
                 assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
-        assert running <= self._running == len(self._jobs) <= self.pool_size
+        claiming = sum(1 for task in self._tasks.values() if task.claiming)
+        assert running <= self._running == len(self._jobs) + claiming <= self.pool_size

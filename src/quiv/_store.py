@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, insert, literal_column, select, update
+from sqlalchemy import Index, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -64,10 +64,24 @@ class TaskRow(_Base, table=True):
     """A stored task; ``args`` and ``kwargs`` are encoded by the store's codec."""
 
     __tablename__ = "quiv_task"
+    # One task per key among tasks of the whole deployment; tasks of scope 'process' may
+    # share a key across processes (each process has its own).
+    __table_args__ = (
+        Index(
+            "quiv_task_deployment_key",
+            "key",
+            unique=True,
+            sqlite_where=text("scope = 'deployment'"),
+            postgresql_where=text("scope = 'deployment'"),
+        ),
+    )
 
     id: str = Field(primary_key=True)
     # The application's stable name of the task: registering it again re-binds this row.
-    key: str | None = Field(default=None, unique=True)
+    key: str | None = None
+    # 'deployment': one task (and, when shared, one run per slot) for all processes;
+    # 'process': this process's own.
+    scope: str = "deployment"
     # The process (node id) a task without a key belongs to; it dies with that process.
     owner: str | None = None
     created_at: float = 0.0  # UTC, seconds since the epoch
@@ -117,6 +131,7 @@ class JobRow(_Base, table=True):
     result_note: str | None = None
     unresponsive: bool = False
     node: str | None = None  # the process that ran it
+    scheduled_for: float | None = None  # the wall-clock slot it ran for (epoch), if any
     # Set by cancel_job in another process; the node running the job polls for it.
     cancel_requested: bool = False
 
@@ -138,12 +153,22 @@ _job_table = JobRow.__table__  # type: ignore[attr-defined]
 _node_table = NodeRow.__table__  # type: ignore[attr-defined]
 
 
+# The columns a registration sets, as opposed to the state of the task.
+_REGISTRATION = (
+    "task_name", "args", "kwargs", "interval_seconds", "fixed_interval", "run_once",
+    "timeout_seconds", "max_retries", "on_main_loop", "schedule", "misfire",
+    "misfire_grace_seconds", "jitter_seconds",
+)  # fmt: skip
+
+
 class Claim(NamedTuple):
-    """A run this node wants: of ``task_id``, at the stored ``slot`` (None for a run that is
-    not a regular one: run now, a retry), as job ``job_id``."""
+    """A run this node wants: of ``task_id``, at the stored ``slot``, as job ``job_id``. A
+    run that is not a regular one (run now, a retry) has no slot and is known by the
+    ``next_run_at`` it was stored with (``at``)."""
 
     task_id: str
     slot: float | None
+    at: float
     job_id: str
 
 
@@ -156,6 +181,11 @@ class Recovery(NamedTuple):
 
     interrupted: list[str]  # ids of the jobs they left unfinished
     tasks_deleted: int  # their tasks without a key
+
+
+# Nodes of this process that are open now: another node with this process's pid is a
+# previous life of it (a container restarted in place runs the app as the same pid again).
+_LIVE_NODES: set[str] = set()
 
 
 def _alive(pid: int) -> bool:
@@ -180,7 +210,7 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
     names = [column.name for column in table.c]
     # A row written again keeps the creation-time columns it was first written with, and a
     # cancel request another process made.
-    keep = {"id", "key", "owner", "created_at", "cancel_requested"}
+    keep = {"id", "key", "scope", "owner", "created_at", "cancel_requested"}
     special = {"status", "updated_by", "lease_until"} if "lease_node" in names else set()
     sets = [f"{name} = excluded.{name}" for name in names if name not in keep | special]
     guard = ""
@@ -468,6 +498,7 @@ class Store:
         with self._engine.begin() as conn:
             conn.execute(insert(_node_table).values(**row))
         self.node = node
+        _LIVE_NODES.add(node)
         self._job_defaults = {**_JOB_DEFAULTS, "node": node}
         self._wake.set()  # the writer starts beating
 
@@ -525,7 +556,13 @@ class Store:
                 if node["id"] != self.node
                 and (
                     node["heartbeat_at"] < now - NODE_TIMEOUT_SECONDS
-                    or (node["host"] == host and not _alive(node["pid"]))
+                    or (
+                        node["host"] == host
+                        and (
+                            not _alive(node["pid"])
+                            or (node["pid"] == os.getpid() and node["id"] not in _LIVE_NODES)
+                        )
+                    )
                 )
             ]
             if not dead:
@@ -577,10 +614,11 @@ class Store:
     def claim(self, claims: Sequence[Claim], now: float) -> dict[str, Row | None]:
         """Try to claim each run in ``claims`` for this node, in one transaction.
 
-        A claim wins when the task is ``active`` and, for a regular run, its stored ``slot``
-        is the one claimed: then the row is ``running`` under this node's lease, and the
-        answer for it is None. A claim that loses gets the row as it is now (``GONE`` if
-        the task was removed), so that the caller can catch up with other processes.
+        A claim wins when the task is ``active`` and its stored ``slot`` (or, for a run that
+        is not a regular one, its ``next_run_at``) is the one claimed: then the row is
+        ``running`` under this node's lease, and the answer for it is None. A claim that
+        loses gets the row as it is now (``GONE`` if the task was removed), so that the
+        caller can catch up with other processes.
         """
         self.flush()
         won: list[str] = []
@@ -590,6 +628,8 @@ class Store:
                 condition = [_task_table.c.id == claim.task_id, _task_table.c.status == "active"]
                 if claim.slot is not None:
                     condition.append(_task_table.c.slot == claim.slot)
+                else:
+                    condition.append(_task_table.c.next_run_at == claim.at)
                 result = conn.execute(
                     update(_task_table)
                     .where(*condition)
@@ -704,17 +744,32 @@ class Store:
             )
         return bool(result.rowcount)
 
+    def update_registration(self, row: Row) -> None:
+        """Store what a registration of a key says (name, arguments, schedule, policies)
+        and nothing of the task's state, which the store keeps for every process."""
+        values = {name: row[name] for name in _REGISTRATION if name in row}
+        self.flush()
+        with self._engine.begin() as conn:
+            conn.execute(update(_task_table).where(_task_table.c.id == row["id"]).values(values))
+
     def claim_key(self, row: Row) -> Row:
         """Store the new task ``row`` unless a task with its key exists; return the stored
         row of that key (``row`` itself when it was new). Safe against other processes
         registering the same key at the same time: one of them creates it."""
         self.flush()
         row = {**_TASK_DEFAULTS, **row}
-        insert_new = self._task_upsert.split(" ON CONFLICT", 1)[0] + " ON CONFLICT (key) DO NOTHING"
+        insert_new = (
+            self._task_upsert.split(" ON CONFLICT", 1)[0]
+            + " ON CONFLICT (key) WHERE scope = 'deployment' DO NOTHING"
+        )
         with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
             conn.exec_driver_sql(insert_new, self._task_values(row))
             stored = (
-                conn.execute(select(*_TASK_COLUMNS).where(_task_table.c.key == row["key"]))
+                conn.execute(
+                    select(*_TASK_COLUMNS).where(
+                        _task_table.c.key == row["key"], _task_table.c.scope == "deployment"
+                    )
+                )
                 .mappings()
                 .one()
             )
@@ -725,6 +780,7 @@ class Store:
         node, self.node = self.node, None
         if node is None:
             return
+        _LIVE_NODES.discard(node)
         self.flush()
         with self._engine.begin() as conn:
             conn.execute(delete(_task_table).where(_task_table.c.owner == node))

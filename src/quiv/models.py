@@ -130,6 +130,9 @@ class Job(SQLModel):
     ``result`` is what the handler returned, when it was JSON-serializable and at most
     64 KiB as JSON; otherwise ``result_note`` says why it was dropped. ``unresponsive`` is
     set when the handler was still running 5 s after a timeout had set its stop event.
+    ``scheduled_for`` is the slot a run of a cron, ``at=`` or shared task was for (None for
+    a run asked for by hand, and for interval tasks of one process, whose slots are on its
+    own monotonic clock).
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -147,8 +150,9 @@ class Job(SQLModel):
     result: Any = None
     result_note: str | None = None
     unresponsive: bool = False
+    scheduled_for: datetime | None = None
 
-    @field_validator("started_at", "ended_at")
+    @field_validator("started_at", "ended_at", "scheduled_for")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         return _as_utc(value)

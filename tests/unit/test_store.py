@@ -52,6 +52,7 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": task_id,
         "key": None,
+        "scope": "deployment",
         "owner": None,
         "created_at": 1_899_999_000.25,
         "task_name": f"name-{task_id}",
@@ -96,6 +97,7 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "result_note": None,
         "unresponsive": False,
         "node": None,
+        "scheduled_for": None,
         "cancel_requested": False,
     }
     row.update(changes)

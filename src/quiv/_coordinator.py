@@ -1,0 +1,71 @@
+"""Round trips to a shared store, off the scheduler thread.
+
+Claims of shared runs, reads of rows other processes changed, and take-overs of expired
+leases are database transactions: milliseconds, not microseconds. The scheduler thread must
+not wait for them, so it hands them to this one thread, which runs them in order and posts
+each answer back to the scheduler as a command. A failed round trip answers None; the
+scheduler then tries again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from ._threads import start_thread
+
+__all__ = ["Coordinator"]
+
+T = TypeVar("T")
+
+
+class Coordinator:
+    """One thread that runs store round trips and posts their answers to the scheduler."""
+
+    def __init__(self, post: Callable[[Callable[[], None]], None], logger: logging.Logger) -> None:
+        self._post = post
+        self._logger = logger
+        self._queue: deque[tuple[Callable[[], Any], Callable[[Any], None]]] = deque()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, work: Callable[[], T], done: Callable[[T | None], None]) -> None:
+        """Run ``work`` on the coordinator thread, then ``done(result)`` on the scheduler
+        thread (``done(None)`` if ``work`` raised: it is logged)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._thread is None:
+                self._thread = start_thread(self._run, "quiv-coordinator")
+            self._queue.append((work, done))
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                work, done = self._queue.popleft()
+                try:
+                    result = work()
+                except Exception:
+                    self._logger.exception("quiv: a round trip to the shared store failed")
+                    result = None
+                self._post(partial(done, result))
+            if self._closed:
+                return
+
+    def close(self, timeout: float | None) -> None:
+        """Finish what was submitted (up to ``timeout`` seconds), then stop."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
