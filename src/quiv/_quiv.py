@@ -198,6 +198,7 @@ class Quiv:
             self._store.on_cancel_requests = lambda ids: scheduler.post(
                 partial(scheduler.cancel_requested, ids)
             )
+            self._store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
         self._lifecycle = Lifecycle.CREATED
         self._lifecycle_lock = threading.Lock()
         self._finalizer = weakref.finalize(

@@ -537,9 +537,11 @@ class Scheduler:
                 return
             # Running elsewhere. Expect the slot after the one it runs, and claim that; if
             # its owner plans another, that claim loses and brings the new plan.
+            # (Or look again when its lease would run out, if that comes first: a crashed
+            # owner's run is then taken over at once.)
             following = self._following(task, row["slot"])
-            if following is None:
-                self._recheck(task, min(RECHECK_SECONDS, max(0.0, lease_until - wall) + 0.5))
+            if following is None or following > lease_until:
+                self._recheck(task, max(0.0, lease_until - wall) + 0.5)
             else:
                 self._apply(task, self._calendar_plan(task, following))
             return
@@ -1163,6 +1165,19 @@ class Scheduler:
             self._coordinator.submit(lambda: store.delete_shared(task_id), lambda _: None)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
+
+    def freed(self, task_ids: list[str]) -> None:
+        """Look at once at shared tasks that a dead process was running."""
+        ids = [
+            task_id
+            for task_id in task_ids
+            if (task := self._tasks.get(task_id)) is not None
+            and task.shared
+            and task.job is None
+            and not task.claiming
+        ]
+        if ids and not self._stopping:
+            self._look(ids)
 
     def cancel_requested(self, job_ids: list[str]) -> None:
         """Cancel jobs of this process that another process asked to cancel."""

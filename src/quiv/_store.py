@@ -181,6 +181,7 @@ class Recovery(NamedTuple):
 
     interrupted: list[str]  # ids of the jobs they left unfinished
     tasks_deleted: int  # their tasks without a key
+    tasks_freed: list[str]  # keyed tasks they were running, active again
 
 
 # Nodes of this process that are open now: another node with this process's pid is a
@@ -278,6 +279,8 @@ class Store:
         self.node: str | None = None  # this process, once registered (durable stores)
         # Called on the writer thread with ids of this node's jobs that others asked to cancel.
         self.on_cancel_requests: Callable[[list[str]], None] | None = None
+        # Called on the writer thread with ids of shared tasks freed from dead nodes.
+        self.on_tasks_freed: Callable[[list[str]], None] | None = None
         self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -503,7 +506,8 @@ class Store:
         self._wake.set()  # the writer starts beating
 
     def _heartbeat(self) -> None:
-        """Tell other nodes this one is alive, and renew the leases of the runs it holds."""
+        """Tell other nodes this one is alive, renew the leases of the runs it holds, and
+        recover after nodes that died."""
         now = time.time()
         try:
             with self._engine.begin() as conn:
@@ -519,6 +523,22 @@ class Store:
                 )
         except Exception:
             self._logger.exception("quiv store: the heartbeat of node %s failed", self.node)
+            return
+        # Nodes die while this one lives: close what they leave, without waiting for a start.
+        try:
+            recovery = self.recover(now)
+        except Exception:
+            self._logger.exception("quiv store: recovery after dead nodes failed")
+            return
+        if recovery.tasks_freed and self.on_tasks_freed is not None:
+            self.on_tasks_freed(recovery.tasks_freed)
+        if recovery.interrupted or recovery.tasks_deleted:
+            self._logger.warning(
+                "quiv: a process sharing this store died: %d of its jobs are now "
+                "'interrupted', %d of its tasks without a key deleted",
+                len(recovery.interrupted),
+                recovery.tasks_deleted,
+            )
 
     def _poll_cancels(self) -> None:
         callback = self.on_cancel_requests
@@ -566,7 +586,7 @@ class Store:
                 )
             ]
             if not dead:
-                return Recovery([], 0)
+                return Recovery([], 0, [])
             lost = conn.execute(
                 select(_job_table.c.id, _job_table.c.status).where(
                     _job_table.c.node.in_(dead), _job_table.c.status.in_(_UNFINISHED)
@@ -588,6 +608,14 @@ class Store:
                 )
             gone = conn.execute(delete(_task_table).where(_task_table.c.owner.in_(dead))).rowcount
             # Keyed tasks they were running: active again, on the slot that was running.
+            running = (_task_table.c.key.is_not(None), _task_table.c.status == "running")
+            freed = (
+                conn.execute(
+                    select(_task_table.c.id).where(*running, _task_table.c.lease_node.in_(dead))
+                )
+                .scalars()
+                .all()
+            )
             conn.execute(
                 update(_task_table)
                 .where(_task_table.c.key.is_not(None), _task_table.c.status == "running")
@@ -607,7 +635,7 @@ class Store:
                 .values(lease_node=None, lease_job=None, lease_until=None)
             )
             conn.execute(delete(_node_table).where(_node_table.c.id.in_(dead)))
-        return Recovery([job.id for job in lost], int(gone or 0))
+        return Recovery([job.id for job in lost], int(gone or 0), list(freed))
 
     # -- shared tasks: claims, leases, cancel requests ----------------------------------------
 
