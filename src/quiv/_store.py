@@ -153,6 +153,9 @@ _job_table = JobRow.__table__  # type: ignore[attr-defined]
 _node_table = NodeRow.__table__  # type: ignore[attr-defined]
 
 
+_DIED = "interrupted: the process running it stopped without ending it (it crashed, or was killed)"
+_EXPIRED = "interrupted: the lease of the process running it expired (it stopped its heartbeat)"
+
 # The columns a registration sets, as opposed to the state of the task.
 _REGISTRATION = (
     "task_name", "args", "kwargs", "interval_seconds", "fixed_interval", "run_once",
@@ -602,20 +605,22 @@ class Store:
                     .values(
                         status=JobStatus.INTERRUPTED.value,
                         ended_at=now,
-                        error_message="interrupted: the process running it stopped without "
-                        "ending it (it crashed, or was killed)",
+                        error_message=_DIED,
                     )
                 )
             gone = conn.execute(delete(_task_table).where(_task_table.c.owner.in_(dead))).rowcount
             # Keyed tasks they were running: active again, on the slot that was running.
             running = (_task_table.c.key.is_not(None), _task_table.c.status == "running")
-            freed = (
+            freed_rows = (
                 conn.execute(
-                    select(_task_table.c.id).where(*running, _task_table.c.lease_node.in_(dead))
+                    select(*_TASK_COLUMNS).where(*running, _task_table.c.lease_node.in_(dead))
                 )
-                .scalars()
+                .mappings()
                 .all()
             )
+            freed = [row["id"] for row in freed_rows]
+            for row in freed_rows:
+                self._record_lost_run(conn, dict(row), now, _DIED)
             conn.execute(
                 update(_task_table)
                 .where(_task_table.c.key.is_not(None), _task_table.c.status == "running")
@@ -636,6 +641,34 @@ class Store:
             )
             conn.execute(delete(_node_table).where(_node_table.c.id.in_(dead)))
         return Recovery([job.id for job in lost], int(gone or 0), list(freed))
+
+    @staticmethod
+    def _record_lost_run(conn: Any, task: Row, now: float, reason: str) -> None:
+        """A claimed run whose job row was never written (its process died within the
+        write-behind pause after the claim): record it, ``interrupted``, all the same."""
+        job_id = task["lease_job"]
+        if job_id is None:
+            return
+        exists = conn.execute(select(_job_table.c.id).where(_job_table.c.id == job_id)).first()
+        if exists is not None:
+            return
+        JOB_MACHINE.next_state(job_id, JobStatus.SCHEDULED, "interrupt")
+        conn.execute(
+            insert(_job_table).values(
+                {
+                    **_JOB_DEFAULTS,
+                    "id": job_id,
+                    "task_id": task["id"],
+                    "task_name": task["task_name"],
+                    "status": JobStatus.INTERRUPTED.value,
+                    "started_at": now,
+                    "ended_at": now,
+                    "error_message": reason,
+                    "node": task["lease_node"],
+                    "scheduled_for": task["slot"],
+                }
+            )
+        )
 
     # -- shared tasks: claims, leases, cancel requests ----------------------------------------
 
@@ -713,6 +746,7 @@ class Store:
                     updated_by=self.node,
                 )
             )
+            self._record_lost_run(conn, row, now, _EXPIRED)
             job_id = row["lease_job"]
             status = None
             if job_id is not None:
@@ -727,8 +761,7 @@ class Store:
                     .values(
                         status=JobStatus.INTERRUPTED.value,
                         ended_at=now,
-                        error_message="interrupted: the lease of the process running it "
-                        f"expired (no heartbeat for {LEASE_SECONDS:g} s)",
+                        error_message=_EXPIRED,
                     )
                 )
             self._logger.warning(

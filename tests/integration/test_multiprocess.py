@@ -1,0 +1,158 @@
+"""Several real processes sharing one durable store: each run of a shared task happens in
+exactly one of them; a process killed mid-run has its run recovered by the others; a job is
+cancelled from a process that does not run it.
+
+Worker processes run a small script (below) with shorter heartbeats and leases than the
+defaults, so that recovery shows within seconds. Every case runs on a SQLite file and on
+PostgreSQL (skipped, with the reason, when no server is configured).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from quiv import JobStatus
+from quiv.testing import wait_until
+
+WORKER = """
+import json, os, sys, threading, time
+import quiv._store as store
+store.HEARTBEAT_SECONDS = 0.3
+store.LEASE_SECONDS = store.NODE_TIMEOUT_SECONDS = 2.0
+from quiv import Quiv
+
+url, seconds, tasks, interval, hold, marker = sys.argv[1:7]
+q = Quiv(database_url=url, pool_size=8)
+
+def work(_job_id, _stop_event):
+    with open(marker, "a") as out:
+        out.write(json.dumps({"pid": os.getpid(), "job": _job_id}) + "\\n")
+    _stop_event.wait(float(hold))
+
+for i in range(int(tasks)):
+    q.add_task(f"t{i}", work, interval=float(interval), key=f"t{i}")
+q.start()
+time.sleep(float(seconds))
+q.shutdown(timeout=10)
+"""
+
+
+def _start(
+    tmp_path: Path, url: str, *, seconds: float, tasks: int, interval: float, hold: float
+) -> subprocess.Popen[bytes]:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.Popen(
+        [sys.executable, str(script), url, str(seconds), str(tasks), str(interval), str(hold),
+         str(tmp_path / "marker")],
+        env=env,
+    )  # fmt: skip
+
+
+def _jobs(url: str) -> list[Any]:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT task_name, scheduled_for, status, node, error_message FROM quiv_job"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _marks(tmp_path: Path) -> list[dict[str, Any]]:
+    marker = tmp_path / "marker"
+    if not marker.exists():
+        return []
+    return [json.loads(line) for line in marker.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def shared_url(durable_url: str) -> str:
+    return durable_url
+
+
+def _wait(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        assert process.wait(timeout=60) == 0
+
+
+def test_each_slot_of_a_shared_task_runs_in_exactly_one_process(
+    tmp_path: Path, shared_url: str
+) -> None:
+    workers = [
+        _start(tmp_path, shared_url, seconds=4, tasks=8, interval=0.25, hold=0) for _ in range(3)
+    ]
+    _wait(workers)
+    jobs = [job for job in _jobs(shared_url) if job.status == JobStatus.COMPLETED.value]
+    by_task: dict[str, list[float]] = collections.defaultdict(list)
+    for job in jobs:
+        assert job.scheduled_for is not None
+        by_task[job.task_name].append(job.scheduled_for)
+    assert sorted(by_task) == [f"t{i}" for i in range(8)]
+    for name, slots in by_task.items():
+        # No slot twice (a duplicate run) ...
+        assert len(slots) == len(set(slots)), name
+        # ... and none left out between the first and the last (a lost run).
+        ordered = sorted(slots)
+        gaps = [round((b - a) / 0.25) for a, b in itertools.pairwise(ordered)]
+        assert set(gaps) == {1}, (name, gaps)
+        assert len(slots) >= 8
+    # The handlers' own record agrees with the job rows, one call per job.
+    assert len(_marks(tmp_path)) >= len(jobs)
+    # The work is spread: more than one process ran something.
+    assert len({job.node for job in jobs}) > 1
+
+
+def test_a_run_of_a_killed_process_is_interrupted_and_run_again_by_another(
+    tmp_path: Path, shared_url: str
+) -> None:
+    workers = [
+        _start(tmp_path, shared_url, seconds=7, tasks=1, interval=30, hold=2.5) for _ in range(3)
+    ]
+    wait_until(lambda: len(_marks(tmp_path)) >= 1, timeout=20)
+    victim = _marks(tmp_path)[0]["pid"]
+    (process,) = [worker for worker in workers if worker.pid == victim]
+    os.kill(victim, signal.SIGKILL)
+    assert process.wait(timeout=10) == -signal.SIGKILL
+    others = [worker for worker in workers if worker is not process]
+    # Another process picks the run up again, well before the next slot (30 s away).
+    wait_until(lambda: len(_marks(tmp_path)) >= 2, timeout=8)
+    _wait(others)
+    marks = _marks(tmp_path)
+    assert marks[1]["pid"] != victim
+    jobs = {job.status: job for job in _jobs(shared_url)}
+    interrupted = jobs[JobStatus.INTERRUPTED.value]
+    assert "crashed, or was killed" in interrupted.error_message
+    rerun = [j for j in _jobs(shared_url) if j.status != JobStatus.INTERRUPTED.value]
+    # The same slot, run once more after the crash (the misfire policy is coalesce).
+    assert any(job.scheduled_for == interrupted.scheduled_for for job in rerun)
+
+
+def test_cancel_job_reaches_the_process_that_runs_the_job(
+    tmp_path: Path, shared_url: str, quiv: Any
+) -> None:
+    worker = _start(tmp_path, shared_url, seconds=6, tasks=1, interval=60, hold=30)
+    wait_until(lambda: len(_marks(tmp_path)) >= 1, timeout=20)
+    job_id = _marks(tmp_path)[0]["job"]
+    other = quiv(database_url=shared_url)  # runs nothing: it only asks
+    assert other.cancel_job(job_id) is True
+    wait_until(lambda: other.get_job(job_id).status == JobStatus.CANCELLED.value, timeout=10)
+    assert other.cancel_job(job_id) is False  # ended: nothing left to cancel
+    assert worker.wait(timeout=30) == 0
