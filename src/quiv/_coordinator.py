@@ -34,6 +34,7 @@ class Coordinator:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._working = False
 
     def submit(self, work: Callable[[], T], done: Callable[[T | None], None]) -> None:
         """Run ``work`` on the coordinator thread, then ``done(result)`` on the scheduler
@@ -51,6 +52,7 @@ class Coordinator:
             self._wake.wait()
             self._wake.clear()
             while self._queue:
+                self._working = True
                 work, done = self._queue.popleft()
                 try:
                     result = work()
@@ -58,8 +60,14 @@ class Coordinator:
                     self._logger.exception("quiv: a round trip to the shared store failed")
                     result = None
                 self._post(partial(done, result))
+            self._working = False
             if self._closed:
                 return
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or under way (every answer has been posted)."""
+        return not self._queue and not self._working
 
     def close(self, timeout: float | None) -> None:
         """Finish what was submitted (up to ``timeout`` seconds), then stop."""

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,10 @@ WALL_CHECK_SECONDS = 60.0
 # A shared task that another process has paused, or is running without a slot to expect
 # next, is looked at again in the store this often.
 RECHECK_SECONDS = 5.0
+# How many due runs of shared tasks one claim may ask for beyond the free workers: a round
+# trip to the store costs milliseconds, so claims go in batches, and runs won beyond the
+# free workers wait for one (holding their lease) instead of waiting for another round trip.
+CLAIM_AHEAD = 256
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,9 @@ class Scheduler:
         self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
         self._coordinator = Coordinator(self.post, logger) if store.durable else None
+        self._claims_in_flight = 0
+        # Runs of shared tasks claimed and waiting for a free worker: (task, due, late).
+        self._ready: deque[tuple[TaskEntry, float, float, str]] = deque()
         self._inbox: deque[Callable[[], None]] = deque()
         self._wake = threading.Event()
         self._inline_lock = threading.RLock()
@@ -223,12 +231,28 @@ class Scheduler:
 
     def settle(self, timeout: float) -> bool:
         """Wait until the thread has run every command posted before and then made one
-        dispatch pass at the clock's current time; False on timeout. Not started: True."""
+        dispatch pass at the clock's current time, with no round trip to a shared store on
+        its way; False on timeout. Not started: True."""
         if self._thread is None:
             return True
-        barrier = threading.Event()
-        self.post(lambda: self._barriers.append(barrier))
-        return barrier.wait(timeout)
+        end = time.monotonic() + timeout
+        while True:
+            # Claims of shared runs are answered on the coordinator thread: settled means
+            # none was on its way before a pass, nor after it.
+            quiet = self._quiet()
+            barrier = threading.Event()
+            self.post(partial(self._barriers.append, barrier))
+            if not barrier.wait(max(0.0, end - time.monotonic())):
+                return False
+            if quiet and self._quiet():
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.001)
+
+    def _quiet(self) -> bool:
+        coordinator = self._coordinator
+        return not self._claims_in_flight and (coordinator is None or coordinator.idle)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -380,6 +404,8 @@ class Scheduler:
         if timeout is not None and (deadline is None or timeout[0] < deadline):
             deadline = timeout[0]
         if self._running < self.pool_size:
+            if self._ready:
+                return self._clock.monotonic()
             head = self._timeline.peek()
             if head is not None and (deadline is None or head[0] < deadline):
                 deadline = head[0]
@@ -387,13 +413,26 @@ class Scheduler:
 
     def _dispatch_due(self, now: float) -> None:
         free = self.pool_size - self._running
+        while self._ready and free > 0:  # claimed runs first: they hold their lease
+            task, due, late, job_id = self._ready.popleft()
+            if task.claiming and self._tasks.get(task.id) is task:
+                task.claiming = False
+                task.claimed_job = job_id
+                self._start_due(task, due, late, now)
+                task.claimed_job = None
+            free = self.pool_size - self._running
         if free <= 0:
             return
         wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
         claims: list[tuple[Claim, float]] = []
         looks: list[str] = []
-        for task_id, due in self._timeline.pop_due(now, free):
+        ahead = CLAIM_AHEAD if self._coordinator is not None and not self._claims_in_flight else 0
+        for task_id, due in self._timeline.pop_due(now, free + ahead):
             task = self._tasks[task_id]
+            if not task.shared and free <= 0:
+                # Popped in a claim's look-ahead, but no worker is free: back it goes.
+                self._timeline.schedule(task_id, due)
+                continue
             if task.recheck:
                 task.recheck = False
                 looks.append(task_id)
@@ -412,16 +451,15 @@ class Scheduler:
                 late = max(late, wall_late)
             self._overdue.discard(task_id)
             if task.shared:
-                # Another process may want this run too: claim it first (the worker it
-                # would run on is held meanwhile).
+                # Another process may want this run too: claim it first.
                 job_id = task.pending.id if task.pending is not None else new_id()
                 regular = task.slot is not None and task.pending is None
                 slot = task.slot if regular else None
                 claims.append((Claim(task.id, slot, task.next_run_at, job_id), due))
                 task.claiming = True
-                self._running += 1
                 continue
             self._start_due(task, due, late, now)
+            free -= 1
         if claims:
             self._send_claims(claims, wall)
         if looks:
@@ -453,6 +491,7 @@ class Scheduler:
         store = self._store
         batch = [claim for claim, _ in claims]
         dues = {claim.task_id: (claim, due) for claim, due in claims}
+        self._claims_in_flight += 1
         self._coordinator.submit(
             lambda: store.claim(batch, wall), lambda answers: self._claimed(dues, answers)
         )
@@ -461,29 +500,35 @@ class Scheduler:
         self, dues: dict[str, tuple[Claim, float]], answers: dict[str, Row | None] | None
     ) -> None:
         """The store's answer to claims: start the runs won, catch up on the others."""
+        self._claims_in_flight -= 1
         now = self._clock.monotonic()
         wall = self._clock.now().timestamp()
         for task_id, (claim, due) in dues.items():
-            self._running -= 1
             task = self._tasks.get(task_id)
-            if task is None or not task.claiming:
+            if task is None:
                 continue  # removed meanwhile (its row was deleted with it)
-            task.claiming = False
+            if not task.claiming:  # paused meanwhile: a run won is handed back
+                if answers is not None and answers.get(task_id, GONE) is None:
+                    self._store.put_task(task.row())
+                continue
             if self._stopping:
+                task.claiming = False
                 continue
             if answers is None:  # the store could not be reached: try again soon
+                task.claiming = False
                 self._apply(task, Plan(now + 1.0, task.slot, wall + 1.0))
                 continue
             answer = answers.get(task_id, GONE)
             if answer is not None:
+                task.claiming = False
                 self._catch_up(task, answer)
                 continue
             if task.state not in (TaskState.ACTIVE, TaskState.PAUSED):
+                task.claiming = False
                 continue
             late = max(0.0, wall - task.next_run_at) if task.slot is not None else 0.0
-            task.claimed_job = claim.job_id  # the lease names it: the job takes that id
-            self._start_due(task, due, late, now)
-            task.claimed_job = None
+            # It starts when a worker is free (at once, if one is); the lease names the job.
+            self._ready.append((task, due, late, claim.job_id))
 
     def _look(self, task_ids: list[str]) -> None:
         assert self._coordinator is not None
@@ -530,6 +575,12 @@ class Scheduler:
             task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
             self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
         wall = self._clock.now().timestamp()
+        if status == TaskStatus.RUNNING.value and row["lease_node"] == task.node:
+            # A lease of this process that no job of it holds (its start failed): hand the
+            # run back, and try again.
+            self._store.put_task(task.row())
+            self._apply(task, Plan(self._clock.monotonic() + 1.0, task.slot, wall + 1.0))
+            return
         if status == TaskStatus.RUNNING.value:
             lease_until = row["lease_until"] or 0.0
             if lease_until < wall:
@@ -1085,6 +1136,7 @@ class Scheduler:
         if task.pending is not None:
             self._cancel_pending(task.pending)
         task.recheck = False
+        task.claiming = False  # a run claimed but not started is handed back (by the write)
         self._store.put_task(task.row())
         self.share(task.id, TaskStatus.PAUSED.value)
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
@@ -1270,5 +1322,6 @@ class Scheduler:
                 assert task.id not in self._timeline
             else:
                 assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
-        claiming = sum(1 for task in self._tasks.values() if task.claiming)
-        assert running <= self._running == len(self._jobs) + claiming <= self.pool_size
+        assert running <= self._running == len(self._jobs) <= self.pool_size
+        for task, _, _, _ in self._ready:
+            assert task.claiming

@@ -23,7 +23,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Index, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import (
+    Index,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -390,6 +401,11 @@ class Store:
                 if gone:
                     conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
                 rows = [row for row in tasks.values() if row is not None]
+                if self.database.kind == "postgresql":
+                    # In id order, as claims lock them: two processes writing the same rows
+                    # in different orders could deadlock. (SQLite locks the whole database,
+                    # and lists rows in the order they were first written.)
+                    rows.sort(key=operator.itemgetter("id"))
                 if rows:
                     conn.exec_driver_sql(
                         self._task_upsert, [self._task_values(row) for row in rows]
@@ -681,28 +697,50 @@ class Store:
         loses gets the row as it is now (``GONE`` if the task was removed), so that the
         caller can catch up with other processes.
         """
-        self.flush()
-        won: list[str] = []
-        lost: list[str] = []
+        by_slot = [claim for claim in claims if claim.slot is not None]
+        by_time = [claim for claim in claims if claim.slot is None]
+        if by_time:
+            self.flush()  # a run asked for here is known by the next_run_at written here
+        won: set[str] = set()
         with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
-            for claim in claims:
-                condition = [_task_table.c.id == claim.task_id, _task_table.c.status == "active"]
-                if claim.slot is not None:
-                    condition.append(_task_table.c.slot == claim.slot)
-                else:
-                    condition.append(_task_table.c.next_run_at == claim.at)
+            if self.database.kind == "postgresql":
+                # Lock the rows in id order first, as row writes do (see _write): the update
+                # below locks them in whatever order its plan visits them, and two processes
+                # locking the same rows in different orders deadlock.
+                conn.execute(
+                    select(_task_table.c.id)
+                    .where(_task_table.c.id.in_(sorted(claim.task_id for claim in claims)))
+                    .order_by(_task_table.c.id)
+                    .with_for_update()
+                )
+            # One statement per kind of claim, whatever the batch size: a round trip to the
+            # database costs more than the update of a row.
+            for batch, column, key in (
+                (by_slot, _task_table.c.slot, operator.attrgetter("slot")),
+                (by_time, _task_table.c.next_run_at, operator.attrgetter("at")),
+            ):
+                if not batch:
+                    continue
+                jobs = {claim.task_id: claim.job_id for claim in batch}
                 result = conn.execute(
                     update(_task_table)
-                    .where(*condition)
+                    .where(
+                        tuple_(_task_table.c.id, column).in_(
+                            [(claim.task_id, key(claim)) for claim in sorted(batch)]
+                        ),
+                        _task_table.c.status == "active",
+                    )
                     .values(
                         status="running",
                         lease_node=self.node,
-                        lease_job=claim.job_id,
+                        lease_job=case(jobs, value=_task_table.c.id),
                         lease_until=now + LEASE_SECONDS,
                         updated_by=self.node,
                     )
+                    .returning(_task_table.c.id)
                 )
-                (won if result.rowcount == 1 else lost).append(claim.task_id)
+                won.update(result.scalars().all())
+            lost = [claim.task_id for claim in claims if claim.task_id not in won]
             rows = self._rows(conn, lost)
         answers: dict[str, Row | None] = dict.fromkeys(won)
         for task_id in lost:
@@ -711,7 +749,6 @@ class Store:
 
     def read_tasks(self, task_ids: Sequence[str]) -> dict[str, Row]:
         """The stored rows of these tasks (``GONE`` for one that was removed)."""
-        self.flush()
         with self._engine.connect() as conn:
             rows = self._rows(conn, task_ids)
         return {task_id: rows.get(task_id, GONE) for task_id in task_ids}
@@ -845,6 +882,17 @@ class Store:
         self.flush()
         with self._engine.begin() as conn:
             conn.execute(delete(_task_table).where(_task_table.c.owner == node))
+            # Runs it claimed and never started (shut down first) go back to the others.
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.lease_node == node, _task_table.c.status == "running")
+                .values(status="active", lease_node=None, lease_job=None, lease_until=None)
+            )
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.lease_node == node)
+                .values(lease_node=None, lease_job=None, lease_until=None)
+            )
             conn.execute(delete(_node_table).where(_node_table.c.id == node))
 
     # -- reads --------------------------------------------------------------------------
