@@ -535,6 +535,13 @@ class Store:
                     .where(_node_table.c.id == self.node)
                     .values(heartbeat_at=now)
                 )
+                if self.database.kind == "postgresql":  # lock in id order, as claims do
+                    conn.execute(
+                        select(_task_table.c.id)
+                        .where(_task_table.c.lease_node == self.node)
+                        .order_by(_task_table.c.id)
+                        .with_for_update()
+                    )
                 conn.execute(
                     update(_task_table)
                     .where(_task_table.c.lease_node == self.node)
