@@ -213,3 +213,13 @@ def bench_report(session: nox.Session) -> None:
     """Render docs/performance.md and its plots from benchmarks/results/*.json."""
     _install(session, "bench")
     session.run("python", "benchmarks/report.py", "render", *session.posargs)
+
+
+@nox.session(python=PEERS_PYTHON)
+def bench_shared(session: nox.Session) -> None:
+    """Several processes on one durable store (benchmarks/shared_store.py): claims per
+    second, dispatch latency, duplicates and losses, on a SQLite file and, when
+    QUIV_TEST_POSTGRES_URL names a server (``.ci/postgres`` starts one), on PostgreSQL.
+    Extra arguments go to the script: ``nox -s bench_shared -- --tasks 200``."""
+    _install(session, "test")
+    session.run("python", "benchmarks/shared_store.py", *session.posargs)
