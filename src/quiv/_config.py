@@ -72,6 +72,16 @@ def check_number(
     ``maximum`` defaults to a century (``None``: no bound); ``minimum`` applies to values
     above zero.
     """
+    kind = type(value)
+    # The common case, checked in one go (a bool's type is not int; an int beyond a float's
+    # range takes the long way).
+    if kind is float or (kind is int and -(2**53) <= value <= 2**53):  # type: ignore[operator]
+        number = float(value)  # type: ignore[arg-type]
+        if (
+            0.0 < number <= (MAX_SECONDS if maximum is None else maximum)
+            and (minimum is None or number >= minimum)
+        ) or (number == 0.0 and allow_zero and not positive):
+            return number
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigurationError(
             f"{name} must be a number of seconds, got {type(value).__name__} {value!r}"

@@ -183,6 +183,10 @@ class TaskEntry:
             "jitter_seconds": self.jitter,
             "shared": self.shared,
             "updated_by": self.node,
+            "slot": None,
+            "lease_node": None,
+            "lease_job": None,
+            "lease_until": None,
         }
 
     def row(self) -> Row:

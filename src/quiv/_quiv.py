@@ -405,7 +405,8 @@ class Quiv:
         shared = key is not None and scope == "deployment" and self._store.durable
         blobs = self._store.codec.encode(args, kwargs)
         timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
-        first, next_run_at = self._first_run(schedule, delay, wall_timed=shared)
+        wall = self._clock.now().timestamp()
+        first, next_run_at = self._first_run(schedule, delay, wall, wall_timed=shared)
         task = TaskEntry(
             id=new_id(),
             name=task_name,
@@ -425,7 +426,7 @@ class Quiv:
             key=key,
             scope=scope if key is not None else "process",
             owner=None if key is not None and scope == "deployment" else self._node,
-            created_at=self._clock.now().timestamp(),
+            created_at=wall,
             codec=self._store.codec,
             shared=shared,
             node=self._node,
@@ -465,6 +466,15 @@ class Quiv:
             self._send_add(task, first)
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
+        unchanged = stored["schedule"] == same.row()["schedule"]
+        if stored["status"] == TaskStatus.FINISHED.value and unchanged:
+            self._logger.info(
+                "quiv: task %r (%s) ran already; registering its key again does not run it "
+                "again (give it a new time to)",
+                same.name,
+                same.id,
+            )
+            return same.id
         if same.shared:  # the new registration's settings, not its view of the state
             self._store.update_registration(same.row())
         if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
@@ -472,7 +482,6 @@ class Quiv:
         # Back from the store: its status, and its next run unless the schedule changed.
         if stored["status"] == TaskStatus.PAUSED.value:
             same.state = TaskState.PAUSED
-        unchanged = stored["schedule"] == same.row()["schedule"]
         if unchanged:
             at = float(stored["next_run_at"])
             same.next_run_at = at
@@ -502,11 +511,11 @@ class Quiv:
             raise
 
     def _first_run(
-        self, schedule: Schedule, delay: float, *, wall_timed: bool = False
+        self, schedule: Schedule, delay: float, wall: float, *, wall_timed: bool = False
     ) -> tuple[float, float]:
-        """The first run of a new task: what ``Scheduler.add`` takes (an epoch instant for
-        a calendar or shared task, else a monotonic one), and its epoch instant."""
-        wall = self._clock.now().timestamp()
+        """The first run of a new task added at ``wall``: what ``Scheduler.add`` takes (an
+        epoch instant for a calendar or shared task, else a monotonic one), and its epoch
+        instant."""
         if isinstance(schedule, IntervalSchedule):
             if wall_timed:
                 return wall + delay, wall + delay

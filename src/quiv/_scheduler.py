@@ -277,6 +277,10 @@ class Scheduler:
             self._closed = True
             thread = self._thread
         if thread is None:
+            # Never started; round trips a pause or a removal sent to a shared store may
+            # still be on their way: let them finish, and end the coordinator's thread.
+            if self._coordinator is not None:
+                self._coordinator.close(timeout)
             return []
         if thread is threading.current_thread():
             # Only a finalizer can get here: stop the loop, and let nothing wait on itself.
@@ -555,6 +559,9 @@ class Scheduler:
         if self._stopping:
             return
         status = row["status"]
+        if status == TaskStatus.FINISHED.value:  # a one-shot run elsewhere: it is done
+            self._end(task, "finish_last" if task.job is not None else "miss_last")
+            return
         if status == "gone":  # removed by another process
             snapshot = task.snapshot()
             if task.pending is not None:
@@ -1029,7 +1036,14 @@ class Scheduler:
         del self._tasks[task.id]
         if task.wall_timed:
             self._calendar_tasks -= 1
-        self._store.delete_task(task.id)
+        if trigger != "remove" and task.key is not None and self._store.durable:
+            # A keyed one-shot task that ran (or missed its run) stays on record, so that
+            # registering its key again at the next start does not run it again.
+            row = task.row()
+            row["status"] = TaskStatus.FINISHED.value
+            self._store.put_task(row)
+        else:
+            self._store.delete_task(task.id)
 
     # -- history --------------------------------------------------------------------------
 
@@ -1070,6 +1084,10 @@ class Scheduler:
             self._apply(task, self._calendar_plan(task, first))
             if first < self._clock.now().timestamp():
                 self._overdue.add(task.id)  # an at= time in the past: late at once
+        elif not task.jitter and not restored:
+            # The common case, kept short: add_task computed next_run_at for this deadline.
+            self._timeline.schedule(task.id, first)
+            task.slot = first
         else:
             self._apply(task, self._interval_plan(task, first))
             if restored and first < self._clock.monotonic():

@@ -35,6 +35,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -261,9 +262,12 @@ def _defaults(table: Any) -> Row:
 
 
 _TASK_DEFAULTS = _defaults(_task_table)
+_TASK_WIDTH = len(_task_table.c)
 _JOB_DEFAULTS = _defaults(_job_table)
 _ROWID: Any = literal_column("rowid")
 _TASK_COLUMNS = list(_task_table.c)
+# A keyed one-shot task that finished stays on record, but reads treat it as gone.
+_LIVE_TASK = _task_table.c.status != "finished"
 _JOB_COLUMNS = list(_job_table.c)
 
 PurgeDone = Callable[[float | None], None]
@@ -321,7 +325,8 @@ class Store:
         """Queue ``row`` (a task's columns; optional ones may be left out) to be written,
         replacing any earlier one. ``new``: the task was never stored before, so deleting
         it before the next commit writes nothing at all (a short run-once task)."""
-        row = {**_TASK_DEFAULTS, **row}
+        if len(row) != _TASK_WIDTH:  # a TaskEntry's row has every column already
+            row = {**_TASK_DEFAULTS, **row}
         with self._pending_lock:
             self._tasks[row["id"]] = row
             if new:
@@ -514,8 +519,10 @@ class Store:
             "id": node,
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "started_at": now,
-            "heartbeat_at": now,
+            # Liveness is between processes: on the real clock, whatever clock the
+            # scheduler runs on (a test's fake clock cannot speak for another process).
+            "started_at": time.time(),
+            "heartbeat_at": time.time(),
         }
         with self._engine.begin() as conn:
             conn.execute(insert(_node_table).values(**row))
@@ -601,7 +608,7 @@ class Store:
                 for node in nodes
                 if node["id"] != self.node
                 and (
-                    node["heartbeat_at"] < now - NODE_TIMEOUT_SECONDS
+                    node["heartbeat_at"] < time.time() - NODE_TIMEOUT_SECONDS
                     or (
                         node["host"] == host
                         and (
@@ -840,14 +847,46 @@ class Store:
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the process running job ``job_id`` to cancel it; False if it is not unfinished."""
+        try:
+            return self._request_cancel(job_id)
+        except IntegrityError:  # its owner wrote the job's row meanwhile: update that
+            return self._request_cancel(job_id)
+
+    def _request_cancel(self, job_id: str) -> bool:
         self.flush()
-        with self._engine.begin() as conn:
+        with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
             result = conn.execute(
                 update(_job_table)
                 .where(_job_table.c.id == job_id, _job_table.c.status.in_(_UNFINISHED))
                 .values(cancel_requested=True)
             )
-        return bool(result.rowcount)
+            if result.rowcount:
+                return True
+            # Its process may have claimed the run and started it without having written
+            # the job's row yet (rows are written behind): the lease names the job. Write
+            # the request into a row of its own, which the owner's row write keeps.
+            task = conn.execute(
+                select(_task_table.c.id, _task_table.c.task_name, _task_table.c.lease_node).where(
+                    _task_table.c.lease_job == job_id, _task_table.c.status == "running"
+                )
+            ).first()
+            if task is None:
+                return False
+            conn.execute(
+                insert(_job_table).values(
+                    {
+                        **_JOB_DEFAULTS,
+                        "id": job_id,
+                        "task_id": task.id,
+                        "task_name": task.task_name,
+                        "status": JobStatus.SCHEDULED.value,
+                        "started_at": time.time(),
+                        "node": task.lease_node,
+                        "cancel_requested": True,
+                    }
+                )
+            )
+        return True
 
     def update_registration(self, row: Row) -> None:
         """Store what a registration of a key says (name, arguments, schedule, policies)
@@ -906,11 +945,11 @@ class Store:
 
     def get_task(self, task_id: str) -> Row | None:
         """The stored row of a task, or None."""
-        return self._one(select(*_TASK_COLUMNS).where(_task_table.c.id == task_id))
+        return self._one(select(*_TASK_COLUMNS).where(_task_table.c.id == task_id, _LIVE_TASK))
 
     def get_tasks(self, *, include_run_once: bool) -> list[Row]:
         """Every stored task, oldest first; run-once tasks only when asked for."""
-        query = select(*_TASK_COLUMNS)
+        query = select(*_TASK_COLUMNS).where(_LIVE_TASK)
         if not include_run_once:
             query = query.where(_task_table.c.run_once.is_(False))
         return self._all(query.order_by(*self._task_order))

@@ -40,12 +40,15 @@ class TaskStatus(str, Enum):
 
     ``active``: waiting for its next run; ``running``: a job of it runs now; ``paused``:
     no run is scheduled until it is resumed (a job started before the pause may still be
-    running; its own status says so).
+    running; its own status says so). ``finished`` is only stored, never shown: a one-shot
+    task with a key, on a durable store, whose run is over (reads treat it as gone, and
+    registering its key again does not run it again).
     """
 
     ACTIVE = "active"
     RUNNING = "running"
     PAUSED = "paused"
+    FINISHED = "finished"
 
 
 class JobStatus(str, Enum):

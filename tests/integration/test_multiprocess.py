@@ -48,17 +48,34 @@ q.shutdown(timeout=10)
 """
 
 
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Any:
+    """Every worker a test starts is gone when it ends, passed or failed: one left running
+    would load the machine, and its Popen object warn, during later tests."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+
+
 def _start(
     tmp_path: Path, url: str, *, seconds: float, tasks: int, interval: float, hold: float
 ) -> subprocess.Popen[bytes]:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, str(script), url, str(seconds), str(tasks), str(interval), str(hold),
          str(tmp_path / "marker")],
         env=env,
     )  # fmt: skip
+    _STARTED.append(process)
+    return process
 
 
 def _jobs(url: str) -> list[Any]:
