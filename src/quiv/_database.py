@@ -20,9 +20,11 @@ the schema once.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -163,12 +165,21 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=30000")
         # Readers must not block the writer (nor, when shared, other processes' writers).
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL needs it to itself, and SQLite does not wait for that
+        # (no busy handler): workers that open a new file at once take turns here.
+        for attempt in range(200):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 199:
+                    raise
+                time.sleep(0.01 + random.random() * 0.04)
         # A private database dies with the process: no sync at all. A durable one must
         # survive a crash of the process (NORMAL, in WAL mode, loses nothing to that).
         cursor.execute("PRAGMA synchronous=OFF" if private else "PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     if not private:
