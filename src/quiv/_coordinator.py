@@ -64,6 +64,16 @@ class Coordinator:
             if self._closed:
                 return
 
+    def drain(self, timeout: float) -> bool:
+        """Wait until everything submitted so far has run; False on timeout."""
+        reached = threading.Event()
+        with self._lock:
+            if self._closed or self._thread is None:
+                return True
+            self._queue.append((reached.set, lambda _: None))
+        self._wake.set()
+        return reached.wait(timeout)
+
     @property
     def idle(self) -> bool:
         """Whether nothing is queued or under way (every answer has been posted)."""

@@ -88,6 +88,13 @@ def open_database(url: object, metadata: Any) -> Database:
         return _open_private(metadata)
     kind, target = _parse(url)
     location = target if kind == "sqlite" else make_url(target).render_as_string(True)
+    if kind == "sqlite" and sqlite3.sqlite_version_info < (3, 35, 0):
+        raise DatabaseInitializationError(
+            location,
+            None,
+            f"SQLite {sqlite3.sqlite_version} is too old for a durable store: quiv needs 3.35 "
+            "(UPDATE ... RETURNING); use a newer Python build, or PostgreSQL",
+        )
     try:
         engine = _sqlite_engine(target, private=False) if kind == "sqlite" else _pg_engine(target)
     except Exception as exc:

@@ -136,6 +136,8 @@ class TaskEntry:
     claiming: bool = False  # a claim of its due run is on its way to the store
     recheck: bool = False  # its deadline is a look at the store, not a run
     claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
+    # When a user last paused, resumed or removed it, as far as this process knows (epoch).
+    changed_at: float = 0.0
     _fixed_row: Row = field(default_factory=dict, repr=False)
 
     @property
@@ -187,6 +189,7 @@ class TaskEntry:
             "lease_node": None,
             "lease_job": None,
             "lease_until": None,
+            "changed_at": 0.0,
         }
 
     def row(self) -> Row:
@@ -196,6 +199,7 @@ class TaskEntry:
         row["next_run_at"] = self.next_run_at
         if self.shared:
             job = self.job
+            row["changed_at"] = self.changed_at
             row["slot"] = self.slot
             row["lease_node"] = None if job is None else self.node
             row["lease_job"] = None if job is None else job.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import threading
@@ -71,6 +72,18 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
     return RetryPolicy(max_retries=retries) if retries else None
+
+
+def _same_schedule(stored: str, given: str) -> bool:
+    """Whether two stored schedules (JSON) are the same schedule: their words
+    (``description``) may change between quiv releases without changing it."""
+    try:
+        a, b = json.loads(stored), json.loads(given)
+    except ValueError:
+        return False
+    a.pop("description", None)
+    b.pop("description", None)
+    return bool(a == b)
 
 
 def _job_control(
@@ -466,7 +479,7 @@ class Quiv:
             self._send_add(task, first)
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
-        unchanged = stored["schedule"] == same.row()["schedule"]
+        unchanged = _same_schedule(stored["schedule"], same.row()["schedule"])
         if stored["status"] == TaskStatus.FINISHED.value and unchanged:
             self._logger.info(
                 "quiv: task %r (%s) ran already; registering its key again does not run it "
@@ -540,6 +553,7 @@ class Quiv:
         self._usable("remove a task")
         self._check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.remove, task_id))
+        self._scheduler.shared_written()  # every process's reads see it from now on
 
     def pause_task(self, task_id: str) -> None:
         """Schedule no further runs until ``resume_task``; a running job goes on.
@@ -549,6 +563,7 @@ class Quiv:
         self._usable("pause a task")
         self._check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.pause, task_id))
+        self._scheduler.shared_written()
 
     def resume_task(self, task_id: str, delay: float = 0) -> None:
         """Make the next run due ``delay`` seconds from now (after a running job ends).
@@ -560,6 +575,7 @@ class Quiv:
         self._check_id("task_id", task_id)
         delay = check_number("delay", delay)
         self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
+        self._scheduler.shared_written()
 
     def run_task_immediately(self, task_id: str) -> int:
         """Make a run of the task due now and return 1.

@@ -250,6 +250,12 @@ class Scheduler:
                 return False
             time.sleep(0.001)
 
+    def shared_written(self, timeout: float = 10.0) -> None:
+        """Return once what this process told other processes (a pause, a resume, a
+        removal of a shared task) is in the store."""
+        if self._coordinator is not None:
+            self._coordinator.drain(timeout)
+
     def _quiet(self) -> bool:
         coordinator = self._coordinator
         return not self._claims_in_flight and (coordinator is None or coordinator.idle)
@@ -418,17 +424,17 @@ class Scheduler:
     def _dispatch_due(self, now: float) -> None:
         free = self.pool_size - self._running
         while self._ready and free > 0:  # claimed runs first: they hold their lease
-            task, due, late, job_id = self._ready.popleft()
+            task, due, late_base, job_id = self._ready.popleft()
             if task.claiming and self._tasks.get(task.id) is task:
                 task.claiming = False
                 task.claimed_job = job_id
-                self._start_due(task, due, late, now)
+                self._start_due(task, due, late_base + now, now)
                 task.claimed_job = None
             free = self.pool_size - self._running
         if free <= 0:
             return
         wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
-        claims: list[tuple[Claim, float]] = []
+        claims: list[tuple[Claim, float, float]] = []
         looks: list[str] = []
         ahead = CLAIM_AHEAD if self._coordinator is not None and not self._claims_in_flight else 0
         for task_id, due in self._timeline.pop_due(now, free + ahead):
@@ -459,7 +465,7 @@ class Scheduler:
                 job_id = task.pending.id if task.pending is not None else new_id()
                 regular = task.slot is not None and task.pending is None
                 slot = task.slot if regular else None
-                claims.append((Claim(task.id, slot, task.next_run_at, job_id), due))
+                claims.append((Claim(task.id, slot, task.next_run_at, job_id), due, late))
                 task.claiming = True
                 continue
             self._start_due(task, due, late, now)
@@ -490,49 +496,70 @@ class Scheduler:
 
     # -- shared tasks: claims, and catching up with other processes ------------------------
 
-    def _send_claims(self, claims: list[tuple[Claim, float]], wall: float) -> None:
+    def _send_claims(self, claims: list[tuple[Claim, float, float]], wall: float) -> None:
         assert self._coordinator is not None
         store = self._store
-        batch = [claim for claim, _ in claims]
-        dues = {claim.task_id: (claim, due) for claim, due in claims}
+        batch = [claim for claim, _, _ in claims]
+        # How late each run was when it was taken off the timeline (by the same rules as a
+        # run of this process alone), and when that was: it is later still when it starts.
+        mono = self._clock.monotonic()
+        dues = {claim.task_id: (claim, due, late - mono) for claim, due, late in claims}
         self._claims_in_flight += 1
         self._coordinator.submit(
             lambda: store.claim(batch, wall), lambda answers: self._claimed(dues, answers)
         )
 
     def _claimed(
-        self, dues: dict[str, tuple[Claim, float]], answers: dict[str, Row | None] | None
+        self, dues: dict[str, tuple[Claim, float, float]], answers: dict[str, Row | None] | None
     ) -> None:
         """The store's answer to claims: start the runs won, catch up on the others."""
         self._claims_in_flight -= 1
-        now = self._clock.monotonic()
-        wall = self._clock.now().timestamp()
-        for task_id, (claim, due) in dues.items():
+        for task_id, (claim, due, late_base) in dues.items():
             task = self._tasks.get(task_id)
             if task is None:
                 continue  # removed meanwhile (its row was deleted with it)
-            if not task.claiming:  # paused meanwhile: a run won is handed back
-                if answers is not None and answers.get(task_id, GONE) is None:
-                    self._store.put_task(task.row())
-                continue
-            if self._stopping:
+            try:
+                self._answer(task, claim, due, late_base, answers)
+            except Exception:
+                # One task's trouble must not strand the others of the batch.
+                self._logger.exception("quiv: could not handle the claim of task %r", task.id)
                 task.claiming = False
-                continue
-            if answers is None:  # the store could not be reached: try again soon
-                task.claiming = False
-                self._apply(task, Plan(now + 1.0, task.slot, wall + 1.0))
-                continue
-            answer = answers.get(task_id, GONE)
-            if answer is not None:
-                task.claiming = False
-                self._catch_up(task, answer)
-                continue
-            if task.state not in (TaskState.ACTIVE, TaskState.PAUSED):
-                task.claiming = False
-                continue
-            late = max(0.0, wall - task.next_run_at) if task.slot is not None else 0.0
-            # It starts when a worker is free (at once, if one is); the lease names the job.
-            self._ready.append((task, due, late, claim.job_id))
+                if answers is not None and answers.get(task.id, GONE) is None:
+                    self._store.put_task(task.row())  # hand the run back
+
+    def _answer(
+        self,
+        task: TaskEntry,
+        claim: Claim,
+        due: float,
+        late_base: float,
+        answers: dict[str, Row | None] | None,
+    ) -> None:
+        now = self._clock.monotonic()
+        wall = self._clock.now().timestamp()
+        task_id = task.id
+        if not task.claiming:  # paused meanwhile: a run won is handed back
+            if answers is not None and answers.get(task_id, GONE) is None:
+                self._store.put_task(task.row())
+            return
+        if self._stopping:
+            task.claiming = False
+            return
+        if answers is None:  # the store could not be reached: try again soon
+            task.claiming = False
+            self._apply(task, Plan(now + 1.0, task.slot, wall + 1.0))
+            return
+        answer = answers.get(task_id, GONE)
+        if answer is not None:
+            task.claiming = False
+            self._catch_up(task, answer)
+            return
+        if task.state not in (TaskState.ACTIVE, TaskState.PAUSED):
+            task.claiming = False
+            self._store.put_task(task.row())  # hand the run back
+            return
+        # It starts when a worker is free (at once, if one is); the lease names the job.
+        self._ready.append((task, due, late_base, claim.job_id))
 
     def _look(self, task_ids: list[str]) -> None:
         assert self._coordinator is not None
@@ -543,10 +570,13 @@ class Scheduler:
                 task = self._tasks.get(task_id)
                 if task is None or task.job is not None or task.claiming:
                     continue
-                if rows is None:
-                    self._recheck(task, 1.0)
-                else:
-                    self._catch_up(task, rows[task_id])
+                try:
+                    if rows is None:
+                        self._recheck(task, 1.0)
+                    else:
+                        self._catch_up(task, rows[task_id])
+                except Exception:
+                    self._logger.exception("quiv: could not catch up with task %r", task_id)
 
         self._coordinator.submit(lambda: store.read_tasks(task_ids), done)
 
@@ -559,10 +589,15 @@ class Scheduler:
         if self._stopping:
             return
         status = row["status"]
+        if status != "gone":
+            task.changed_at = max(task.changed_at, float(row["changed_at"] or 0.0))
         if status == TaskStatus.FINISHED.value:  # a one-shot run elsewhere: it is done
-            self._end(task, "finish_last" if task.job is not None else "miss_last")
+            if task.state is TaskState.ACTIVE:
+                self._end(task, "miss_last")
+            elif task.state is TaskState.PAUSED:
+                self._end(task, "remove")
             return
-        if status == "gone":  # removed by another process
+        if status in ("gone", "removed"):  # removed by another process
             snapshot = task.snapshot()
             if task.pending is not None:
                 self._cancel_pending(task.pending, restore=False)
@@ -598,15 +633,24 @@ class Scheduler:
             # (Or look again when its lease would run out, if that comes first: a crashed
             # owner's run is then taken over at once.)
             following = self._following(task, row["slot"])
-            if following is None or following > lease_until:
-                self._recheck(task, max(0.0, lease_until - wall) + 0.5)
+            until = max(0.0, lease_until - wall) + 0.5
+            if task.pending is not None:  # a run asked for here follows that one at once
+                self._recheck(task, min(until, 1.0))
+            elif following is None or following > lease_until:
+                self._recheck(task, until)
+            elif following <= wall:  # it overran its slot: look again soon, not at once
+                self._recheck(task, min(until, 1.0))
             else:
                 self._apply(task, self._calendar_plan(task, following))
             return
-        # Active: its next run is the one the store holds.
+        # Active: its next run is the one the store holds; a run asked for here (run now, a
+        # retry) is claimed at once, by that same next_run_at.
         at = float(row["next_run_at"])
         mono = self._clock.monotonic()
-        self._apply(task, Plan(mono + (at - wall), row["slot"], at))
+        if task.pending is not None:
+            self._apply(task, Plan(mono, None, at))
+        else:
+            self._apply(task, Plan(mono + (at - wall), row["slot"], at))
 
     def _following(self, task: TaskEntry, slot: float | None) -> float | None:
         """The regular slot after ``slot`` (wall clock), as every process computes it."""
@@ -639,9 +683,11 @@ class Scheduler:
         task = self._tasks.get(task_id)
         if task is None or not task.shared or self._coordinator is None:
             return
+        task.changed_at = changed = max(self._clock.now().timestamp(), task.changed_at + 1e-6)
         store, next_run_at, slot = self._store, task.next_run_at, task.slot
         self._coordinator.submit(
-            lambda: store.set_shared(task_id, status, next_run_at, slot), lambda _: None
+            lambda: store.set_shared(task_id, status, next_run_at, slot, changed),
+            lambda _: None,
         )
 
     def _miss(self, task: TaskEntry, late: float, now: float) -> None:
@@ -847,6 +893,12 @@ class Scheduler:
         regular = None
         if task.state is TaskState.RUNNING and not task.run_once and not self._stopping:
             regular = self._next_regular(task, job, outcome)
+        elif task.state is TaskState.RUNNING and not task.run_once and task.key is not None:
+            # Shutting down: nothing more runs here, but a durable keyed task's record must
+            # say its slot was served, or the next start (or another process) runs it again.
+            following = self._next_regular(task, job, outcome)
+            if following is not None and self._store.durable:
+                task.slot, task.next_run_at = following.slot, following.at
         job.state = job_state
         job.ended_at = outcome.ended_at
         job.error = outcome.error
@@ -953,6 +1005,8 @@ class Scheduler:
         task.follow_up = None
         if plan is not None:
             self._apply(task, plan)
+        elif task.shared and task.state is TaskState.PAUSED and not self._stopping:
+            self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
         self._store.put_task(task.row())
 
     def _make_pending(self, task: TaskEntry, job: JobEntry) -> None:
@@ -988,6 +1042,7 @@ class Scheduler:
 
     def _apply(self, task: TaskEntry, plan: Plan) -> None:
         self._overdue.discard(task.id)
+        task.recheck = False
         self._timeline.schedule(task.id, plan.deadline)
         task.slot = plan.slot
         task.next_run_at = plan.at
@@ -1036,7 +1091,9 @@ class Scheduler:
         del self._tasks[task.id]
         if task.wall_timed:
             self._calendar_tasks -= 1
-        if trigger != "remove" and task.key is not None and self._store.durable:
+        if task.shared and trigger == "remove":
+            pass  # its row stays, 'removed': remove() tells the store, or the store told us
+        elif trigger != "remove" and task.key is not None and self._store.durable:
             # A keyed one-shot task that ran (or missed its run) stays on record, so that
             # registering its key again at the next start does not run it again.
             row = task.row()
@@ -1079,11 +1136,13 @@ class Scheduler:
         if task.wall_timed:
             self._calendar_tasks += 1
         if task.state is TaskState.PAUSED:
-            pass
+            if task.shared:
+                self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
         elif task.wall_timed:
             self._apply(task, self._calendar_plan(task, first))
-            if first < self._clock.now().timestamp():
-                self._overdue.add(task.id)  # an at= time in the past: late at once
+            stale = restored or isinstance(task.schedule, AtSchedule)
+            if stale and first < self._clock.now().timestamp():
+                self._overdue.add(task.id)  # an at= time, or a stored run, in the past
         elif not task.jitter and not restored:
             # The common case, kept short: add_task computed next_run_at for this deadline.
             self._timeline.schedule(task.id, first)
@@ -1153,10 +1212,11 @@ class Scheduler:
         task.follow_up = None
         if task.pending is not None:
             self._cancel_pending(task.pending)
-        task.recheck = False
         task.claiming = False  # a run claimed but not started is handed back (by the write)
-        self._store.put_task(task.row())
         self.share(task.id, TaskStatus.PAUSED.value)
+        self._store.put_task(task.row())
+        if task.shared and task.job is None:
+            self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
 
     def resume(self, task_id: str, delay: float) -> None:
@@ -1189,9 +1249,9 @@ class Scheduler:
         elif not task.run_once:
             task.follow_up = deadline
             task.next_run_at = self._clock.now().timestamp() + delay
-        self._store.put_task(task.row())
         status = TaskStatus.RUNNING if task.job is not None else TaskStatus.ACTIVE
         self.share(task.id, status.value)
+        self._store.put_task(task.row())
         self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
 
     def run_task(self, task_id: str) -> str | None:
@@ -1231,8 +1291,8 @@ class Scheduler:
         if task.job is not None:
             self._stop(task.job)
         if task.shared and self._coordinator is not None:
-            store = self._store
-            self._coordinator.submit(lambda: store.delete_shared(task_id), lambda _: None)
+            store, changed = self._store, max(self._clock.now().timestamp(), task.changed_at)
+            self._coordinator.submit(lambda: store.delete_shared(task_id, changed), lambda _: None)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
 

@@ -120,6 +120,8 @@ class TaskRow(_Base, table=True):
     lease_job: str | None = None
     lease_until: float | None = None
     updated_by: str | None = None  # the node that wrote the row last
+    # When a user last paused, resumed or removed it (epoch): the latest such change wins.
+    changed_at: float = 0.0
 
 
 class JobRow(_Base, table=True):
@@ -187,6 +189,8 @@ class Claim(NamedTuple):
     job_id: str
 
 
+_CLAIMABLE = ("active", "paused")
+
 # The row of a task that is no longer stored.
 GONE: Row = {"status": "gone"}
 
@@ -227,24 +231,35 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
     # A row written again keeps the creation-time columns it was first written with, and a
     # cancel request another process made.
     keep = {"id", "key", "scope", "owner", "created_at", "cancel_requested"}
-    special = {"status", "updated_by", "lease_until"} if "lease_node" in names else set()
+    special = (
+        {"status", "updated_by", "lease_until", "changed_at"} if "lease_node" in names else set()
+    )
     sets = [f"{name} = excluded.{name}" for name in names if name not in keep | special]
     guard = ""
+    t = table.name
     if "lease_node" in names:
-        t = table.name
-        # Another process paused a shared task: a write from this one (which has not heard
-        # yet) keeps it paused. A lease is renewed by the heartbeat, not by row writes. And
-        # only the lease holder writes a leased row: a process whose lease expired and was
-        # taken over must not undo its successor's run.
-        paused_elsewhere = f"{t}.status = 'paused' AND {t}.updated_by <> excluded.updated_by"
+        # A user's pause, resume or removal made in another process after the last one this
+        # process saw (``changed_at``) wins over this process's view of the status. A lease
+        # is renewed by the heartbeat, not by row writes. And only the lease holder writes a
+        # leased row: a process whose lease expired and was taken over must not undo its
+        # successor's run.
+        newer = f"{t}.changed_at > excluded.changed_at"
         sets += [
-            f"status = CASE WHEN {paused_elsewhere} THEN {t}.status ELSE excluded.status END",
-            f"updated_by = CASE WHEN {paused_elsewhere} THEN {t}.updated_by "
-            "ELSE excluded.updated_by END",
+            # (A resume elsewhere while this process ran it left it 'running': its run is
+            # over when this write clears the lease.)
+            f"status = CASE WHEN {newer} THEN (CASE WHEN {t}.status = 'running' AND "
+            f"excluded.lease_node IS NULL THEN 'active' ELSE {t}.status END) "
+            "ELSE excluded.status END",
+            f"changed_at = CASE WHEN {newer} THEN {t}.changed_at ELSE excluded.changed_at END",
+            "updated_by = excluded.updated_by",
             f"lease_until = CASE WHEN excluded.lease_node IS NULL THEN NULL "
             f"ELSE {t}.lease_until END",
         ]
         guard = f" WHERE {t}.lease_node IS NULL OR {t}.lease_node = excluded.updated_by"
+    elif "cancel_requested" in names:
+        # A job's end is final: a process whose run was taken over (its lease expired and
+        # another ended the job 'interrupted') cannot turn it into another ending.
+        guard = f" WHERE {t}.status IN ('scheduled', 'running')"
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
         f"VALUES ({', '.join(placeholder for _ in names)}) "
@@ -267,7 +282,7 @@ _JOB_DEFAULTS = _defaults(_job_table)
 _ROWID: Any = literal_column("rowid")
 _TASK_COLUMNS = list(_task_table.c)
 # A keyed one-shot task that finished stays on record, but reads treat it as gone.
-_LIVE_TASK = _task_table.c.status != "finished"
+_LIVE_TASK = _task_table.c.status.not_in(("finished", "removed"))
 _JOB_COLUMNS = list(_job_table.c)
 
 PurgeDone = Callable[[float | None], None]
@@ -510,6 +525,15 @@ class Store:
                 self.flush()
             except Exception:  # the writer must outlive any one batch
                 self._logger.exception("quiv store: a commit failed")
+            # A steady stream of rows must not starve the heartbeat: other nodes would take
+            # this one for dead.
+            now = time.monotonic()
+            if self.node is not None and now >= beat:
+                beat = now + HEARTBEAT_SECONDS
+                self._heartbeat()
+            if self.node is not None and now >= poll:
+                poll = now + CANCEL_POLL_SECONDS
+                self._poll_cancels()
 
     # -- nodes, keys and recovery (durable stores) -----------------------------------------
 
@@ -529,7 +553,8 @@ class Store:
         self.node = node
         _LIVE_NODES.add(node)
         self._job_defaults = {**_JOB_DEFAULTS, "node": node}
-        self._wake.set()  # the writer starts beating
+        self.start()  # the writer beats from now on, whenever the scheduler starts
+        self._wake.set()
 
     def _heartbeat(self) -> None:
         """Tell other nodes this one is alive, renew the leases of the runs it holds, and
@@ -537,11 +562,28 @@ class Store:
         now = time.time()
         try:
             with self._engine.begin() as conn:
-                conn.execute(
+                alive = conn.execute(
                     update(_node_table)
                     .where(_node_table.c.id == self.node)
                     .values(heartbeat_at=now)
-                )
+                ).rowcount
+                if not alive:
+                    # Taken for dead (silent too long: a stalled process, a clock jump):
+                    # the others have closed what it had. Register again, and go on.
+                    self._logger.warning(
+                        "quiv: node %s was taken for dead by another process; it registers "
+                        "again (its unfinished jobs may have been ended 'interrupted')",
+                        self.node,
+                    )
+                    conn.execute(
+                        insert(_node_table).values(
+                            id=self.node,
+                            host=socket.gethostname(),
+                            pid=os.getpid(),
+                            started_at=now,
+                            heartbeat_at=now,
+                        )
+                    )
                 if self.database.kind == "postgresql":  # lock in id order, as claims do
                     conn.execute(
                         select(_task_table.c.id)
@@ -729,9 +771,11 @@ class Store:
                 )
             # One statement per kind of claim, whatever the batch size: a round trip to the
             # database costs more than the update of a row.
-            for batch, column, key in (
-                (by_slot, _task_table.c.slot, operator.attrgetter("slot")),
-                (by_time, _task_table.c.next_run_at, operator.attrgetter("at")),
+            # A regular run needs an active task; a run asked for (run now) also runs on a
+            # paused one, which stays paused, as it does in one process.
+            for batch, column, key, statuses in (
+                (by_slot, _task_table.c.slot, operator.attrgetter("slot"), ("active",)),
+                (by_time, _task_table.c.next_run_at, operator.attrgetter("at"), _CLAIMABLE),
             ):
                 if not batch:
                     continue
@@ -742,7 +786,8 @@ class Store:
                         tuple_(_task_table.c.id, column).in_(
                             [(claim.task_id, key(claim)) for claim in sorted(batch)]
                         ),
-                        _task_table.c.status == "active",
+                        _task_table.c.status.in_(statuses),
+                        _task_table.c.lease_node.is_(None),
                     )
                     .values(
                         status="running",
@@ -786,9 +831,13 @@ class Store:
             if row["status"] != "running" or (row["lease_until"] or 0.0) >= now:
                 return row
             TASK_MACHINE.next_state(task_id, TaskState.RUNNING, "recover")
-            conn.execute(
+            taken = conn.execute(
                 update(_task_table)
-                .where(_task_table.c.id == task_id, _task_table.c.status == "running")
+                .where(
+                    _task_table.c.id == task_id,
+                    _task_table.c.status == "running",
+                    _task_table.c.lease_until < now,  # not renewed meanwhile
+                )
                 .values(
                     status="active",
                     lease_node=None,
@@ -796,7 +845,9 @@ class Store:
                     lease_until=None,
                     updated_by=self.node,
                 )
-            )
+            ).rowcount
+            if not taken:
+                return self._rows(conn, [task_id]).get(task_id, GONE)
             self._record_lost_run(conn, row, now, _EXPIRED)
             job_id = row["lease_job"]
             status = None
@@ -822,28 +873,47 @@ class Store:
             )
             return self._rows(conn, [task_id]).get(task_id, GONE)
 
-    def set_shared(self, task_id: str, status: str, next_run_at: float, slot: float | None) -> None:
-        """Pause, resume or re-plan a shared task for every process, now (not written
-        behind); other processes learn it when they next try to claim it."""
-        self.flush()
+    def set_shared(
+        self, task_id: str, status: str, next_run_at: float, slot: float | None, changed_at: float
+    ) -> None:
+        """Pause, resume or remove a shared task for every process; the others learn it when
+        they next try to claim it or look at it. A run under way (a lease) goes on: a resume
+        keeps the task ``running`` until it ends, and changes only what follows."""
+        if status == "active":
+            status_value: Any = case(
+                (_task_table.c.lease_node.is_not(None), "running"), else_="active"
+            )
+        else:
+            status_value = status
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_task_table)
+                .where(_task_table.c.id == task_id, _task_table.c.changed_at <= changed_at)
+                .values(
+                    status=status_value,
+                    next_run_at=next_run_at,
+                    slot=slot,
+                    changed_at=changed_at,
+                    updated_by=self.node,
+                )
+            )
+
+    def delete_shared(self, task_id: str, changed_at: float) -> None:
+        """Remove a shared task for every process; a run of it elsewhere is asked to cancel.
+        The row stays, ``removed`` (reads treat it as gone), so that a process that has not
+        heard yet cannot bring it back with a write of its own; registering its key again
+        makes it a task again."""
         with self._engine.begin() as conn:
             conn.execute(
                 update(_task_table)
                 .where(_task_table.c.id == task_id)
-                .values(status=status, next_run_at=next_run_at, slot=slot, updated_by=self.node)
+                .values(status="removed", changed_at=changed_at, updated_by=self.node)
             )
-
-    def delete_shared(self, task_id: str) -> None:
-        """Remove a shared task for every process, now; a run of it elsewhere is asked to
-        cancel."""
-        self.flush()
-        with self._engine.begin() as conn:
             conn.execute(
                 update(_job_table)
                 .where(_job_table.c.task_id == task_id, _job_table.c.status.in_(_UNFINISHED))
                 .values(cancel_requested=True)
             )
-            conn.execute(delete(_task_table).where(_task_table.c.id == task_id))
 
     def request_cancel(self, job_id: str) -> bool:
         """Ask the process running job ``job_id`` to cancel it; False if it is not unfinished."""

@@ -76,6 +76,7 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "lease_job": None,
         "lease_until": None,
         "updated_by": None,
+        "changed_at": 0.0,
     }
     row.update(changes)
     return row
