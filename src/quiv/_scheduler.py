@@ -624,24 +624,7 @@ class Scheduler:
             self._apply(task, Plan(self._clock.monotonic() + 1.0, task.slot, wall + 1.0))
             return
         if status == TaskStatus.RUNNING.value:
-            lease_until = row["lease_until"] or 0.0
-            if lease_until < wall:
-                self._take_over(task)
-                return
-            # Running elsewhere. Expect the slot after the one it runs, and claim that; if
-            # its owner plans another, that claim loses and brings the new plan.
-            # (Or look again when its lease would run out, if that comes first: a crashed
-            # owner's run is then taken over at once.)
-            following = self._following(task, row["slot"])
-            until = max(0.0, lease_until - wall) + 0.5
-            if task.pending is not None:  # a run asked for here follows that one at once
-                self._recheck(task, min(until, 1.0))
-            elif following is None or following > lease_until:
-                self._recheck(task, until)
-            elif following <= wall:  # it overran its slot: look again soon, not at once
-                self._recheck(task, min(until, 1.0))
-            else:
-                self._apply(task, self._calendar_plan(task, following))
+            self._running_elsewhere(task, row, wall)
             return
         # Active: its next run is the one the store holds; a run asked for here (run now, a
         # retry) is claimed at once, by that same next_run_at.
@@ -651,6 +634,26 @@ class Scheduler:
             self._apply(task, Plan(mono, None, at))
         else:
             self._apply(task, Plan(mono + (at - wall), row["slot"], at))
+
+    def _running_elsewhere(self, task: TaskEntry, row: Row, wall: float) -> None:
+        """Another process runs ``task`` (its row is ``running`` under that one's lease)."""
+        lease_until = row["lease_until"] or 0.0
+        if lease_until < wall:
+            self._take_over(task)
+            return
+        # Expect the slot after the one it runs, and claim that; if its owner plans another,
+        # that claim loses and brings the new plan. (Or look again when its lease would run
+        # out, if that comes first: a crashed owner's run is then taken over at once.)
+        following = self._following(task, row["slot"])
+        until = max(0.0, lease_until - wall) + 0.5
+        if task.pending is not None:  # a run asked for here follows that one at once
+            self._recheck(task, min(until, 1.0))
+        elif following is None or following > lease_until:
+            self._recheck(task, until)
+        elif following <= wall:  # it overran its slot: look again soon, not at once
+            self._recheck(task, min(until, 1.0))
+        else:
+            self._apply(task, self._calendar_plan(task, following))
 
     def _following(self, task: TaskEntry, slot: float | None) -> float | None:
         """The regular slot after ``slot`` (wall clock), as every process computes it."""
