@@ -224,10 +224,14 @@ class Quiv:
         now = self._clock.now().timestamp()
         try:
             self._store.register_node(self._node, now)
-            recovery = self._store.recover(now)
         except Exception:
             self._store.close()
             raise
+        try:
+            recovery = self._store.recover(now)
+        except Exception:  # the heartbeat tries again in a few seconds
+            self._logger.exception("quiv: recovery after dead processes failed")
+            return
         if recovery.interrupted:
             self._logger.warning(
                 "quiv: %d job(s) left unfinished by a process that died are now 'interrupted': %s",

@@ -190,6 +190,8 @@ class Claim(NamedTuple):
 
 
 _CLAIMABLE = ("active", "paused")
+# PostgreSQL advisory lock that serialises recoveries (any number unlikely to be taken).
+_RECOVERY_LOCK = 0x71756977
 
 # The row of a task that is no longer stored.
 GONE: Row = {"status": "gone"}
@@ -644,6 +646,10 @@ class Store:
         self.flush()
         host = socket.gethostname()
         with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
+            if self.database.kind == "postgresql":
+                # One recovery at a time (SQLite's immediate transaction does this there):
+                # two processes noticing the same death must not both record it.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RECOVERY_LOCK})
             nodes = conn.execute(select(_node_table)).mappings().all()
             dead = [
                 node["id"]
