@@ -133,8 +133,7 @@ def test_each_slot_of_a_shared_task_runs_in_exactly_one_process(
         assert len(slots) >= 8
     # The handlers' own record agrees with the job rows, one call per job.
     assert len(_marks(tmp_path)) >= len(jobs)
-    # The work is spread: more than one process ran something.
-    assert len({job.node for job in jobs}) > 1
+    # (Which processes run the slots is not promised: one that claims ahead may run most.)
 
 
 def test_a_run_of_a_killed_process_is_interrupted_and_run_again_by_another(
