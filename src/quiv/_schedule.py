@@ -29,6 +29,7 @@ __all__ = [
     "check_misfire",
     "next_after_run",
     "retry_delay",
+    "slot_after_run",
     "zone_name",
 ]
 
@@ -231,6 +232,26 @@ def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interv
     if periods > 1 and anchor + (periods - 1) * interval >= ended:
         periods -= 1
     return anchor + periods * interval
+
+
+def slot_after_run(
+    *, anchor: float, started: float | None, ended: float, interval: float, fixed_interval: bool
+) -> float:
+    """``next_after_run`` for a run that started at ``started`` (None: it did not start).
+
+    With a fixed cadence, a run that started on a slot (a late run, coalesced, starting on
+    a later slot) stood for that slot too: when it ends at the very instant it started, that
+    slot must not run a second time.
+
+    >>> slot_after_run(anchor=0.0, started=20.0, ended=20.0, interval=10.0, fixed_interval=True)
+    30.0
+    """
+    slot = next_after_run(
+        anchor=anchor, ended=ended, interval=interval, fixed_interval=fixed_interval
+    )
+    if fixed_interval and started is not None and slot <= started:
+        slot += interval
+    return slot
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ._schedule import (
     Misfire,
     next_after_run,
     retry_delay,
+    slot_after_run,
 )
 from ._store import GONE, Claim, Row, Store
 from ._threads import start_thread
@@ -942,45 +943,33 @@ class Scheduler:
         schedule = task.schedule
         if isinstance(schedule, IntervalSchedule) and task.wall_timed:
             return self._calendar_plan(
-                task, self._wall_slot_after(job, outcome.ended_at, fixed=schedule.fixed)
+                task, self._slot_after(job, outcome.ended_at, fixed=schedule.fixed, wall=True)
             )
         if isinstance(schedule, IntervalSchedule):
-            slot = self._interval_slot_after(job, outcome.ended_mono, fixed=schedule.fixed)
+            slot = self._slot_after(job, outcome.ended_mono, fixed=schedule.fixed, wall=False)
             return self._interval_plan(task, slot)
         after = outcome.ended_at if job.slot is None else max(job.slot, outcome.ended_at)
         return self._cron_plan(task, after)
 
     @staticmethod
-    def _interval_slot_after(job: JobEntry, ended: float, *, fixed: bool) -> float:
-        """The regular slot of an interval task after ``job``, had it ended at ``ended``.
-
-        A run that started on a slot (a late run, coalesced, starting on a later slot) stood
-        for that slot too: when it ends at the very instant it started, that slot must not
-        run a second time.
-        """
+    def _slot_after(job: JobEntry, ended: float, *, fixed: bool, wall: bool) -> float:
+        """The regular slot of an interval task after ``job``, had it ended at ``ended``:
+        on the wall clock for a shared task (``wall``), else on the monotonic clock."""
         schedule = job.task.schedule
         assert isinstance(schedule, IntervalSchedule)
-        assert job.anchor is not None
-        slot = next_after_run(
-            anchor=job.anchor, ended=ended, interval=schedule.seconds, fixed_interval=fixed
+        if wall:
+            started: float | None = job.started_at if job.started_at is not None else job.created_at
+            anchor = job.slot if job.slot is not None else started
+        else:
+            started, anchor = job.started_mono, job.anchor
+        assert anchor is not None
+        return slot_after_run(
+            anchor=anchor,
+            started=started,
+            ended=ended,
+            interval=schedule.seconds,
+            fixed_interval=fixed,
         )
-        if fixed and job.started_mono is not None and slot <= job.started_mono:
-            slot += schedule.seconds
-        return slot
-
-    @staticmethod
-    def _wall_slot_after(job: JobEntry, ended: float, *, fixed: bool) -> float:
-        """``_interval_slot_after`` on wall-clock slots (a shared interval task's)."""
-        schedule = job.task.schedule
-        assert isinstance(schedule, IntervalSchedule)
-        started = job.started_at if job.started_at is not None else job.created_at
-        anchor = job.slot if job.slot is not None else started
-        slot = next_after_run(
-            anchor=anchor, ended=ended, interval=schedule.seconds, fixed_interval=fixed
-        )
-        if fixed and slot <= started:
-            slot += schedule.seconds
-        return slot
 
     def _ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
         """After a job's end is recorded: tell listeners and waiters; time the next purge."""
@@ -1361,10 +1350,10 @@ class Scheduler:
             return task, first, first
         # Running: the slot after the job, as if it ended now.
         if isinstance(schedule, IntervalSchedule) and task.wall_timed:
-            first = self._wall_slot_after(job, wall, fixed=True)
+            first = self._slot_after(job, wall, fixed=True, wall=True)
             return task, first, first
         if isinstance(schedule, IntervalSchedule):
-            slot = self._interval_slot_after(job, mono, fixed=True)
+            slot = self._slot_after(job, mono, fixed=True, wall=False)
             first = wall + (slot - mono)
             return task, first, first
         assert isinstance(schedule, CronSchedule)
