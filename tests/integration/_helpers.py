@@ -7,7 +7,11 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import text
+
 from quiv import Job, Quiv, SchedulerStatistics
+from quiv._database import open_database
+from quiv._store import _registry
 from quiv.testing import FakeClock, settle, wait_until
 
 # ``FakeClock``'s default start.
@@ -133,3 +137,14 @@ class Runs:
     def __len__(self) -> int:
         with self._lock:
             return len(self.times)
+
+
+def stored_rows(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``statement`` on the durable database ``url``, read on a connection of its
+    own (as another process would see them)."""
+    database = open_database(url, _registry.metadata)
+    try:
+        with database.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(statement), params)]
+    finally:
+        database.close()

@@ -30,7 +30,7 @@ from quiv._schedule import IntervalSchedule
 from quiv._store import _job_table, _node_table, _registry, _task_table
 from quiv.testing import FakeClock, wait_until
 
-from ._helpers import EPOCH, WAIT, Recorder, quiesce, tick
+from ._helpers import EPOCH, WAIT, Recorder, quiesce, stored_rows, tick
 
 HOUR = 3600.0
 MakeQuiv = Callable[..., Quiv]
@@ -44,16 +44,6 @@ def select(q: Quiv, statement: str, **params: Any) -> list[tuple[Any, ...]]:
     q._store.flush()
     with q._store.database.engine.connect() as conn:
         return [tuple(row) for row in conn.execute(text(statement), params)]
-
-
-def select_closed(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``statement``, read on a connection of its own (no Quiv open)."""
-    database = open_database(url, _registry.metadata)
-    try:
-        with database.engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(statement), params)]
-    finally:
-        database.close()
 
 
 def restart(
@@ -462,7 +452,7 @@ def test_jobs_record_their_node_and_the_node_row_lives_while_running(
     assert select(first, "SELECT node, status FROM quiv_job") == [(node, "completed")] * 2
 
     second = restart(quiv, first, durable_url)
-    assert select_closed(durable_url, "SELECT id FROM quiv_node") == [
+    assert stored_rows(durable_url, "SELECT id FROM quiv_node") == [
         (second._node,)
     ]  # the first node is gone, the second one is there
     assert second._node != node
@@ -474,9 +464,9 @@ def test_jobs_record_their_node_and_the_node_row_lives_while_running(
         [(node,), (node,), (second._node,)]
     )
     second.shutdown(timeout=WAIT)
-    assert select_closed(durable_url, "SELECT count(*) FROM quiv_node") == [(0,)]
+    assert stored_rows(durable_url, "SELECT count(*) FROM quiv_node") == [(0,)]
     # The history keeps who ran what after both are gone.
-    assert len(select_closed(durable_url, "SELECT node FROM quiv_job WHERE node = :n", n=node)) == 2
+    assert len(stored_rows(durable_url, "SELECT node FROM quiv_job WHERE node = :n", n=node)) == 2
 
 
 # -- recovery after a dead node ----------------------------------------------------------------
@@ -679,11 +669,11 @@ def test_shutdown_of_a_quiv_never_started_leaves_no_thread(
     q.pause_task(task_id)  # tells the other processes: a round trip on the coordinator
     # Let that round trip end before the shutdown, so that no connection is left open.
     wait_until(
-        lambda: select_closed(durable_url, "SELECT status FROM quiv_task") == [("paused",)],
+        lambda: stored_rows(durable_url, "SELECT status FROM quiv_task") == [("paused",)],
         WAIT,
     )
     q.shutdown(timeout=WAIT)
-    assert select_closed(durable_url, "SELECT status FROM quiv_task") == [("paused",)]
+    assert stored_rows(durable_url, "SELECT status FROM quiv_task") == [("paused",)]
     wait_until(lambda: not (set(coordinators()) - before), 0.5)
 
 

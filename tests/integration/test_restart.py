@@ -19,18 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 import quiv as quiv_package
 from quiv import Quiv
-from quiv._database import open_database
-from quiv._store import NODE_TIMEOUT_SECONDS, _registry
+from quiv._store import NODE_TIMEOUT_SECONDS
 from quiv.testing import wait_until
 
-from ._helpers import WAIT
+from ._helpers import WAIT, stored_rows
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL"), reason="needs POSIX signals to kill the child"
@@ -136,20 +133,10 @@ def children(tmp_path: Path) -> Iterator[Callable[[str, str], Child]]:
         child.close()
 
 
-def rows(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``statement``, read on a connection of its own."""
-    database = open_database(url, _registry.metadata)
-    try:
-        with database.engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(statement), params)]
-    finally:
-        database.close()
-
-
 def victim_job(url: str) -> str | None:
     """The id of the victim task's job that is stored ``running``, if any."""
     try:
-        found = rows(
+        found = stored_rows(
             url,
             "SELECT j.id FROM quiv_job j JOIN quiv_task t ON t.id = j.task_id "
             "WHERE t.key = 'victim' AND j.status = 'running'",
@@ -173,13 +160,13 @@ def test_a_job_killed_with_its_process_is_interrupted_and_its_task_runs_again(
     # On a SQLite file, and on PostgreSQL when a server is at hand.
     child = children(durable_url, "kill")
     job_id = child.wait_started(durable_url)
-    (task_id,) = rows(durable_url, "SELECT id FROM quiv_task WHERE key = 'victim'")[0]
+    (task_id,) = stored_rows(durable_url, "SELECT id FROM quiv_task WHERE key = 'victim'")[0]
     child.kill()
     # Killed: nothing was cleaned up.
-    assert rows(durable_url, "SELECT status FROM quiv_task WHERE id = :id", id=task_id) == [
+    assert stored_rows(durable_url, "SELECT status FROM quiv_task WHERE id = :id", id=task_id) == [
         ("running",)
     ]
-    assert rows(durable_url, "SELECT count(*) FROM quiv_node") == [(1,)]
+    assert stored_rows(durable_url, "SELECT count(*) FROM quiv_node") == [(1,)]
 
     q = quiv(database_url=durable_url)
     killed = q.get_job(job_id)
@@ -189,7 +176,7 @@ def test_a_job_killed_with_its_process_is_interrupted_and_its_task_runs_again(
     assert killed.ended_at is not None
     # The keyless task died with the child; the keyed one is waiting to be registered.
     assert [(t.id, t.key, t.status) for t in q.get_all_tasks()] == [(task_id, "victim", "active")]
-    assert rows(durable_url, "SELECT id FROM quiv_node") == [(q._node,)]
+    assert stored_rows(durable_url, "SELECT id FROM quiv_node") == [(q._node,)]
 
     calls: list[str] = []
     done = threading.Event()
@@ -210,7 +197,7 @@ def test_a_job_killed_with_its_process_is_interrupted_and_its_task_runs_again(
         (job_id, "interrupted"),
         (again.id, "completed"),
     ]
-    assert rows(durable_url, "SELECT node FROM quiv_job WHERE id = :id", id=again.id) == [
+    assert stored_rows(durable_url, "SELECT node FROM quiv_job WHERE id = :id", id=again.id) == [
         (q._node,)
     ]
     assert calls == [again.id]
@@ -221,7 +208,7 @@ def test_a_killed_process_on_this_host_is_dead_at_once_a_live_one_is_not(
 ) -> None:
     child = children(sqlite_url, "kill")
     job_id = child.wait_started(sqlite_url)
-    ((node, host, pid, heartbeat),) = rows(
+    ((node, host, pid, heartbeat),) = stored_rows(
         sqlite_url, "SELECT id, host, pid, heartbeat_at FROM quiv_node"
     )
     assert (host, pid) == (socket.gethostname(), child.proc.pid)
@@ -229,7 +216,7 @@ def test_a_killed_process_on_this_host_is_dead_at_once_a_live_one_is_not(
     # While the child lives, a new Quiv on the same file leaves it and its job alone.
     alongside = quiv(database_url=sqlite_url)
     assert alongside.get_job(job_id).status == "running"
-    assert {row[0] for row in rows(sqlite_url, "SELECT id FROM quiv_node")} == {
+    assert {row[0] for row in stored_rows(sqlite_url, "SELECT id FROM quiv_node")} == {
         node,
         alongside._node,
     }
@@ -242,7 +229,7 @@ def test_a_killed_process_on_this_host_is_dead_at_once_a_live_one_is_not(
     q = quiv(database_url=sqlite_url)
     assert time.monotonic() - before < NODE_TIMEOUT_SECONDS / 2
     assert q.get_job(job_id).status == "interrupted"
-    assert rows(sqlite_url, "SELECT id FROM quiv_node") == [(q._node,)]
+    assert stored_rows(sqlite_url, "SELECT id FROM quiv_node") == [(q._node,)]
 
 
 # -- a child that shuts down cleanly ------------------------------------------------------------
@@ -263,14 +250,16 @@ def test_a_clean_exit_leaves_no_running_job_and_no_node(
     assert child.marker.exists()
     # The job running at shutdown got its stop event and ended: nothing left unfinished.
     assert (
-        rows(sqlite_url, "SELECT status FROM quiv_job WHERE status IN ('running', 'scheduled')")
+        stored_rows(
+            sqlite_url, "SELECT status FROM quiv_job WHERE status IN ('running', 'scheduled')"
+        )
         == []
     )
-    statuses = rows(sqlite_url, "SELECT task_name, status FROM quiv_job ORDER BY task_name")
+    statuses = stored_rows(sqlite_url, "SELECT task_name, status FROM quiv_job ORDER BY task_name")
     assert statuses == [("scratch", "completed"), ("victim", "cancelled")]
-    assert rows(sqlite_url, "SELECT count(*) FROM quiv_node") == [(0,)]
+    assert stored_rows(sqlite_url, "SELECT count(*) FROM quiv_node") == [(0,)]
     # The keyless task went with it; the keyed one stays, ready to be registered again.
-    assert rows(sqlite_url, "SELECT key, status FROM quiv_task") == [("victim", "active")]
+    assert stored_rows(sqlite_url, "SELECT key, status FROM quiv_task") == [("victim", "active")]
 
     q = quiv(database_url=sqlite_url)
     assert [j.status for j in q.get_all_jobs(status="interrupted")] == []
