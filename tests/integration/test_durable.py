@@ -709,3 +709,81 @@ def test_two_quivs_registering_the_same_keys_at_once_make_one_task_each(
     assert sorted(rows) == sorted(zip(keys, ids[0]))
     for q in quivs:
         assert sorted(t.id for t in q.get_all_tasks()) == sorted(ids[0])
+
+
+# -- two processes' views of one store (two Quivs, one database) --------------------------------
+
+
+def _pair(quiv: MakeQuiv, url: str) -> tuple[Quiv, FakeClock, Quiv, FakeClock]:
+    """Two schedulers on one durable store, each on a fake clock at the same wall time."""
+    first_clock, second_clock = FakeClock(EPOCH), FakeClock(EPOCH)
+    return (
+        quiv(database_url=url, clock=first_clock),
+        first_clock,
+        quiv(database_url=url, clock=second_clock),
+        second_clock,
+    )
+
+
+def _advance_both(pair: tuple[Quiv, FakeClock, Quiv, FakeClock], seconds: float) -> None:
+    first, first_clock, second, second_clock = pair
+    quiesce(first)
+    quiesce(second)
+    first_clock.advance(seconds)
+    second_clock.advance(seconds)
+    quiesce(first)
+    quiesce(second)
+
+
+def test_a_key_of_scope_process_runs_in_every_process(durable_url: str, quiv: MakeQuiv) -> None:
+    pair = _pair(quiv, durable_url)
+    first, _, second, _ = pair
+    calls: dict[str, Recorder] = {"first": Recorder(), "second": Recorder()}
+    ids = [
+        q.add_task("refresh", calls[name], interval=HOUR, key="refresh", scope="process")
+        for name, q in (("first", first), ("second", second))
+    ]
+    assert ids[0] != ids[1]  # each process has its own task
+    # Registering it again in one process re-binds that process's task.
+    assert (
+        first.add_task("refresh", calls["first"], interval=HOUR, key="refresh", scope="process")
+        == ids[0]
+    )
+    first.start()
+    second.start()
+    _advance_both(pair, 0)
+    assert (len(calls["first"]), len(calls["second"])) == (1, 1)
+    _advance_both(pair, HOUR)
+    assert (len(calls["first"]), len(calls["second"])) == (2, 2)
+    with pytest.raises(ConfigurationError, match="scope must be 'deployment' or 'process'"):
+        first.add_task("x", noop, interval=HOUR, key="x", scope="host")
+
+
+def test_pause_resume_and_remove_reach_the_other_process(durable_url: str, quiv: MakeQuiv) -> None:
+    pair = _pair(quiv, durable_url)
+    first, _, second, _ = pair
+    runs = Recorder()
+    task_id = first.add_task("report", runs, interval=60, key="report")
+    assert second.add_task("report", runs, interval=60, key="report") == task_id
+    first.start()
+    second.start()
+    _advance_both(pair, 0)
+    assert len(runs) == 1  # one run of the slot, in one of the two
+    second.pause_task(task_id)
+    # In the store when the call returns: the other process reads it at once.
+    assert first.get_task(task_id).status == "paused"
+    _advance_both(pair, 60)
+    _advance_both(pair, 60)
+    assert len(runs) == 1  # neither process runs a paused task
+    first.resume_task(task_id)
+    _advance_both(pair, 60)
+    _advance_both(pair, 60)
+    assert len(runs) == 4  # the resume runs it now, then each slot once
+    done = len(runs)
+    second.remove_task(task_id)
+    assert first.get_all_tasks() == []
+    _advance_both(pair, 60)
+    _advance_both(pair, 60)
+    assert len(runs) == done
+    # Registered again, it is a task again.
+    assert first.add_task("report", runs, interval=60, key="report") == task_id
