@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol
 
-__all__ = ["MAX_WAIT_SECONDS", "Clock", "SystemClock"]
+__all__ = ["MAX_WAIT_SECONDS", "Clock", "SystemClock", "epoch_seconds"]
 
 MAX_WAIT_SECONDS = 3600.0
 
@@ -57,3 +58,12 @@ class SystemClock:
             # Capped: Event.wait overflows past threading.TIMEOUT_MAX, and returning early
             # is allowed (the caller re-reads the clock).
             wakeup.wait(min(remaining, MAX_WAIT_SECONDS))
+
+
+def epoch_seconds(clock: Clock) -> Callable[[], float]:
+    """A function that returns ``clock.now().timestamp()``: for the system clock that is
+    ``time.time`` itself, the same instant without making a datetime at every call (the hot
+    path stamps every job several times)."""
+    if type(clock) is SystemClock:
+        return time.time
+    return lambda: clock.now().timestamp()

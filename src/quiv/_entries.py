@@ -231,7 +231,11 @@ class JobEntry:
     attempt: int = 1
     retry_of: str | None = None  # the id of the attempt this one retries
     state: JobStatus = JobStatus.SCHEDULED
-    stop_event: threading.Event = field(default_factory=threading.Event)
+    # Whether the job is to stop (cancel_job, a timeout, shutdown): set by the scheduler
+    # thread, read by the worker. The handler's ``_stop_event`` is made only for a handler
+    # that asks for one (most never do, and an Event costs a Condition and a lock).
+    stopping: bool = False
+    stop_event: threading.Event | None = None
     started_at: float | None = None
     started_mono: float | None = None
     ended_at: float | None = None
@@ -248,8 +252,36 @@ class JobEntry:
     loop_future: Future[None] | None = None
     # The job of the next attempt, once this one ended ``retried``; waiters follow it.
     next_attempt: JobEntry | None = None
-    ended: threading.Event = field(default_factory=threading.Event)
+    # Set once the job's end is recorded; made (on the scheduler thread) only for a waiter.
+    ended: threading.Event | None = None
     on_end: list[Callable[[], None]] = field(default_factory=list)
+
+    def request_stop(self) -> None:
+        """Ask the job to stop (scheduler thread): its flag, and its handler's event if any."""
+        self.stopping = True
+        event = self.stop_event
+        if event is not None:
+            event.set()
+
+    def handler_stop_event(self) -> threading.Event:
+        """The ``_stop_event`` to pass to the handler (worker thread), made on first use.
+
+        Races with ``request_stop`` safely: each side writes its field before it reads the
+        other's, so whichever comes second sees the first and the event ends up set.
+        """
+        event = self.stop_event
+        if event is None:
+            event = self.stop_event = threading.Event()
+            if self.stopping:
+                event.set()
+        return event
+
+    def waitable(self) -> threading.Event:
+        """The event set when the job's end is recorded (scheduler thread: made here, set
+        by the same thread, so no end can slip past it)."""
+        if self.ended is None:
+            self.ended = threading.Event()
+        return self.ended
 
     def row(self) -> Row:
         """Every stored column."""

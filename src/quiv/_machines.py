@@ -149,7 +149,8 @@ SC, RU, CO, CA, FA, TO, RE, MI, IN = (
 
 # fmt: off
 JOB_TRANSITIONS: tuple[Transition[JobStatus], ...] = (
-    Transition("start", (SC,), RU, "worker", "a worker thread calls the handler",
+    Transition("start", (SC,), RU, "scheduler",
+               "handed to an idle worker thread; a main-loop job: its coroutine began",
                "status running, started_at", Event.JOB_STARTED),
     Transition("complete", (RU,), CO, "worker", "the handler returned, stop event not set",
                "status, ended_at, duration_seconds", Event.JOB_COMPLETED),

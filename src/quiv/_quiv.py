@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, TypeVar, cast
 
 from ._bridge import MainLoop, activate, current_bridge, deactivate
-from ._clock import Clock, SystemClock
+from ._clock import Clock, SystemClock, epoch_seconds
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
 from ._entries import TaskEntry, job_model, task_model
 from ._events import Listeners
@@ -190,6 +190,7 @@ class Quiv:
             logging.Logger, logger if logger is not None else logging.getLogger("Quiv")
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._epoch = epoch_seconds(self._clock)
         self._bridge = MainLoop(main_loop, self._logger)
         self._listeners = Listeners(self._bridge)
         self._store = Store(self._logger, database_url)
@@ -221,7 +222,7 @@ class Quiv:
     def _open_durable(self) -> None:
         """Join a durable store as a node, and close what dead nodes left behind."""
         self._node = new_id()
-        now = self._clock.now().timestamp()
+        now = self._epoch()
         try:
             self._store.register_node(self._node, now)
         except Exception:
@@ -422,7 +423,7 @@ class Quiv:
         shared = key is not None and scope == "deployment" and self._store.durable
         blobs = self._store.codec.encode(args, kwargs)
         timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
-        wall = self._clock.now().timestamp()
+        wall = self._epoch()
         first, next_run_at = self._first_run(schedule, delay, wall, wall_timed=shared)
         task = TaskEntry(
             id=new_id(),
@@ -502,10 +503,7 @@ class Quiv:
         if unchanged:
             at = float(stored["next_run_at"])
             same.next_run_at = at
-            if same.wall_timed:
-                first = at
-            else:
-                first = self._clock.monotonic() + (at - self._clock.now().timestamp())
+            first = at if same.wall_timed else self._clock.monotonic() + (at - self._epoch())
         self._send_add(same, first, restored=True, replanned=not unchanged)
         self._logger.info(
             "quiv: task %r (%s) restored from the store: %s, next run at %s",
@@ -635,7 +633,11 @@ class Quiv:
             entry = self._scheduler.call(partial(self._scheduler.watch, current))
             while entry is not None:
                 remaining = None if end is None else max(0.0, end - time.monotonic())
-                if not entry.ended.wait(remaining):
+                ended = entry.ended
+                # Made by watch() on the scheduler thread, or with the retry that ended the
+                # attempt before (next_attempt): never here, where an end could slip past it.
+                assert ended is not None
+                if not ended.wait(remaining):
                     raise WaitTimeoutError(job_id, timeout)
                 current, entry = entry.id, entry.next_attempt
             following = self._next_attempt(current)

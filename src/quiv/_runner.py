@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._bridge import MainLoop, current_bridge
-from ._clock import Clock
+from ._clock import Clock, epoch_seconds
 from ._entries import JobEntry, TaskEntry
 from ._invocation import resolve_awaitable, run_coroutine_here
 
@@ -75,14 +75,19 @@ class JobRunner:
         finished: Callable[[JobEntry, Outcome], None],
     ) -> None:
         self._clock = clock
+        self._epoch = epoch_seconds(clock)
         self._bridge = bridge
         self._logger = logger
         self._started = started
         self._finished = finished
 
     def run_on_worker(self, job: JobEntry) -> None:
-        """Run ``job`` here, on a worker thread (a coroutine on a loop of its own)."""
-        if self._cancelled_before_start(job):
+        """Run ``job`` here, on a worker thread (a coroutine on a loop of its own).
+
+        The scheduler recorded its start when it handed it to this idle thread: only its
+        end is reported, one message per job.
+        """
+        if self._cancelled_before_start(job, report_start=False):
             return
         token = current_bridge().set(self._bridge)
         # Whatever escapes below (a logging handler that raises...), the end is reported:
@@ -103,8 +108,9 @@ class JobRunner:
             self._finished(job, outcome or self._abnormal())
 
     async def run_on_loop(self, job: JobEntry) -> None:
-        """Run ``job`` as this asyncio task, on the main loop."""
-        if self._cancelled_before_start(job):
+        """Run ``job`` as this asyncio task, on the main loop: the loop may be busy, so
+        its start is reported when it really starts."""
+        if self._cancelled_before_start(job, report_start=True):
             return
         token = current_bridge().set(self._bridge)
         outcome: Outcome | None = None
@@ -125,8 +131,8 @@ class JobRunner:
             self._finished(job, outcome or self._abnormal())
 
     def run_without_loop(self, job: JobEntry) -> None:
-        """Start and fail a main-loop job for which no main loop runs."""
-        if self._cancelled_before_start(job):
+        """Fail a main-loop job for which no main loop runs (the scheduler started it)."""
+        if self._cancelled_before_start(job, report_start=False):
             return
         self._finished(
             job,
@@ -137,11 +143,12 @@ class JobRunner:
             ),
         )
 
-    def _cancelled_before_start(self, job: JobEntry) -> bool:
-        if job.stop_event.is_set():
+    def _cancelled_before_start(self, job: JobEntry, *, report_start: bool) -> bool:
+        if job.stopping:
             self._finished(job, self._ended("cancel"))
             return True
-        self._started(job, self._clock.now().timestamp(), self._clock.monotonic())
+        if report_start:
+            self._started(job, self._epoch(), self._clock.monotonic())
         return False
 
     def _call(self, job: JobEntry) -> tuple[Any, Coroutine[Any, Any, Any] | None]:
@@ -160,7 +167,7 @@ class JobRunner:
         if injection.job_id:
             kwargs["_job_id"] = job.id
         if injection.stop_event:
-            kwargs["_stop_event"] = job.stop_event
+            kwargs["_stop_event"] = job.handler_stop_event()
         if injection.progress_hook:
             kwargs["_progress_hook"] = self._progress_hook(task)
         return args, kwargs
@@ -179,11 +186,11 @@ class JobRunner:
         return _progress_hook
 
     def _ended(self, trigger: str, **details: Any) -> Outcome:
-        return Outcome(trigger, self._clock.now().timestamp(), self._clock.monotonic(), **details)
+        return Outcome(trigger, self._epoch(), self._clock.monotonic(), **details)
 
     def _returned(self, job: JobEntry, value: Any) -> Outcome:
         result, note = encode_result(value)
-        trigger = "cancel" if job.stop_event.is_set() else "complete"
+        trigger = "cancel" if job.stopping else "complete"
         return self._ended(trigger, result=result, result_note=note)
 
     def _raised(self, job: JobEntry, exc: BaseException) -> Outcome:
@@ -206,7 +213,7 @@ class JobRunner:
     def _abnormal(self) -> Outcome:
         return Outcome(
             "fail",
-            self._clock.now().timestamp(),
+            self._epoch(),
             self._clock.monotonic(),
             error="the job ended abnormally inside quiv",
         )

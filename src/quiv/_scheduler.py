@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ._bridge import MainLoop
-from ._clock import Clock
+from ._clock import Clock, epoch_seconds
 from ._coordinator import Coordinator
 from ._entries import JobEntry, Plan, TaskEntry
 from ._events import Listeners
@@ -122,6 +122,7 @@ class Scheduler:
         self.pool_size = pool_size
         self._retention = retention
         self._clock = clock
+        self._epoch = epoch_seconds(clock)
         self._store = store
         self._listeners = listeners
         self._bridge = bridge
@@ -266,7 +267,7 @@ class Scheduler:
     def start(self) -> None:
         """Start the scheduler thread; commands run on it from now on."""
         self._started_mono = self._clock.monotonic()
-        self._started_wall = self._clock.now().timestamp()
+        self._started_wall = self._epoch()
         self._wall_offset = self._started_wall - self._started_mono
         self._store.start()
         with self._inline_lock:
@@ -327,7 +328,7 @@ class Scheduler:
                 job,
                 Outcome(
                     "cancel",
-                    self._clock.now().timestamp(),
+                    self._epoch(),
                     self._clock.monotonic(),
                     error="still running when shutdown gave up waiting for it",
                 ),
@@ -394,7 +395,7 @@ class Scheduler:
     def _check_wall(self, now: float) -> None:
         """Recompute the deadlines of calendar runs if the wall clock moved against the
         monotonic one since the last look."""
-        offset = self._clock.now().timestamp() - now
+        offset = self._epoch() - now
         if abs(offset - self._wall_offset) <= WALL_DRIFT_SECONDS:
             return
         self._logger.info(
@@ -434,7 +435,7 @@ class Scheduler:
             free = self.pool_size - self._running
         if free <= 0:
             return
-        wall = self._clock.now().timestamp() if self._calendar_tasks else 0.0
+        wall = self._epoch() if self._calendar_tasks else 0.0
         claims: list[tuple[Claim, float, float]] = []
         looks: list[str] = []
         ahead = CLAIM_AHEAD if self._coordinator is not None and not self._claims_in_flight else 0
@@ -537,7 +538,7 @@ class Scheduler:
         answers: dict[str, Row | None] | None,
     ) -> None:
         now = self._clock.monotonic()
-        wall = self._clock.now().timestamp()
+        wall = self._epoch()
         task_id = task.id
         if not task.claiming:  # paused meanwhile: a run won is handed back
             if answers is not None and answers.get(task_id, GONE) is None:
@@ -617,7 +618,7 @@ class Scheduler:
         if task.state is TaskState.PAUSED:  # resumed by another process
             task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
             self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
-        wall = self._clock.now().timestamp()
+        wall = self._epoch()
         if status == TaskStatus.RUNNING.value and row["lease_node"] == task.node:
             # A lease of this process that no job of it holds (its start failed): hand the
             # run back, and try again.
@@ -669,7 +670,7 @@ class Scheduler:
 
     def _take_over(self, task: TaskEntry) -> None:
         assert self._coordinator is not None
-        store, wall, task_id = self._store, self._clock.now().timestamp(), task.id
+        store, wall, task_id = self._store, self._epoch(), task.id
 
         def done(row: Row | None) -> None:
             current = self._tasks.get(task_id)
@@ -687,7 +688,7 @@ class Scheduler:
         task = self._tasks.get(task_id)
         if task is None or not task.shared or self._coordinator is None:
             return
-        task.changed_at = changed = max(self._clock.now().timestamp(), task.changed_at + 1e-6)
+        task.changed_at = changed = max(self._epoch(), task.changed_at + 1e-6)
         store, next_run_at, slot = self._store, task.next_run_at, task.slot
         self._coordinator.submit(
             lambda: store.set_shared(task_id, status, next_run_at, slot, changed),
@@ -701,7 +702,7 @@ class Scheduler:
         job.state = JOB_MACHINE.next_state(job.id, job.state, "miss")
         if task.wall_timed:
             job.slot = task.slot
-        wall = self._clock.now().timestamp()
+        wall = self._epoch()
         job.ended_at = wall
         job.error = (
             f"missed: {late:.3f} s late, beyond the {task.grace:g} s misfire grace (misfire='skip')"
@@ -779,7 +780,7 @@ class Scheduler:
         return JobEntry(
             id=new_id() if claimed is None else claimed,
             task=task,
-            created_at=self._clock.now().timestamp(),
+            created_at=self._epoch(),
             attempt=attempt,
         )
 
@@ -792,10 +793,14 @@ class Scheduler:
             job.anchor = task.slot if regular else due
         if job.slot is None and task.wall_timed:
             job.slot = task.slot
+        # A job handed to a worker thread starts now: the pool never takes more jobs than it
+        # has idle threads, so one is waiting for it (one message per job comes back, its
+        # end). A job for the main loop starts when the loop gets to it, and says so.
+        job_state = JOB_MACHINE.next_state(job.id, job.state, "start")
         try:
             # First, as the step that can fail (no thread or no loop to be had): then
             # nothing has changed yet. The job's own commands queue behind this one.
-            self._submit(job)
+            on_worker = self._submit(job)
         except RuntimeError as exc:
             self._logger.error("quiv: cannot start task %r: %s; retrying in 1 s", task.id, exc)
             retry = self._plan_now(self._clock.monotonic() + 1.0, keep_slot=True, task=task)
@@ -810,22 +815,27 @@ class Scheduler:
         self._running += 1
         self._jobs_started += 1
         self._store.put_task(task.row())
-        self._store.put_job(job.row())
+        if on_worker:
+            self._begin(job, job_state, self._epoch(), self._clock.monotonic())
+        else:
+            self._store.put_job(job.row())
 
-    def _submit(self, job: JobEntry) -> None:
+    def _submit(self, job: JobEntry) -> bool:
+        """Hand ``job`` over to run; True if to a worker thread, False if to the main loop."""
         if not job.task.on_main_loop:
             self._workers.submit(self._runner.run_on_worker, job)
-            return
+            return True
         loop = self._bridge.loop
         if loop is None:
             # The job starts and fails, visibly, rather than waiting for a loop forever.
             self._workers.submit(self._runner.run_without_loop, job)
-            return
+            return True
         job.loop_future = asyncio.run_coroutine_threadsafe(self._runner.run_on_loop(job), loop)
+        return False
 
     def _stop(self, job: JobEntry) -> None:
         """Set ``job``'s stop event, and cancel its asyncio task if it runs on the main loop."""
-        job.stop_event.set()
+        job.request_stop()
         if job.loop_future is not None:
             job.loop_future.cancel()
 
@@ -857,9 +867,16 @@ class Scheduler:
     # -- job life, on the scheduler thread ----------------------------------------------
 
     def _started(self, job: JobEntry, started_at: float, started_mono: float) -> None:
+        """A main-loop job's coroutine began."""
         if job.id not in self._jobs:
             return  # already closed by shutdown
-        job.state = JOB_MACHINE.next_state(job.id, job.state, "start")
+        state = JOB_MACHINE.next_state(job.id, job.state, "start")
+        self._begin(job, state, started_at, started_mono)
+
+    def _begin(
+        self, job: JobEntry, state: JobStatus, started_at: float, started_mono: float
+    ) -> None:
+        job.state = state
         job.started_at, job.started_mono = started_at, started_mono
         task = job.task
         if task.timeout is not None:
@@ -874,7 +891,7 @@ class Scheduler:
             and task.retry is not None
             and job.attempt <= task.retry.max_retries
             and task.state is TaskState.RUNNING  # not paused or removed meanwhile
-            and not job.stop_event.is_set()  # not cancelled
+            and not job.stopping  # not cancelled
             and not self._stopping
         )
 
@@ -916,26 +933,32 @@ class Scheduler:
         task.job = None
         if task.state is not TaskState.REMOVED:
             if retry_at is not None:
-                retry = task.pending
-                if retry is None:
-                    retry = self._new_job(task)
-                    retry.displaced = regular
-                    self._after_run(task, self._plan_now(retry_at), retrying=True)
-                else:  # a run asked for meanwhile (run_task): it is the next attempt, now
-                    follow_up = task.follow_up
-                    plan = None if follow_up is None else self._plan_now(follow_up)
-                    self._after_run(task, plan, retrying=True)
-                retry.attempt, retry.anchor, retry.retry_of = job.attempt + 1, job.anchor, job.id
-                retry.slot = job.slot
-                self._make_pending(task, retry)
-                # Whoever waits for this run waits for its final attempt.
-                job.next_attempt = retry
-                retry.on_end.extend(job.on_end)
-                job.on_end.clear()
+                self._retry(task, job, regular, retry_at)
             else:
                 follow_up = task.follow_up
                 self._after_run(task, regular if follow_up is None else self._plan_now(follow_up))
         self._ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+
+    def _retry(self, task: TaskEntry, job: JobEntry, regular: Plan | None, at: float) -> None:
+        """Make the next attempt of ``job``, which failed, due at the monotonic ``at``."""
+        retry = task.pending
+        if retry is None:
+            retry = self._new_job(task)
+            retry.displaced = regular
+            self._after_run(task, self._plan_now(at), retrying=True)
+        else:  # a run asked for meanwhile (run_task): it is the next attempt, now
+            follow_up = task.follow_up
+            plan = None if follow_up is None else self._plan_now(follow_up)
+            self._after_run(task, plan, retrying=True)
+        retry.attempt, retry.anchor, retry.retry_of = job.attempt + 1, job.anchor, job.id
+        retry.slot = job.slot
+        self._make_pending(task, retry)
+        # Whoever waits for this run waits for its final attempt.
+        job.next_attempt = retry
+        retry.on_end.extend(job.on_end)
+        if job.ended is not None:
+            retry.waitable()  # a waiter follows next_attempt to this one's event
+        job.on_end.clear()
 
     def _next_regular(self, task: TaskEntry, job: JobEntry, outcome: Outcome) -> Plan | None:
         """The regular run after ``job``: the next slot at or after its end (slots that
@@ -974,7 +997,8 @@ class Scheduler:
     def _ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
         """After a job's end is recorded: tell listeners and waiters; time the next purge."""
         self._emit_job(event, job)
-        job.ended.set()
+        if job.ended is not None:
+            job.ended.set()
         for callback in job.on_end:
             try:
                 callback()
@@ -1012,7 +1036,7 @@ class Scheduler:
         task = job.task
         job.state = JOB_MACHINE.next_state(job.id, job.state, "cancel")
         now = self._clock.monotonic()
-        job.ended_at = self._clock.now().timestamp()
+        job.ended_at = self._epoch()
         del self._pending[job.id]
         task.pending = None
         self._store.put_job(job.row())
@@ -1044,7 +1068,7 @@ class Scheduler:
     ) -> Plan:
         """A run at the monotonic ``deadline`` that is not a regular one (run now, resume, a
         retry); ``keep_slot``: the regular run it stands for, only later."""
-        wall = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+        wall = self._epoch() + (deadline - self._clock.monotonic())
         return Plan(deadline, task.slot if keep_slot and task is not None else None, wall)
 
     def _jitter(self, task: TaskEntry) -> float:
@@ -1053,13 +1077,13 @@ class Scheduler:
     def _interval_plan(self, task: TaskEntry, slot: float) -> Plan:
         """The run of an interval task at the monotonic ``slot``, jitter added."""
         deadline = slot + self._jitter(task)
-        wall = self._clock.now().timestamp() + (deadline - self._clock.monotonic())
+        wall = self._epoch() + (deadline - self._clock.monotonic())
         return Plan(deadline, slot, wall)
 
     def _calendar_plan(self, task: TaskEntry, slot: float) -> Plan:
         """The run of a calendar task at the epoch instant ``slot``, jitter added."""
         at = slot + self._jitter(task)
-        return Plan(self._clock.monotonic() + (at - self._clock.now().timestamp()), slot, at)
+        return Plan(self._clock.monotonic() + (at - self._epoch()), slot, at)
 
     def _cron_plan(self, task: TaskEntry, after: float) -> Plan | None:
         """The first run of a cron task after the epoch instant ``after``."""
@@ -1099,14 +1123,14 @@ class Scheduler:
     def _purge(self) -> None:
         self._purge_at = None
         self._purge_pending = True
-        cutoff = self._clock.now().timestamp() - self._retention
+        cutoff = self._epoch() - self._retention
         self._store.purge(cutoff, lambda oldest: self.post(lambda: self._purged(oldest)))
 
     def _purged(self, oldest: float | None) -> None:
         self._purge_pending = False
         if oldest is None:
             return
-        wall_delay = oldest + self._retention - self._clock.now().timestamp()
+        wall_delay = oldest + self._retention - self._epoch()
         due = self._clock.monotonic() + max(0.0, wall_delay)
         # A job that ended while the purge was in flight may already have set an earlier one.
         self._purge_at = due if self._purge_at is None else min(self._purge_at, due)
@@ -1133,7 +1157,7 @@ class Scheduler:
         elif task.wall_timed:
             self._apply(task, self._calendar_plan(task, first))
             stale = restored or isinstance(task.schedule, AtSchedule)
-            if stale and first < self._clock.now().timestamp():
+            if stale and first < self._epoch():
                 self._overdue.add(task.id)  # an at= time, or a stored run, in the past
         elif not task.jitter and not restored:
             # The common case, kept short: add_task computed next_run_at for this deadline.
@@ -1221,14 +1245,14 @@ class Scheduler:
             # Back to its slots: the next one at least ``delay`` from now (after the
             # running job, if any, its end finds the slot itself).
             if task.job is None:
-                plan = self._cron_plan(task, self._clock.now().timestamp() + delay)
+                plan = self._cron_plan(task, self._epoch() + delay)
                 if plan is not None:
                     self._apply(task, plan)
         elif isinstance(schedule, AtSchedule):
             if task.job is None:
                 # Its one time; if that has passed, the misfire policy decides (unless a
                 # delay asks for a run later than it).
-                wall = self._clock.now().timestamp()
+                wall = self._epoch()
                 at = schedule.instant + self._jitter(task)
                 if delay:
                     at = max(at, wall + delay)
@@ -1240,7 +1264,7 @@ class Scheduler:
             self._apply(task, self._plan_now(deadline))
         elif not task.run_once:
             task.follow_up = deadline
-            task.next_run_at = self._clock.now().timestamp() + delay
+            task.next_run_at = self._epoch() + delay
         status = TaskStatus.RUNNING if task.job is not None else TaskStatus.ACTIVE
         self.share(task.id, status.value)
         self._store.put_task(task.row())
@@ -1283,7 +1307,7 @@ class Scheduler:
         if task.job is not None:
             self._stop(task.job)
         if task.shared and self._coordinator is not None:
-            store, changed = self._store, max(self._clock.now().timestamp(), task.changed_at)
+            store, changed = self._store, max(self._epoch(), task.changed_at)
             self._coordinator.submit(lambda: store.delete_shared(task_id, changed), lambda _: None)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
         return snapshot
@@ -1324,8 +1348,10 @@ class Scheduler:
         """The entry of a job not yet ended (running or made ahead), or None; ``on_end`` is
         called on this thread once its end is recorded."""
         job = self._jobs.get(job_id) or self._pending.get(job_id)
-        if job is not None and on_end is not None:
-            job.on_end.append(on_end)
+        if job is not None:
+            job.waitable()
+            if on_end is not None:
+                job.on_end.append(on_end)
         return job
 
     def upcoming(self, task_id: str) -> tuple[TaskEntry, float, float] | None:
@@ -1335,7 +1361,7 @@ class Scheduler:
         task = self._task(task_id)
         if task.state in (TaskState.PAUSED, TaskState.PAUSED_RUNNING):
             return None
-        mono, wall = self._clock.monotonic(), self._clock.now().timestamp()
+        mono, wall = self._clock.monotonic(), self._epoch()
         if task.id in self._timeline:
             first = task.next_run_at
             if task.slot is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from datetime import timezone
 from typing import Any
 
@@ -323,3 +324,24 @@ def test_every_run_gets_its_own_copy_of_the_arguments(quiv, clock) -> None:
     step_to(q, clock, 2)
     assert seen == [([1, 2], {"extra": [3]})] * 3  # ...changes nothing for the next run
     assert q.get_task(task_id).args == ([1, 2],)
+
+
+def test_a_worker_job_is_started_when_handed_to_its_thread(q) -> None:
+    # The scheduler records the start as it hands the job to an idle worker: the stored
+    # start is never after the handler's first line, and the job is running meanwhile.
+    entered: list[float] = []
+    release = threading.Event()
+
+    def handler() -> None:
+        entered.append(time.time())
+        release.wait(WAIT)
+
+    task_id = q.add_task("t", handler, interval=3600, run_once=True)
+    wait_until(lambda: entered, WAIT)
+    wait_until(lambda: _jobs_of(q, task_id), WAIT)
+    (running,) = _jobs_of(q, task_id)
+    assert running.status == JobStatus.RUNNING.value
+    assert running.started_at.timestamp() <= entered[0] + 1e-6
+    release.set()
+    job = _wait_job(q, task_id, JobStatus.COMPLETED.value)
+    assert job.started_at == running.started_at

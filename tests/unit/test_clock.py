@@ -244,3 +244,15 @@ def test_wait_until_returns_once_true() -> None:
 def test_wait_until_times_out() -> None:
     with pytest.raises(TimeoutError, match="not met within"):
         wait_until(lambda: False, timeout=0.02, interval=0.001)
+
+
+def test_epoch_seconds_follows_the_clock_it_is_given() -> None:
+    from quiv._clock import epoch_seconds
+
+    assert epoch_seconds(SystemClock()) is time.time
+    fake = FakeClock()
+    epoch = epoch_seconds(fake)
+    before = epoch()
+    assert before == fake.now().timestamp()
+    fake.advance(90)
+    assert epoch() == before + 90

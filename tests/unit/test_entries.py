@@ -1,0 +1,78 @@
+"""Unit tests of ``quiv._entries.JobEntry``'s stop flag, handler stop event and end event.
+
+The stop event is made lazily, on the worker thread, while the scheduler thread may be asking
+the job to stop at the same moment: whichever side comes second must leave it set.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from quiv._arguments import PICKLE
+from quiv._entries import JobEntry, TaskEntry
+from quiv._invocation import Injection
+from quiv._schedule import IntervalSchedule
+
+
+def _job() -> JobEntry:
+    task = TaskEntry(
+        id="t",
+        name="t",
+        func=lambda: None,
+        args_blob=b"",
+        kwargs_blob=b"",
+        schedule=IntervalSchedule(1.0, fixed=True, run_once=False),
+        injection=Injection(),
+        progress_callback=None,
+        next_run_at=0.0,
+        codec=PICKLE,
+    )
+    return JobEntry(id="j", task=task, created_at=0.0)
+
+
+def test_a_new_job_has_no_events_until_asked() -> None:
+    job = _job()
+    assert job.stop_event is None
+    assert job.ended is None
+    assert not job.stopping
+
+
+def test_stop_before_the_handler_asks_gives_a_set_event() -> None:
+    job = _job()
+    job.request_stop()
+    assert job.stopping
+    assert job.handler_stop_event().is_set()
+
+
+def test_stop_after_the_handler_asked_sets_its_event() -> None:
+    job = _job()
+    event = job.handler_stop_event()
+    assert not event.is_set()
+    job.request_stop()
+    assert event.is_set()
+    assert job.handler_stop_event() is event  # one event per job
+
+
+def test_stop_and_handler_event_racing_always_end_set() -> None:
+    for _ in range(300):
+        job = _job()
+        barrier = threading.Barrier(2)
+        got: list[threading.Event] = []
+
+        def worker(job: JobEntry = job, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            got.append(job.handler_stop_event())
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        barrier.wait()
+        job.request_stop()
+        thread.join()
+        assert got[0].is_set()
+
+
+def test_waitable_is_made_once() -> None:
+    job = _job()
+    event = job.waitable()
+    assert job.ended is event
+    assert job.waitable() is event
