@@ -138,7 +138,7 @@ class TaskEntry:
     claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
     # When a user last paused, resumed or removed it, as far as this process knows (epoch).
     changed_at: float = 0.0
-    _fixed_row: Row = field(default_factory=dict, repr=False)
+    _schedule_text: str = field(default="", repr=False)  # the schedule's JSON
 
     @property
     def status(self) -> TaskStatus:
@@ -156,15 +156,25 @@ class TaskEntry:
         self.refresh()
 
     def refresh(self) -> None:
-        """Encode again the columns that change only when the task is registered again."""
+        """Encode again what changes only when the task is registered again."""
+        self._schedule_text = _schedule_json(self.schedule)
+
+    def row(self) -> Row:
+        """Every stored column.
+
+        Built afresh at each call rather than kept: a dict of 25 columns held per task
+        would be most of an idle task's memory.
+        """
         schedule = self.schedule
-        interval, fixed = (
-            (schedule.seconds, schedule.fixed)
-            if isinstance(schedule, IntervalSchedule)
-            else (None, True)
-        )
-        # What never changes is encoded once, not at each of the task's many row writes.
-        self._fixed_row = {
+        shared = self.shared
+        job = self.job if shared else None
+        if isinstance(schedule, IntervalSchedule):
+            interval: float | None = schedule.seconds
+            fixed = schedule.fixed
+        else:
+            interval, fixed = None, True
+        retry = self.retry
+        return {
             "id": self.id,
             "key": self.key,
             "scope": self.scope,
@@ -177,33 +187,22 @@ class TaskEntry:
             "fixed_interval": fixed,
             "run_once": schedule.run_once,
             "timeout_seconds": self.timeout,
-            "max_retries": 0 if self.retry is None else self.retry.max_retries,
+            "max_retries": 0 if retry is None else retry.max_retries,
             "on_main_loop": self.on_main_loop,
-            "schedule": _schedule_json(schedule),
+            "schedule": self._schedule_text,
             "misfire": self.misfire.value,
             "misfire_grace_seconds": self.grace,
             "jitter_seconds": self.jitter,
-            "shared": self.shared,
+            "shared": shared,
             "updated_by": self.node,
-            "slot": None,
-            "lease_node": None,
-            "lease_job": None,
+            "status": self.status.value,
+            "next_run_at": self.next_run_at,
+            "slot": self.slot if shared else None,
+            "lease_node": None if job is None else self.node,
+            "lease_job": None if job is None else job.id,
             "lease_until": None,
-            "changed_at": 0.0,
+            "changed_at": self.changed_at if shared else 0.0,
         }
-
-    def row(self) -> Row:
-        """Every stored column."""
-        row = self._fixed_row.copy()
-        row["status"] = self.status.value
-        row["next_run_at"] = self.next_run_at
-        if self.shared:
-            job = self.job
-            row["changed_at"] = self.changed_at
-            row["slot"] = self.slot
-            row["lease_node"] = None if job is None else self.node
-            row["lease_job"] = None if job is None else job.id
-        return row
 
     @property
     def wall_timed(self) -> bool:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from ._calendar import instant_of_wall, next_cron_instant
@@ -151,6 +152,11 @@ def check_misfire(value: object) -> Misfire:
     raise ConfigurationError(f"misfire must be 'coalesce' or 'skip', got {value!r}")
 
 
+# Schedules are frozen: tasks with the same interval share one object, which an idle task
+# would otherwise pay for in memory (about 100 bytes each).
+_interval_schedule = lru_cache(maxsize=1024)(IntervalSchedule)
+
+
 def build_schedule(
     *,
     interval: float | None,
@@ -179,7 +185,7 @@ def build_schedule(
                 "timezone applies to cron= and at= schedules; an interval is elapsed time"
             )
         seconds = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        return IntervalSchedule(seconds, fixed_interval, run_once)
+        return _interval_schedule(seconds, fixed_interval, run_once)
     kind = given[0]
     if delay:
         article = "an" if kind == "at" else "a"
