@@ -160,6 +160,8 @@ class Scheduler:
         # Runs of shared tasks claimed and waiting for a free worker: (task, due, late).
         self._ready: deque[tuple[TaskEntry, float, float, str]] = deque()
         self._inbox: deque[Callable[[], None]] = deque()
+        # Jobs dispatched in the current pass, each with a worker thread reserved for it.
+        self._handoffs: list[tuple[Callable[[JobEntry], None], JobEntry]] = []
         self._wake = threading.Event()
         self._inline_lock = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -383,7 +385,10 @@ class Scheduler:
             self._check_wall(now)
         for job_id, _ in self._timeouts.pop_due(now):
             self._time_out(job_id, now)
-        self._dispatch_due(now)
+        try:
+            self._dispatch_due(now)
+        finally:
+            self._hand_off()
         if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
             self._purge()
         deadline = self._next_deadline()
@@ -476,6 +481,12 @@ class Scheduler:
             self._send_claims(claims, wall)
         if looks:
             self._look(looks)
+
+    def _hand_off(self) -> None:
+        """Give the jobs dispatched in this pass to their reserved worker threads."""
+        handoffs, self._handoffs = self._handoffs, []
+        for run, job in handoffs:
+            self._workers.hand(run, job)
 
     def _start_due(self, task: TaskEntry, due: float, late: float, now: float) -> None:
         """Start the due run of ``task`` (``late`` seconds late), or skip it by its misfire
@@ -821,14 +832,21 @@ class Scheduler:
             self._store.put_job(job.row())
 
     def _submit(self, job: JobEntry) -> bool:
-        """Hand ``job`` over to run; True if to a worker thread, False if to the main loop."""
+        """Hand ``job`` over to run; True if to a worker thread, False if to the main loop.
+
+        A worker thread is reserved here (the step that can fail) but gets the job only at
+        the end of the dispatch pass (``_hand_off``): the job's bookkeeping is done by then,
+        so the scheduler does not hold the GIL while the worker waits to start.
+        """
         if not job.task.on_main_loop:
-            self._workers.submit(self._runner.run_on_worker, job)
+            self._workers.reserve()
+            self._handoffs.append((self._runner.run_on_worker, job))
             return True
         loop = self._bridge.loop
         if loop is None:
             # The job starts and fails, visibly, rather than waiting for a loop forever.
-            self._workers.submit(self._runner.run_without_loop, job)
+            self._workers.reserve()
+            self._handoffs.append((self._runner.run_without_loop, job))
             return True
         job.loop_future = asyncio.run_coroutine_threadsafe(self._runner.run_on_loop(job), loop)
         return False

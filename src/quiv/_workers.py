@@ -42,12 +42,24 @@ class WorkerPool:
         Raises ``RuntimeError`` when a needed thread cannot be started; the work is then
         not queued.
         """
+        self.reserve()
+        self.hand(func, *args)
+
+    def reserve(self) -> None:
+        """Make sure a thread will be free for one ``hand``: take an idle one, or start one.
+
+        The one step of a submission that can fail (``RuntimeError`` when no thread can be
+        started, and then nothing is reserved); ``hand`` cannot.
+        """
         with self._lock:
             if self._idle == 0 and len(self._threads) < self._size:
                 # Started before it is counted: a thread that cannot start leaves no trace.
                 self._threads.append(start_thread(self._work, f"{self._name}-{len(self._threads)}"))
             else:
                 self._idle -= 1
+
+    def hand(self, func: Callable[..., Any], *args: Any) -> None:
+        """Give ``func(*args)`` to the thread a ``reserve`` set aside."""
         self._queue.put((func, args))
 
     def _work(self) -> None:

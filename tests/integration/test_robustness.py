@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 import pytest
 
 from quiv import ConfigurationError, Event, InvalidTimezoneError, JobStatus, Quiv, TaskStatus
-from quiv._workers import WorkerPool
+from quiv import _workers as quiv_workers
 from quiv.exceptions import SchedulerStateError
 from quiv.testing import settle, wait_until
 
@@ -96,16 +97,17 @@ def test_no_worker_thread_to_be_had_changes_nothing_and_is_retried(
 ) -> None:
     q = quiv(clock=clock, pool_size=1)
     q.start()
-    real_submit = WorkerPool.submit
+    real_start = quiv_workers.start_thread
     failures = []
 
-    def submit(self: WorkerPool, *args: object) -> None:
+    def start_thread(*args: Any) -> threading.Thread:
+        # Where the failure really comes from: the operating system refuses a thread.
         if not failures:
             failures.append(1)
             raise RuntimeError("can't start new thread")
-        real_submit(self, *args)
+        return real_start(*args)
 
-    monkeypatch.setattr(WorkerPool, "submit", submit)
+    monkeypatch.setattr(quiv_workers, "start_thread", start_thread)
     runs = Recorder()
     task_id = q.add_task("t", runs, interval=60)
     settle(q)
