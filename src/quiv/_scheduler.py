@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ._bridge import MainLoop
-from ._clock import Clock, epoch_seconds
+from ._clock import Clock, SystemClock, epoch_seconds
 from ._coordinator import Coordinator
 from ._entries import JobEntry, Plan, TaskEntry
 from ._events import Listeners
@@ -42,7 +42,7 @@ from ._schedule import (
     retry_delay,
     slot_after_run,
 )
-from ._store import GONE, Claim, Row, Store
+from ._store import COALESCE_SECONDS, GONE, Claim, Row, Store
 from ._threads import start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
@@ -162,6 +162,11 @@ class Scheduler:
         self._inbox: deque[Callable[[], None]] = deque()
         # Jobs dispatched in the current pass, each with a worker thread reserved for it.
         self._handoffs: list[tuple[Callable[[JobEntry], None], JobEntry]] = []
+        # Rows this thread hands to the store wake its writer only after a pass, at this
+        # monotonic instant (``Store.defer_nudges``). Not with a test clock: it does not
+        # move on its own, and rows would wait for it.
+        self._defer_store = type(clock) is SystemClock
+        self._store_nudge_at: float | None = None
         self._wake = threading.Event()
         self._inline_lock = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -344,6 +349,8 @@ class Scheduler:
 
     def _run(self) -> None:
         inbox = self._inbox
+        if self._defer_store:
+            self._store.defer_nudges()
         while True:
             while inbox:
                 command = inbox.popleft()
@@ -355,6 +362,9 @@ class Scheduler:
                 # thing keeping a dropped Quiv alive, whose finalizer then cannot run.
                 del command
             if self._stopping:
+                if self._store.take_deferred() or self._store_nudge_at is not None:
+                    self._store_nudge_at = None
+                    self._store.nudge()
                 if not self._jobs or self._abandon:
                     return
                 deadline = None
@@ -381,6 +391,9 @@ class Scheduler:
     def _turn(self) -> float | None:
         """Start what is due, purge if due; return the next deadline to sleep until."""
         now = self._clock.monotonic()
+        if self._store_nudge_at is not None and now >= self._store_nudge_at:
+            self._store_nudge_at = None
+            self._store.nudge()
         if self._calendar_tasks:
             self._check_wall(now)
         for job_id, _ in self._timeouts.pop_due(now):
@@ -392,6 +405,12 @@ class Scheduler:
         if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
             self._purge()
         deadline = self._next_deadline()
+        if self._store.take_deferred() and self._store_nudge_at is None:
+            self._store_nudge_at = now + COALESCE_SECONDS
+        if self._store_nudge_at is not None and (
+            deadline is None or self._store_nudge_at < deadline
+        ):
+            deadline = self._store_nudge_at
         if self._calendar_tasks:
             check = now + WALL_CHECK_SECONDS
             deadline = check if deadline is None else min(deadline, check)

@@ -326,6 +326,9 @@ class Store:
         self._jobs: dict[str, Row] = {}
         self._purge: tuple[float, PurgeDone] | None = None
         self._wake = threading.Event()
+        self._deferring: int | None = None  # the thread whose rows wait for its nudge
+        self._deferred = False
+        self._gathered = False  # the next wake needs no pause: see nudge()
         self._closed = False
         self.write_failures = 0
         self._writer: threading.Thread | None = None
@@ -371,6 +374,30 @@ class Store:
     def _nudge(self) -> None:
         # is_set() is a plain read; set() takes a lock. The writer clears the flag before it
         # takes the pending rows, so a skipped set() can never strand a row.
+        if not self._wake.is_set():
+            if self._deferring is not None and threading.get_ident() == self._deferring:
+                self._deferred = True  # that thread nudges later (take_deferred)
+                return
+            self._wake.set()
+
+    def defer_nudges(self) -> None:
+        """Rows handed over by the calling thread no longer wake the writer: that thread
+        promises to call ``take_deferred`` before it sleeps, and ``nudge`` soon after.
+
+        For the scheduler thread: woken at the instant a job starts, the writer would take
+        the GIL from the worker that is about to call the handler.
+        """
+        self._deferring = threading.get_ident()
+
+    def take_deferred(self) -> bool:
+        """Whether rows were handed over without waking the writer since the last call."""
+        deferred, self._deferred = self._deferred, False
+        return deferred
+
+    def nudge(self) -> None:
+        """Wake the writer to commit what is pending now: the rows have waited already, so
+        it skips its pause for more to gather."""
+        self._gathered = True
         if not self._wake.is_set():
             self._wake.set()
 
@@ -519,7 +546,11 @@ class Store:
             # Let rows gather for a moment: the batch gets bigger, the changes of one job
             # coalesce, and the writer does not fight for the GIL at the instant a job
             # starts, when the worker needs it to reach the handler.
-            time.sleep(RETRY_SECONDS if self._attempts else COALESCE_SECONDS)
+            if self._attempts:
+                time.sleep(RETRY_SECONDS)
+            elif not self._gathered:
+                time.sleep(COALESCE_SECONDS)
+            self._gathered = False
             self._wake.clear()
             if self._closed:  # close() came during the pause; it flushes itself
                 return

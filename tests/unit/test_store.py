@@ -399,6 +399,26 @@ def test_the_writer_thread_commits_without_a_read(started_store: Store) -> None:
     wait_until(lambda: _committed_task_ids(started_store) == [], timeout=10)
 
 
+def test_a_deferring_thread_wakes_the_writer_only_when_it_nudges(started_store: Store) -> None:
+    # The scheduler thread defers: its rows wait for its nudge, so that the writer does not
+    # wake (and take the GIL) at the instant a job starts. Other threads' rows do not wait.
+    started_store.defer_nudges()
+    started_store.put_task(task_row("a"))
+    assert not started_store._wake.is_set()
+    assert started_store.take_deferred()
+    assert not started_store.take_deferred()  # taken once
+    time.sleep(0.1)  # the writer would have committed by now, had it been woken
+    assert _committed_task_ids(started_store) == []
+    started_store.nudge()
+    wait_until(lambda: _committed_task_ids(started_store) == ["a"], timeout=10)
+
+    other = threading.Thread(target=lambda: started_store.put_task(task_row("b")))
+    other.start()
+    other.join()
+    assert not started_store.take_deferred()
+    wait_until(lambda: _committed_task_ids(started_store) == ["a", "b"], timeout=10)
+
+
 def test_start_is_idempotent(started_store: Store) -> None:
     writer = started_store._writer
     started_store.start()
