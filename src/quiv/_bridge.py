@@ -22,10 +22,9 @@ __all__ = ["MainLoop", "activate", "current_bridge", "deactivate", "run_on_main"
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+    # asyncio's own "running loop or None": get_running_loop() raises instead, and an
+    # exception on every API call outside async code costs more than the rest of it.
+    return asyncio._get_running_loop()
 
 
 class MainLoop:

@@ -462,7 +462,7 @@ class Quiv:
         # Stored now, so that a read right after this call finds the task.
         self._store.put_task(task.row(), new=True)
         try:
-            self._scheduler.send(partial(self._scheduler.add, task, first))
+            self._scheduler.send_add(task, first)
         except SchedulerStateError:  # shut down meanwhile: leave no trace
             self._store.delete_task(task.id)
             raise
@@ -517,9 +517,8 @@ class Quiv:
     def _send_add(
         self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
     ) -> None:
-        add = partial(self._scheduler.add, task, first, restored=restored, replanned=replanned)
         try:
-            self._scheduler.send(add)
+            self._scheduler.send_add(task, first, restored=restored, replanned=replanned)
         except SchedulerStateError:  # shut down meanwhile: leave no trace
             if task.key is None:
                 self._store.delete_task(task.id)
@@ -583,13 +582,20 @@ class Quiv:
         """Make a run of the task due now and return 1.
 
         A paused task runs once and stays paused. While a job of the task runs, the new
-        run starts right after it ends (several requests then make one run). Raises
+        run starts right after it ends (several requests then make one run). The request
+        is handed to the scheduler thread, not waited for (``run_task`` waits, and returns
+        the job's id); a task that ends before the scheduler reads it makes no run. Raises
         ``HandlerNotRegisteredError`` for an id quiv does not know, and
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history (a run-once task that has run, or a removed one).
         """
         self._usable("run a task")
         self._check_id("task_id", task_id)
+        if self._scheduler.knows(task_id):
+            # Sent, not waited for: the run is made due as soon as the scheduler thread
+            # reads it (quiv 0.4.0 made it due in its database, and returned).
+            self._scheduler.send(partial(self._scheduler.run_soon, task_id))
+            return 1
         if self._scheduler.call(partial(self._scheduler.run_task, task_id)) is not None:
             return 1
         if self._store.has_jobs_of(task_id):

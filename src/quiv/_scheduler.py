@@ -128,6 +128,8 @@ class Scheduler:
         self._bridge = bridge
         self._logger = logger
         self._tasks: dict[str, TaskEntry] = {}
+        # Tasks sent by add_task whose add command has not run yet (written by callers).
+        self._incoming: dict[str, TaskEntry] = {}
         self._jobs: dict[str, JobEntry] = {}  # dispatched, not yet ended
         self._pending: dict[str, JobEntry] = {}  # made ahead, not yet dispatched
         self._timeline: Timeline[str] = Timeline()  # task id -> its next run
@@ -162,6 +164,7 @@ class Scheduler:
         self._inbox: deque[Callable[[], None]] = deque()
         # Jobs dispatched in the current pass, each with a worker thread reserved for it.
         self._handoffs: list[tuple[Callable[[JobEntry], None], JobEntry]] = []
+        self._unrecorded: list[JobEntry] = []  # dispatched in this pass, rows not handed over
         # Rows this thread hands to the store wake its writer only after a pass, at this
         # monotonic instant (``Store.defer_nudges``). Not with a test clock: it does not
         # move on its own, and rows would wait for it.
@@ -192,6 +195,22 @@ class Scheduler:
                 return
             self._inbox.append(command)
         self._nudge()
+
+    def send_add(self, task: TaskEntry, first: float, **options: bool) -> None:
+        """Send ``add(task, first, **options)``; until it runs, ``knows`` says the task is
+        known already."""
+        self._incoming[task.id] = task
+        try:
+            self.send(partial(self.add, task, first, **options))
+        except BaseException:
+            self._incoming.pop(task.id, None)
+            raise
+
+    def knows(self, task_id: str) -> bool:
+        """Whether ``task_id`` is a task of this scheduler, or one on its way to it (any
+        thread). ``add`` puts a task in ``_tasks`` before it takes it out of
+        ``_incoming``, and this looks in the opposite order, so no task falls between."""
+        return task_id in self._incoming or task_id in self._tasks
 
     def post(self, command: Callable[[], None]) -> None:
         """Queue an internal ``command`` (a worker's, a timer's) and wake the thread."""
@@ -502,10 +521,17 @@ class Scheduler:
             self._look(looks)
 
     def _hand_off(self) -> None:
-        """Give the jobs dispatched in this pass to their reserved worker threads."""
+        """Give the jobs dispatched in this pass to their reserved worker threads; then
+        record them."""
         handoffs, self._handoffs = self._handoffs, []
         for run, job in handoffs:
             self._workers.hand(run, job)
+        dispatched, self._unrecorded = self._unrecorded, []
+        for job in dispatched:
+            try:
+                self._record(job)
+            except Exception:  # one job's trouble must not cost the others their records
+                self._logger.exception("quiv: could not record the start of job %s", job.id)
 
     def _start_due(self, task: TaskEntry, due: float, late: float, now: float) -> None:
         """Start the due run of ``task`` (``late`` seconds late), or skip it by its misfire
@@ -844,18 +870,18 @@ class Scheduler:
         self._jobs[job.id] = job
         self._running += 1
         self._jobs_started += 1
-        self._store.put_task(task.row())
         if on_worker:
             self._begin(job, job_state, self._epoch(), self._clock.monotonic())
-        else:
-            self._store.put_job(job.row())
+        # Its rows and its event wait until the worker has it (_hand_off): the worker
+        # wakes meanwhile.
+        self._unrecorded.append(job)
 
     def _submit(self, job: JobEntry) -> bool:
         """Hand ``job`` over to run; True if to a worker thread, False if to the main loop.
 
-        A worker thread is reserved here (the step that can fail) but gets the job only at
-        the end of the dispatch pass (``_hand_off``): the job's bookkeeping is done by then,
-        so the scheduler does not hold the GIL while the worker waits to start.
+        A worker thread is reserved here (the step that can fail); it gets the job at the
+        end of the dispatch pass (``_hand_off``), with every job of the pass, and the
+        pass's rows and events are written after that, while the worker wakes up.
         """
         if not job.task.on_main_loop:
             self._workers.reserve()
@@ -909,17 +935,26 @@ class Scheduler:
             return  # already closed by shutdown
         state = JOB_MACHINE.next_state(job.id, job.state, "start")
         self._begin(job, state, started_at, started_mono)
+        self._store.put_job(job.row())
+        self._emit_job(JOB_MACHINE.event_for("start"), job)
 
     def _begin(
         self, job: JobEntry, state: JobStatus, started_at: float, started_mono: float
     ) -> None:
+        """The job is running from ``started_at``: in memory; ``_record`` stores it."""
         job.state = state
         job.started_at, job.started_mono = started_at, started_mono
         task = job.task
         if task.timeout is not None:
             self._timeouts.schedule(job.id, started_mono + task.timeout)
+
+    def _record(self, job: JobEntry) -> None:
+        """Hand the rows of a job just dispatched (and its task's) to the store, and tell
+        listeners if it started."""
+        self._store.put_task(job.task.row())
         self._store.put_job(job.row())
-        self._emit_job(JOB_MACHINE.event_for("start"), job)
+        if job.state is JobStatus.RUNNING:
+            self._emit_job(JOB_MACHINE.event_for("start"), job)
 
     def _may_retry(self, job: JobEntry, outcome: Outcome) -> bool:
         task = job.task
@@ -1186,6 +1221,7 @@ class Scheduler:
         restored with a new schedule, planned afresh, which its row must show.
         """
         self._tasks[task.id] = task
+        self._incoming.pop(task.id, None)  # after it is in _tasks: see knows()
         if task.wall_timed:
             self._calendar_tasks += 1
         if task.state is TaskState.PAUSED:
@@ -1332,6 +1368,36 @@ class Scheduler:
         else:
             task.follow_up = now
         return job.id
+
+    def run_soon(self, task_id: str) -> None:
+        """``run_task`` for a caller that wants no job id (``run_task_immediately``).
+
+        An idle task of this process alone just gets a deadline of now: its job is made
+        when it starts, with no job made ahead (no ``scheduled`` row to write first). Any
+        other case (a running job, a job made ahead, a shared task) goes through
+        ``run_task``.
+        """
+        task = self._tasks.get(task_id)
+        if task is None:
+            return
+        if task.state is not TaskState.ACTIVE or task.pending is not None or task.shared:
+            self.run_task(task_id)
+            return
+        now = self._clock.monotonic()
+        self._apply(task, self._plan_now(now))
+        if (
+            self._thread is not None
+            and not self._stopping
+            and self._running < self.pool_size
+            and not self._ready
+        ):
+            # Started now, not after the rest of the command queue: someone waits for it.
+            try:
+                self._dispatch_due(now)
+            finally:
+                self._hand_off()
+        else:
+            self._store.put_task(task.row())
 
     def remove(self, task_id: str) -> Task:
         """Delete a task, stop its running job, cancel a job made ahead; return its last
