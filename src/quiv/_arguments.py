@@ -45,7 +45,7 @@ def _checked(args: object, kwargs: object) -> tuple[tuple[Any, ...], dict[str, A
         raise ConfigurationError(f"args must be a tuple, got {type(args).__name__}")
     if not isinstance(kwargs, dict):
         raise ConfigurationError(f"kwargs must be a dict, got {type(kwargs).__name__}")
-    if not all(isinstance(key, str) for key in kwargs):
+    if kwargs and not all(isinstance(key, str) for key in kwargs):
         raise ConfigurationError("kwargs keys must all be str")
     return args, kwargs
 

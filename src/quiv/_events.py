@@ -62,18 +62,23 @@ class Listeners:
             callbacks = list(self._by_event.get(event, ()))
             if callback in callbacks:
                 callbacks.remove(callback)
-                self._by_event[event] = tuple(callbacks)
+                if callbacks:
+                    self._by_event[event] = tuple(callbacks)
+                else:
+                    del self._by_event[event]  # back to the no-listener fast path
 
     def wants(self, event: Event) -> bool:
         """Whether anyone listens to ``event``: emitters skip building payloads otherwise."""
-        return bool(self._by_event.get(event))
+        # An empty dict first: hashing an Enum member runs Python code, and most
+        # schedulers have no listener at all.
+        return bool(self._by_event) and bool(self._by_event.get(event))
 
     def emit(self, event: Event, payload: Payload) -> None:
         """Deliver ``event`` to its listeners with the arguments ``payload()`` returns.
 
         ``payload`` is only called when there is a listener.
         """
-        callbacks = self._by_event.get(event)
+        callbacks = self._by_event.get(event) if self._by_event else None
         if not callbacks:
             return
         args = (event, *payload())

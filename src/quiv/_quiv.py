@@ -94,6 +94,14 @@ def _job_control(
     on_main_loop: object,
 ) -> tuple[float | None, RetryPolicy | None]:
     """Check add_task's per-job options; return the timeout and the retry policy."""
+    if (
+        progress_callback is None
+        and timeout is None
+        and type(retries) is int
+        and retries == 0
+        and on_main_loop is False
+    ):
+        return None, None  # the defaults, checked in one go
     if progress_callback is not None and not callable(progress_callback):
         raise HandlerRegistrationError("progress_callback", progress_callback)
     if timeout is not None:

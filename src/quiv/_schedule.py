@@ -144,6 +144,8 @@ Schedule = IntervalSchedule | CronSchedule | AtSchedule
 
 def check_misfire(value: object) -> Misfire:
     """``value`` as a ``Misfire``; ``ConfigurationError`` naming the choices otherwise."""
+    if value is Misfire.COALESCE or value is Misfire.SKIP:
+        return value
     if isinstance(value, str):
         try:
             return Misfire(value)
@@ -169,6 +171,10 @@ def build_schedule(
     fixed_interval: bool,
 ) -> Schedule:
     """The one schedule ``add_task``'s arguments describe, or ``ConfigurationError``."""
+    if interval is not None and cron is None and at is None and timezone is None:
+        # The common case, checked in one go: an interval alone.
+        seconds = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
+        return _interval_schedule(seconds, fixed_interval, run_once)
     given = [
         name
         for name, value in (("interval", interval), ("cron", cron), ("at", at))

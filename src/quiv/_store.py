@@ -303,6 +303,7 @@ class Store:
         placeholder = self.database.paramstyle
         self._task_upsert, self._task_values = _upsert(_task_table, placeholder)
         self._job_upsert, self._job_values = _upsert(_job_table, placeholder)
+        self._task_delete = f"DELETE FROM {_task_table.name} WHERE id = {placeholder}"
         # Reads list rows in the order they were first written: SQLite's rowid says so; on
         # PostgreSQL, creation times do (ties, within a microsecond, by id).
         if self.database.kind == "postgresql":
@@ -446,15 +447,18 @@ class Store:
                 self._write_each(tasks, jobs)
                 tasks, jobs = {}, {}
             with self._engine.begin() as conn:
-                gone = [task_id for task_id, row in tasks.items() if row is None]
-                if gone:
-                    conn.execute(delete(_task_table).where(_task_table.c.id.in_(gone)))
+                gone = [(task_id,) for task_id, row in tasks.items() if row is None]
                 rows = [row for row in tasks.values() if row is not None]
                 if self.database.kind == "postgresql":
+                    gone.sort()
                     # In id order, as claims lock them: two processes writing the same rows
                     # in different orders could deadlock. (SQLite locks the whole database,
                     # and lists rows in the order they were first written.)
                     rows.sort(key=operator.itemgetter("id"))
+                if gone:
+                    # One prepared statement, run per id: an IN list of a new length would
+                    # be compiled afresh for every batch.
+                    conn.exec_driver_sql(self._task_delete, gone)
                 if rows:
                     conn.exec_driver_sql(
                         self._task_upsert, [self._task_values(row) for row in rows]
