@@ -85,19 +85,26 @@ class Timeline(Generic[K]):
         """Remove and return ``(key, deadline)`` of entries due at ``now``, earliest first.
 
         An entry is due when its deadline is <= ``now``. At most ``limit`` entries are taken
-        (the earliest ones); the rest stay. One bisect and one slice delete: O(log n + k).
+        (the earliest ones); the rest stay. O(k) for k entries taken.
+
+        Only the sorted list's front is touched (``[0]`` and ``pop(0)``): a positional
+        operation (``bisect_left``, an index slice) makes ``SortedList`` build its index
+        tree, which every later insertion and removal then pays to keep up to date, at a
+        cost that grows with the number of entries.
         """
-        end = self._entries.bisect_left((now, math.inf))
-        if limit is not None:
-            end = min(end, max(limit, 0))
-        if end == 0:
-            return []
-        due = list(self._entries.islice(0, end))
-        del self._entries[:end]
+        entries = self._entries
         index = self._index
-        for _, _, key in due:
+        remaining = len(index) if limit is None else limit
+        due: list[tuple[K, float]] = []
+        while remaining > 0 and entries:
+            deadline, _, key = entries[0]
+            if deadline > now:
+                break
+            entries.pop(0)
             del index[key]
-        return [(key, deadline) for deadline, _, key in due]
+            due.append((key, deadline))
+            remaining -= 1
+        return due
 
     def _check(self) -> None:
         """Assert the invariants: the index and the sorted list hold the same entries."""
