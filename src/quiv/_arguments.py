@@ -71,11 +71,15 @@ class _Pickle:
         return blobs[0], blobs[1]
 
     def decode_args(self, blob: bytes) -> tuple[Any, ...]:
+        if blob is self._NO_ARGS:  # the blob encode() gave a task without arguments
+            return ()
         value = pickle.loads(blob)
         assert isinstance(value, tuple)
         return value
 
     def decode_kwargs(self, blob: bytes) -> dict[str, Any]:
+        if blob is self._NO_KWARGS:
+            return {}  # a fresh dict: the injected keywords go into it
         value = pickle.loads(blob)
         assert isinstance(value, dict)
         return value

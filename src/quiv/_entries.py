@@ -299,6 +299,8 @@ class JobEntry:
             "result_note": self.result_note,
             "unresponsive": self.unresponsive,
             "scheduled_for": self.slot,
+            "node": self.task.node,
+            "cancel_requested": False,
         }
 
     def snapshot(self) -> Job:

@@ -100,6 +100,8 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 
 def resolve_awaitable(result: Any) -> Coroutine[Any, Any, Any] | None:
     """``result`` as a coroutine to run, if it is awaitable; else None."""
+    if result is None:  # most handlers return nothing
+        return None
     if inspect.iscoroutine(result):
         return result
     if inspect.isawaitable(result):

@@ -22,7 +22,7 @@ __all__ = ["RESULT_LIMIT_BYTES", "JobRunner", "Outcome"]
 RESULT_LIMIT_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Outcome:
     """How a handler's call ended, as the worker saw it."""
 

@@ -281,6 +281,7 @@ def _defaults(table: Any) -> Row:
 _TASK_DEFAULTS = _defaults(_task_table)
 _TASK_WIDTH = len(_task_table.c)
 _JOB_DEFAULTS = _defaults(_job_table)
+_JOB_WIDTH = len(_job_table.c)
 _ROWID: Any = literal_column("rowid")
 _TASK_COLUMNS = list(_task_table.c)
 # A keyed one-shot task that finished stays on record, but reads treat it as gone.
@@ -367,7 +368,8 @@ class Store:
     def put_job(self, row: Row) -> None:
         """Queue ``row`` (a job's columns; optional ones may be left out) to be written,
         replacing any earlier one."""
-        row = {**self._job_defaults, **row}
+        if len(row) != _JOB_WIDTH:  # a JobEntry's row has every column already
+            row = {**self._job_defaults, **row}
         with self._pending_lock:
             self._jobs[row["id"]] = row
         self._nudge()
