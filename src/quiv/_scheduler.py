@@ -777,7 +777,7 @@ class Scheduler:
             plan = self._skip_plan(task, now, wall)
             if plan is not None:
                 self._apply(task, plan)
-            self._store.put_task(task.row())
+            self._write_task(task)
         self._ended(job, JOB_MACHINE.event_for("miss"), now)
 
     def _skip_plan(self, task: TaskEntry, now: float, wall: float) -> Plan | None:
@@ -948,10 +948,19 @@ class Scheduler:
         if task.timeout is not None:
             self._timeouts.schedule(job.id, started_mono + task.timeout)
 
+    def _write_task(self, task: TaskEntry) -> None:
+        """Hand ``task``'s changed state to the store: a shared task's whole row (its lease
+        and stamps go with it), any other's status and next run only (the rest of its row
+        changes only when it is registered again, which writes it whole)."""
+        if task.shared:
+            self._store.put_task(task.row())
+        else:
+            self._store.put_task_state(task.id, task.status.value, task.next_run_at)
+
     def _record(self, job: JobEntry) -> None:
         """Hand the rows of a job just dispatched (and its task's) to the store, and tell
         listeners if it started."""
-        self._store.put_task(job.task.row())
+        self._write_task(job.task)
         self._store.put_job(job.row())
         if job.state is JobStatus.RUNNING:
             self._emit_job(JOB_MACHINE.event_for("start"), job)
@@ -1095,7 +1104,7 @@ class Scheduler:
             self._apply(task, plan)
         elif task.shared and task.state is TaskState.PAUSED and not self._stopping:
             self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
-        self._store.put_task(task.row())
+        self._write_task(task)
 
     def _make_pending(self, task: TaskEntry, job: JobEntry) -> None:
         task.pending = job
@@ -1119,7 +1128,7 @@ class Scheduler:
         elif task.state is TaskState.ACTIVE and not self._stopping:
             if job.displaced is not None:
                 self._apply(task, job.displaced)
-                self._store.put_task(task.row())
+                self._write_task(task)
             elif task.run_once and job.attempt > 1:
                 self._end(task, "abandon")  # its one run failed and its retry is cancelled
             else:
@@ -1303,7 +1312,7 @@ class Scheduler:
             self._cancel_pending(task.pending)
         task.claiming = False  # a run claimed but not started is handed back (by the write)
         self.share(task.id, TaskStatus.PAUSED.value)
-        self._store.put_task(task.row())
+        self._write_task(task)
         if task.shared and task.job is None:
             self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
@@ -1340,7 +1349,7 @@ class Scheduler:
             task.next_run_at = self._epoch() + delay
         status = TaskStatus.RUNNING if task.job is not None else TaskStatus.ACTIVE
         self.share(task.id, status.value)
-        self._store.put_task(task.row())
+        self._write_task(task)
         self._emit_task(TASK_MACHINE.event_for("resume"), task.snapshot)
 
     def run_task(self, task_id: str) -> str | None:
@@ -1364,7 +1373,7 @@ class Scheduler:
             self._make_pending(task, job)
         if task.job is None:
             self._apply(task, self._plan_now(now))
-            self._store.put_task(task.row())
+            self._write_task(task)
         else:
             task.follow_up = now
         return job.id
@@ -1397,7 +1406,7 @@ class Scheduler:
             finally:
                 self._hand_off()
         else:
-            self._store.put_task(task.row())
+            self._write_task(task)
 
     def remove(self, task_id: str) -> Task:
         """Delete a task, stop its running job, cancel a job made ahead; return its last

@@ -279,6 +279,9 @@ def _defaults(table: Any) -> Row:
 
 
 _TASK_DEFAULTS = _defaults(_task_table)
+# A task's (status, next_run_at), the part of its row that changes with its runs.
+PendingState = tuple[str, float]
+_ABSENT: Any = object()
 _TASK_WIDTH = len(_task_table.c)
 _JOB_DEFAULTS = _defaults(_job_table)
 _JOB_WIDTH = len(_job_table.c)
@@ -305,6 +308,10 @@ class Store:
         self._task_upsert, self._task_values = _upsert(_task_table, placeholder)
         self._job_upsert, self._job_values = _upsert(_job_table, placeholder)
         self._task_delete = f"DELETE FROM {_task_table.name} WHERE id = {placeholder}"
+        self._task_state_update = (
+            f"UPDATE {_task_table.name} SET status = {placeholder}, "
+            f"next_run_at = {placeholder} WHERE id = {placeholder}"
+        )
         # Reads list rows in the order they were first written: SQLite's rowid says so; on
         # PostgreSQL, creation times do (ties, within a microsecond, by id).
         if self.database.kind == "postgresql":
@@ -321,7 +328,9 @@ class Store:
         self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._tasks: dict[str, Row | None] = {}
+        # Pending task writes by id: a whole row, a (status, next_run_at) state, or None
+        # for a deletion.
+        self._tasks: dict[str, Row | PendingState | None] = {}
         self._new_tasks: set[str] = set()  # handed over as new since the last commit
         # Rows whose write failed, by (kind, id): how many times. Guarded by _write_lock.
         self._attempts: dict[tuple[str, str], int] = {}
@@ -353,6 +362,23 @@ class Store:
             self._tasks[row["id"]] = row
             if new:
                 self._new_tasks.add(row["id"])
+        self._nudge()
+
+    def put_task_state(self, task_id: str, status: str, next_run_at: float) -> None:
+        """Queue a change of a stored task's status and next run only (the task's other
+        columns change only when it is registered again, which writes its whole row).
+
+        Merged into the task's whole row if that is still pending; else written as a
+        narrow UPDATE, which binds 3 values instead of the row's 27.
+        """
+        with self._pending_lock:
+            pending = self._tasks.get(task_id, _ABSENT)
+            if isinstance(pending, dict):
+                pending["status"] = status
+                pending["next_run_at"] = next_run_at
+            elif pending is not None:  # absent, or an earlier state: replaced
+                self._tasks[task_id] = (status, next_run_at)
+            # None: its deletion is pending, and wins.
         self._nudge()
 
     def delete_task(self, task_id: str) -> None:
@@ -437,7 +463,7 @@ class Store:
 
     def _write(
         self,
-        tasks: Mapping[str, Row | None],
+        tasks: Mapping[str, Row | PendingState | None],
         jobs: Mapping[str, Row],
         purge: tuple[float, PurgeDone] | None,
     ) -> None:
@@ -450,9 +476,13 @@ class Store:
                 tasks, jobs = {}, {}
             with self._engine.begin() as conn:
                 gone = [(task_id,) for task_id, row in tasks.items() if row is None]
-                rows = [row for row in tasks.values() if row is not None]
+                rows = [row for row in tasks.values() if isinstance(row, dict)]
+                states = [
+                    (*row, task_id) for task_id, row in tasks.items() if isinstance(row, tuple)
+                ]
                 if self.database.kind == "postgresql":
                     gone.sort()
+                    states.sort(key=operator.itemgetter(2))
                     # In id order, as claims lock them: two processes writing the same rows
                     # in different orders could deadlock. (SQLite locks the whole database,
                     # and lists rows in the order they were first written.)
@@ -465,6 +495,8 @@ class Store:
                     conn.exec_driver_sql(
                         self._task_upsert, [self._task_values(row) for row in rows]
                     )
+                if states:
+                    conn.exec_driver_sql(self._task_state_update, states)
                 if jobs:
                     conn.exec_driver_sql(
                         self._job_upsert, [self._job_values(row) for row in jobs.values()]
@@ -497,17 +529,23 @@ class Store:
             except Exception:
                 self._logger.exception("quiv store: purge callback failed")
 
-    def _write_each(self, tasks: Mapping[str, Row | None], jobs: Mapping[str, Row]) -> None:
-        items: list[tuple[str, str, Row | None]] = [("task", i, r) for i, r in tasks.items()]
+    def _write_each(
+        self, tasks: Mapping[str, Row | PendingState | None], jobs: Mapping[str, Row]
+    ) -> None:
+        items: list[tuple[str, str, Row | PendingState | None]] = [
+            ("task", i, r) for i, r in tasks.items()
+        ]
         items += [("job", i, r) for i, r in jobs.items()]
         for kind, row_id, row in items:
             try:
                 with self._engine.begin() as conn:
                     if kind == "job":
-                        assert row is not None
+                        assert isinstance(row, dict)
                         conn.exec_driver_sql(self._job_upsert, [self._job_values(row)])
                     elif row is None:
                         conn.execute(delete(_task_table).where(_task_table.c.id == row_id))
+                    elif isinstance(row, tuple):
+                        conn.exec_driver_sql(self._task_state_update, [(*row, row_id)])
                     else:
                         conn.exec_driver_sql(self._task_upsert, [self._task_values(row)])
             except Exception:
@@ -517,7 +555,7 @@ class Store:
             else:
                 self._attempts.pop((kind, row_id), None)
 
-    def _requeue(self, kind: str, row_id: str, row: Row | None) -> None:
+    def _requeue(self, kind: str, row_id: str, row: Row | PendingState | None) -> None:
         key = (kind, row_id)
         attempts = self._attempts.get(key, 0) + 1
         if attempts >= MAX_WRITE_ATTEMPTS:
@@ -529,7 +567,15 @@ class Store:
         self._attempts[key] = attempts
         pending: dict[str, Any] = self._tasks if kind == "task" else self._jobs
         with self._pending_lock:
-            pending.setdefault(row_id, row)  # a newer row handed over meanwhile wins
+            newer = pending.get(row_id, _ABSENT)
+            if newer is _ABSENT:
+                pending[row_id] = row
+            elif isinstance(row, dict) and isinstance(newer, tuple):
+                # A state handed over meanwhile applies to this whole row, which must
+                # still be written: the row may never have been stored.
+                row["status"], row["next_run_at"] = newer
+                pending[row_id] = row
+            # Otherwise a newer row (or deletion) handed over meanwhile wins.
         self._nudge()
 
     def _run_writer(self) -> None:

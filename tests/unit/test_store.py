@@ -630,3 +630,80 @@ def test_a_new_task_deleted_before_its_commit_writes_nothing(store, monkeypatch)
     store.flush()
     assert batches == [(1, 0)]
     assert store.get_tasks(include_run_once=True) == []
+
+
+# -- task states: status and next run alone -----------------------------------------------
+
+
+def _committed_task(store: Store, task_id: str) -> tuple[str, float, str] | None:
+    """(status, next_run_at, task_name) as committed, read past the store."""
+    connection = sqlite3.connect(store.path)
+    try:
+        row = connection.execute(
+            "SELECT status, next_run_at, task_name FROM quiv_task WHERE id = ?", (task_id,)
+        ).fetchone()
+    finally:
+        connection.close()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def test_a_state_merges_into_its_pending_row(store: Store) -> None:
+    store.put_task(task_row("a", status="active", next_run_at=1.0))
+    store.put_task_state("a", "running", 2.0)
+    assert store._tasks["a"] == task_row("a", status="running", next_run_at=2.0)
+    assert store.get_task("a") == task_row("a", status="running", next_run_at=2.0)
+
+
+def test_a_state_of_a_stored_row_changes_only_status_and_next_run(store: Store) -> None:
+    store.put_task(task_row("a", status="active", next_run_at=1.0))
+    store.flush()
+    store.put_task_state("a", "running", 2.0)
+    store.put_task_state("a", "active", 3.0)  # the later state wins
+    assert store._tasks["a"] == ("active", 3.0)
+    store.flush()
+    assert _committed_task(store, "a") == ("active", 3.0, "name-a")
+    assert store.get_task("a") == task_row("a", status="active", next_run_at=3.0)
+
+
+def test_a_pending_deletion_wins_over_a_later_state(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.flush()
+    store.delete_task("a")
+    store.put_task_state("a", "running", 2.0)
+    assert store.get_task("a") is None
+
+
+def test_a_whole_row_replaces_a_pending_state(store: Store) -> None:
+    store.put_task(task_row("a"))
+    store.flush()
+    store.put_task_state("a", "running", 2.0)
+    store.put_task(task_row("a", task_name="renamed", status="paused", next_run_at=9.0))
+    store.flush()
+    assert _committed_task(store, "a") == ("paused", 9.0, "renamed")
+
+
+class _StateDuringFailedWrite(_BrokenEngine):
+    """Fails every write transaction, after a state of task 'a' was handed over."""
+
+    def __init__(self, real: Any, store: Store) -> None:
+        super().__init__(real)
+        self.store = store
+
+    def begin(self) -> Any:
+        self.store.put_task_state("a", "running", 7.0)
+        return super().begin()
+
+
+def test_a_failed_row_written_again_takes_the_state_handed_over_meanwhile(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The row was never stored: written as the state alone, it would be lost.
+    caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
+    real = store._engine
+    store.put_task(task_row("a", status="active", next_run_at=1.0))
+    monkeypatch.setattr(store, "_engine", _StateDuringFailedWrite(real, store))
+    store.flush()
+    assert store.write_failures == 1
+    monkeypatch.setattr(store, "_engine", real)
+    store.flush()
+    assert _committed_task(store, "a") == ("running", 7.0, "name-a")
