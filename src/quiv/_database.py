@@ -173,7 +173,16 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA busy_timeout=30000")
-        # Readers must not block the writer (nor, when shared, other processes' writers).
+        if private:
+            # One process, whose reads flush and so take turns with the writer anyway:
+            # the rollback journal, kept in memory (the file dies with the process), and
+            # no write-ahead log beside the file, which holds a second copy of every page
+            # written until a checkpoint (measured: 3 MB for 10,000 tasks).
+            cursor.execute("PRAGMA journal_mode=MEMORY")
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+            return
+        # Readers must not block the writer (nor other processes' writers).
         # Switching a new file to WAL needs it to itself, and SQLite does not wait for that
         # (no busy handler): workers that open a new file at once take turns here.
         for attempt in range(200):
@@ -184,9 +193,9 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
                 if "locked" not in str(exc) or attempt == 199:
                     raise
                 time.sleep(0.01 + random.random() * 0.04)
-        # A private database dies with the process: no sync at all. A durable one must
-        # survive a crash of the process (NORMAL, in WAL mode, loses nothing to that).
-        cursor.execute("PRAGMA synchronous=OFF" if private else "PRAGMA synchronous=NORMAL")
+        # A durable database must survive a crash of the process (NORMAL, in WAL mode,
+        # loses nothing to that). A private one dies with the process: no sync at all.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     if not private:

@@ -279,9 +279,31 @@ def _defaults(table: Any) -> Row:
 
 
 _TASK_DEFAULTS = _defaults(_task_table)
-# A task's (status, next_run_at), the part of its row that changes with its runs.
-PendingState = tuple[str, float]
 _ABSENT: Any = object()
+_TASK_NAMES = [column.name for column in _task_table.c]
+_TASK_ID = _TASK_NAMES.index("id")
+_TASK_STATUS = _TASK_NAMES.index("status")
+_TASK_NEXT_RUN = _TASK_NAMES.index("next_run_at")
+
+
+class PendingState(NamedTuple):
+    """A task's status and next run: the part of its row that changes with its runs."""
+
+    status: str
+    next_run_at: float
+
+
+# A row waiting to be written: its values in the upsert's column order. Kept as a tuple,
+# not as the dict it was handed over as: thousands of 27-key dicts waiting for a commit
+# leave the heap fragmented after they are freed (most of an idle task's RSS, measured).
+Values = tuple[Any, ...]
+
+
+def _with_state(values: Values, state: PendingState) -> Values:
+    """A task row's values with ``state`` in place of its own status and next run."""
+    changed = list(values)
+    changed[_TASK_STATUS], changed[_TASK_NEXT_RUN] = state
+    return tuple(changed)
 _TASK_WIDTH = len(_task_table.c)
 _JOB_DEFAULTS = _defaults(_job_table)
 _JOB_WIDTH = len(_job_table.c)
@@ -330,11 +352,11 @@ class Store:
         self._write_lock = threading.Lock()
         # Pending task writes by id: a whole row, a (status, next_run_at) state, or None
         # for a deletion.
-        self._tasks: dict[str, Row | PendingState | None] = {}
+        self._tasks: dict[str, Values | PendingState | None] = {}
         self._new_tasks: set[str] = set()  # handed over as new since the last commit
         # Rows whose write failed, by (kind, id): how many times. Guarded by _write_lock.
         self._attempts: dict[tuple[str, str], int] = {}
-        self._jobs: dict[str, Row] = {}
+        self._jobs: dict[str, Values] = {}
         self._purge: tuple[float, PurgeDone] | None = None
         self._wake = threading.Event()
         self._deferring: int | None = None  # the thread whose rows wait for its nudge
@@ -358,10 +380,12 @@ class Store:
         it before the next commit writes nothing at all (a short run-once task)."""
         if len(row) != _TASK_WIDTH:  # a TaskEntry's row has every column already
             row = {**_TASK_DEFAULTS, **row}
+        values = self._task_values(row)
+        task_id = row["id"]
         with self._pending_lock:
-            self._tasks[row["id"]] = row
+            self._tasks[task_id] = values
             if new:
-                self._new_tasks.add(row["id"])
+                self._new_tasks.add(task_id)
         self._nudge()
 
     def put_task_state(self, task_id: str, status: str, next_run_at: float) -> None:
@@ -371,13 +395,13 @@ class Store:
         Merged into the task's whole row if that is still pending; else written as a
         narrow UPDATE, which binds 3 values instead of the row's 27.
         """
+        state = PendingState(status, next_run_at)
         with self._pending_lock:
             pending = self._tasks.get(task_id, _ABSENT)
-            if isinstance(pending, dict):
-                pending["status"] = status
-                pending["next_run_at"] = next_run_at
-            elif pending is not None:  # absent, or an earlier state: replaced
-                self._tasks[task_id] = (status, next_run_at)
+            if pending is _ABSENT or isinstance(pending, PendingState):
+                self._tasks[task_id] = state
+            elif pending is not None:  # a whole row: it takes the state
+                self._tasks[task_id] = _with_state(pending, state)
             # None: its deletion is pending, and wins.
         self._nudge()
 
@@ -396,8 +420,10 @@ class Store:
         replacing any earlier one."""
         if len(row) != _JOB_WIDTH:  # a JobEntry's row has every column already
             row = {**self._job_defaults, **row}
+        values = self._job_values(row)
+        job_id = row["id"]
         with self._pending_lock:
-            self._jobs[row["id"]] = row
+            self._jobs[job_id] = values
         self._nudge()
 
     def _nudge(self) -> None:
@@ -463,8 +489,8 @@ class Store:
 
     def _write(
         self,
-        tasks: Mapping[str, Row | PendingState | None],
-        jobs: Mapping[str, Row],
+        tasks: Mapping[str, Values | PendingState | None],
+        jobs: Mapping[str, Values],
         purge: tuple[float, PurgeDone] | None,
     ) -> None:
         oldest: float | None = None
@@ -476,31 +502,33 @@ class Store:
                 tasks, jobs = {}, {}
             with self._engine.begin() as conn:
                 gone = [(task_id,) for task_id, row in tasks.items() if row is None]
-                rows = [row for row in tasks.values() if isinstance(row, dict)]
                 states = [
-                    (*row, task_id) for task_id, row in tasks.items() if isinstance(row, tuple)
+                    (*row, task_id)
+                    for task_id, row in tasks.items()
+                    if isinstance(row, PendingState)
+                ]
+                rows = [
+                    row
+                    for row in tasks.values()
+                    if row is not None and not isinstance(row, PendingState)
                 ]
                 if self.database.kind == "postgresql":
-                    gone.sort()
-                    states.sort(key=operator.itemgetter(2))
                     # In id order, as claims lock them: two processes writing the same rows
                     # in different orders could deadlock. (SQLite locks the whole database,
                     # and lists rows in the order they were first written.)
-                    rows.sort(key=operator.itemgetter("id"))
+                    gone.sort()
+                    states.sort(key=operator.itemgetter(2))
+                    rows.sort(key=operator.itemgetter(_TASK_ID))
                 if gone:
                     # One prepared statement, run per id: an IN list of a new length would
                     # be compiled afresh for every batch.
                     conn.exec_driver_sql(self._task_delete, gone)
                 if rows:
-                    conn.exec_driver_sql(
-                        self._task_upsert, [self._task_values(row) for row in rows]
-                    )
+                    conn.exec_driver_sql(self._task_upsert, rows)
                 if states:
                     conn.exec_driver_sql(self._task_state_update, states)
                 if jobs:
-                    conn.exec_driver_sql(
-                        self._job_upsert, [self._job_values(row) for row in jobs.values()]
-                    )
+                    conn.exec_driver_sql(self._job_upsert, list(jobs.values()))
                 if purge is not None:
                     finished = _job_table.c.status.in_(_TERMINAL)
                     conn.execute(
@@ -530,9 +558,9 @@ class Store:
                 self._logger.exception("quiv store: purge callback failed")
 
     def _write_each(
-        self, tasks: Mapping[str, Row | PendingState | None], jobs: Mapping[str, Row]
+        self, tasks: Mapping[str, Values | PendingState | None], jobs: Mapping[str, Values]
     ) -> None:
-        items: list[tuple[str, str, Row | PendingState | None]] = [
+        items: list[tuple[str, str, Values | PendingState | None]] = [
             ("task", i, r) for i, r in tasks.items()
         ]
         items += [("job", i, r) for i, r in jobs.items()]
@@ -540,14 +568,13 @@ class Store:
             try:
                 with self._engine.begin() as conn:
                     if kind == "job":
-                        assert isinstance(row, dict)
-                        conn.exec_driver_sql(self._job_upsert, [self._job_values(row)])
+                        conn.exec_driver_sql(self._job_upsert, [row])
                     elif row is None:
                         conn.execute(delete(_task_table).where(_task_table.c.id == row_id))
-                    elif isinstance(row, tuple):
+                    elif isinstance(row, PendingState):
                         conn.exec_driver_sql(self._task_state_update, [(*row, row_id)])
                     else:
-                        conn.exec_driver_sql(self._task_upsert, [self._task_values(row)])
+                        conn.exec_driver_sql(self._task_upsert, [row])
             except Exception:
                 self.write_failures += 1
                 self._logger.exception("quiv store: writing %s %s failed", kind, row_id)
@@ -555,7 +582,7 @@ class Store:
             else:
                 self._attempts.pop((kind, row_id), None)
 
-    def _requeue(self, kind: str, row_id: str, row: Row | PendingState | None) -> None:
+    def _requeue(self, kind: str, row_id: str, row: Values | PendingState | None) -> None:
         key = (kind, row_id)
         attempts = self._attempts.get(key, 0) + 1
         if attempts >= MAX_WRITE_ATTEMPTS:
@@ -570,11 +597,14 @@ class Store:
             newer = pending.get(row_id, _ABSENT)
             if newer is _ABSENT:
                 pending[row_id] = row
-            elif isinstance(row, dict) and isinstance(newer, tuple):
+            elif (
+                row is not None
+                and not isinstance(row, PendingState)
+                and isinstance(newer, PendingState)
+            ):
                 # A state handed over meanwhile applies to this whole row, which must
                 # still be written: the row may never have been stored.
-                row["status"], row["next_run_at"] = newer
-                pending[row_id] = row
+                pending[row_id] = _with_state(row, newer)
             # Otherwise a newer row (or deletion) handed over meanwhile wins.
         self._nudge()
 

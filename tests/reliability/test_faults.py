@@ -17,9 +17,12 @@ import sqlalchemy
 
 from integration._helpers import quiesce, tick
 from quiv import Event, JobStatus
+from quiv._store import JobRow
 from quiv.testing import FakeClock, settle, wait_until
 
 from .invariants import WAIT, Leaks, assert_invariants, quiv_threads
+
+_JOB_STATUS = list(JobRow.__table__.columns.keys()).index("status")
 
 
 class _Custom(BaseException):
@@ -213,7 +216,8 @@ def _fail_batch_with_final_row(q, *, escape: bool) -> list[int]:
     failed: list[int] = []
 
     def write(tasks, jobs, purge):
-        if not failed and any(row["status"] == "completed" for row in jobs.values()):
+        # Pending rows are the upsert's values, in the job table's column order.
+        if not failed and any(row[_JOB_STATUS] == "completed" for row in jobs.values()):
             failed.append(1)
             if escape:
                 raise sqlalchemy.exc.OperationalError("INSERT", {}, OSError("disk I/O error"))
