@@ -304,6 +304,8 @@ def _with_state(values: Values, state: PendingState) -> Values:
     changed = list(values)
     changed[_TASK_STATUS], changed[_TASK_NEXT_RUN] = state
     return tuple(changed)
+
+
 _TASK_WIDTH = len(_task_table.c)
 _JOB_DEFAULTS = _defaults(_job_table)
 _JOB_WIDTH = len(_job_table.c)
