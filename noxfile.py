@@ -159,9 +159,11 @@ def bench(session: nox.Session) -> None:
     """
     _install(session, "bench")
     raw = os.path.join(session.create_tmp(), "benchmark.json")
-    targets = session.posargs or ["benchmarks"]
+    # Options alone (``--full``) still run the whole suite.
+    paths = [arg for arg in session.posargs if not arg.startswith("-")]
+    targets = [*session.posargs, *([] if paths else ["benchmarks"])]
     session.run("pytest", *BENCH_PYTEST, "--benchmark-json", raw, *targets)
-    if not session.posargs or session.posargs == ["--full"]:
+    if not paths:
         out = f"{RESULTS}/{session.python}.json"
         session.run("python", "benchmarks/report.py", "compact", raw, out)
 
