@@ -1,0 +1,66 @@
+"""What an idle task costs in memory, three ways: ``uv run python benchmarks/probe_memory.py
+[tasks]``.
+
+Adds ``tasks`` idle tasks (default 10,000) to a started scheduler, lets the writer commit
+them, and prints, per task:
+
+- the Python heap the tasks hold (``tracemalloc``: what quiv keeps for each task);
+- the growth of the process's RSS, as the benchmark measures it;
+- the same RSS after ``malloc_trim(0)`` (glibc): the difference is memory freed after the
+  burst of registrations (rows waiting for their commit, commands on their way) that the
+  allocators keep for reuse instead of giving it back;
+- the SQLite file's bytes.
+
+Linux with glibc only (``malloc_trim``); needs psutil (the ``bench`` group).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import sys
+import time
+import tracemalloc
+
+import psutil
+
+from quiv import Quiv
+
+
+def _noop() -> None:
+    pass
+
+
+def main(tasks: int) -> None:
+    process = psutil.Process()
+    q = Quiv(pool_size=10)
+    q.start()
+    q.statistics()
+    time.sleep(0.3)
+    gc.collect()
+    rss0 = process.memory_info().rss
+    tracemalloc.start()
+    heap0 = tracemalloc.get_traced_memory()[0]
+    for _ in range(tasks):
+        q.add_task("idle", _noop, interval=3600, delay=3600)
+    q.statistics()
+    time.sleep(1.0)  # the writer commits; what waited for it is freed
+    gc.collect()
+    heap = (tracemalloc.get_traced_memory()[0] - heap0) / tasks
+    tracemalloc.stop()
+    gc.collect()
+    rss = (process.memory_info().rss - rss0) / tasks
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trimmed = (process.memory_info().rss - rss0) / tasks
+    database = os.path.getsize(q._store.path) / tasks
+    q.shutdown()
+    print(f"{tasks:,} idle tasks, bytes per task:")
+    print(f"  Python heap held (tracemalloc)   {heap:7.0f}")
+    print(f"  RSS growth                       {rss:7.0f}")
+    print(f"  RSS growth after malloc_trim(0)  {trimmed:7.0f}")
+    print(f"  SQLite file                      {database:7.0f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
