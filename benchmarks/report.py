@@ -938,12 +938,13 @@ lock-based state, so that a worker records its job's end itself and takes the ne
 without waking the scheduler (no scheduler round trip per batch).
 
 **Memory** (`benchmarks/probe_memory.py`, 10,000 idle tasks): quiv's Python heap holds
-596 B per task, and the SQLite file 310 B. The RSS grows by about 1,300 B per task, but
-`malloc_trim(0)` gives back all but 660 B of it: the rest is memory freed after the burst of
-registrations (rows waiting for their commit, SQLite's statement and page memory) that the
-C allocator keeps for reuse. Trimmed, an idle task costs 970 B. What would reach 1 KiB
-without it: buffering no copy of a new task's row at all (the writer building it from the
-task when it commits), and a smaller page cache for the private database.
+596 B per task, and the SQLite file 310 B. The RSS grows by about 1,170 B per task, of which
+`malloc_trim(0)` gives back 300 to 500 B: memory freed after the burst of registrations
+(commits of thousands of rows at once by the writer thread, in a malloc arena of its own)
+that the C allocator keeps for reuse. The rest is the heap and SQLite's page cache (up to
+2 MiB). What would reach 1 KiB: a cap on the rows one commit takes during a burst, a smaller
+page cache for the private database, and no buffered copy of a new task's row (the writer
+building it from the task when it commits).
 
 **Timing structure**: `pop_due` and `peek` stay within 2\u00d7 from 10^3 to 10^6 entries;
 `schedule`, `cancel` and `reschedule` cost 5 to 8 times more at 10^6. A plain dict insert of
