@@ -22,7 +22,7 @@ from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, Schedule
 from .models import Job, JobStatus, Task, TaskStatus
 
-__all__ = ["JobEntry", "Plan", "Row", "TaskEntry", "job_model", "task_model"]
+__all__ = ["TASK_COLUMNS", "JobEntry", "Plan", "Row", "TaskEntry", "job_model", "task_model"]
 
 Row = dict[str, Any]
 
@@ -35,6 +35,38 @@ class Plan(NamedTuple):
     deadline: float
     slot: float | None
     at: float
+
+
+# The task table's columns, in its order (the store checks that they match).
+TASK_COLUMNS = (
+    "id",
+    "key",
+    "scope",
+    "owner",
+    "created_at",
+    "task_name",
+    "args",
+    "kwargs",
+    "interval_seconds",
+    "fixed_interval",
+    "run_once",
+    "status",
+    "next_run_at",
+    "timeout_seconds",
+    "max_retries",
+    "on_main_loop",
+    "schedule",
+    "misfire",
+    "misfire_grace_seconds",
+    "jitter_seconds",
+    "shared",
+    "slot",
+    "lease_node",
+    "lease_job",
+    "lease_until",
+    "updated_by",
+    "changed_at",
+)
 
 
 def _utc(epoch: float) -> datetime:
@@ -159,11 +191,12 @@ class TaskEntry:
         """Encode again what changes only when the task is registered again."""
         self._schedule_text = _schedule_json(self.schedule)
 
-    def row(self) -> Row:
-        """Every stored column.
+    def values(self) -> tuple[Any, ...]:
+        """Every stored column's value, in the order of ``TASK_COLUMNS`` (the task table's):
+        what the store writes, with no dict built on the way.
 
-        Built afresh at each call rather than kept: a dict of 25 columns held per task
-        would be most of an idle task's memory.
+        Built afresh at each call rather than kept: 27 columns held per task would be most
+        of an idle task's memory.
         """
         schedule = self.schedule
         shared = self.shared
@@ -174,35 +207,39 @@ class TaskEntry:
         else:
             interval, fixed = None, True
         retry = self.retry
-        return {
-            "id": self.id,
-            "key": self.key,
-            "scope": self.scope,
-            "owner": self.owner,
-            "created_at": self.created_at,
-            "task_name": self.name,
-            "args": self.args_blob,
-            "kwargs": self.kwargs_blob,
-            "interval_seconds": interval,
-            "fixed_interval": fixed,
-            "run_once": schedule.run_once,
-            "timeout_seconds": self.timeout,
-            "max_retries": 0 if retry is None else retry.max_retries,
-            "on_main_loop": self.on_main_loop,
-            "schedule": self._schedule_text,
-            "misfire": self.misfire.value,
-            "misfire_grace_seconds": self.grace,
-            "jitter_seconds": self.jitter,
-            "shared": shared,
-            "updated_by": self.node,
-            "status": self.status.value,
-            "next_run_at": self.next_run_at,
-            "slot": self.slot if shared else None,
-            "lease_node": None if job is None else self.node,
-            "lease_job": None if job is None else job.id,
-            "lease_until": None,
-            "changed_at": self.changed_at if shared else 0.0,
-        }
+        return (
+            self.id,
+            self.key,
+            self.scope,
+            self.owner,
+            self.created_at,
+            self.name,
+            self.args_blob,
+            self.kwargs_blob,
+            interval,
+            fixed,
+            schedule.run_once,
+            self.status.value,
+            self.next_run_at,
+            self.timeout,
+            0 if retry is None else retry.max_retries,
+            self.on_main_loop,
+            self._schedule_text,
+            self.misfire.value,
+            self.grace,
+            self.jitter,
+            shared,
+            self.slot if shared else None,  # slot
+            None if job is None else self.node,  # lease_node
+            None if job is None else job.id,  # lease_job
+            None,  # lease_until: the store keeps it
+            self.node,  # updated_by
+            self.changed_at if shared else 0.0,
+        )
+
+    def row(self) -> Row:
+        """Every stored column, by name."""
+        return dict(zip(TASK_COLUMNS, self.values(), strict=True))
 
     @property
     def wall_timed(self) -> bool:

@@ -468,7 +468,7 @@ class Quiv:
                 return known
             self._local_keys[key] = task.id
         # Stored now, so that a read right after this call finds the task.
-        self._store.put_task(task.row(), new=True)
+        self._store.put_task_values(task.values(), new=True)
         try:
             self._scheduler.send_add(task, first)
         except SchedulerStateError:  # shut down meanwhile: leave no trace

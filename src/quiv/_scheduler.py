@@ -583,7 +583,7 @@ class Scheduler:
                 self._logger.exception("quiv: could not handle the claim of task %r", task.id)
                 task.claiming = False
                 if answers is not None and answers.get(task.id, GONE) is None:
-                    self._store.put_task(task.row())  # hand the run back
+                    self._store.put_task_values(task.values())  # hand the run back
 
     def _answer(
         self,
@@ -598,7 +598,7 @@ class Scheduler:
         task_id = task.id
         if not task.claiming:  # paused meanwhile: a run won is handed back
             if answers is not None and answers.get(task_id, GONE) is None:
-                self._store.put_task(task.row())
+                self._store.put_task_values(task.values())
             return
         if self._stopping:
             task.claiming = False
@@ -614,7 +614,7 @@ class Scheduler:
             return
         if task.state not in (TaskState.ACTIVE, TaskState.PAUSED):
             task.claiming = False
-            self._store.put_task(task.row())  # hand the run back
+            self._store.put_task_values(task.values())  # hand the run back
             return
         # It starts when a worker is free (at once, if one is); the lease names the job.
         self._ready.append((task, due, late_base, claim.job_id))
@@ -678,7 +678,7 @@ class Scheduler:
         if status == TaskStatus.RUNNING.value and row["lease_node"] == task.node:
             # A lease of this process that no job of it holds (its start failed): hand the
             # run back, and try again.
-            self._store.put_task(task.row())
+            self._store.put_task_values(task.values())
             self._apply(task, Plan(self._clock.monotonic() + 1.0, task.slot, wall + 1.0))
             return
         if status == TaskStatus.RUNNING.value:
@@ -953,7 +953,7 @@ class Scheduler:
         and stamps go with it), any other's status and next run only (the rest of its row
         changes only when it is registered again, which writes it whole)."""
         if task.shared:
-            self._store.put_task(task.row())
+            self._store.put_task_values(task.values())
         else:
             self._store.put_task_state(task.id, task.status.value, task.next_run_at)
 
@@ -1252,7 +1252,7 @@ class Scheduler:
         # The row stored by add_task shows another run. (A shared task's row is the store's:
         # only a process that ran it, or a user's call, writes it.)
         if replanned or ((task.jitter or restored) and not task.shared):
-            self._store.put_task(task.row())
+            self._store.put_task_values(task.values())
         # Adding is a task's creation, not a change of state: no transition names its event.
         self._emit_task(Event.TASK_ADDED, task.snapshot)
 
@@ -1286,7 +1286,7 @@ class Scheduler:
                     self._apply(task, self._interval_plan(task, first))
         task.refresh()
         if changed or not task.shared:
-            self._store.put_task(task.row())
+            self._store.put_task_values(task.values())
         return True
 
     def _emit_task(self, event: Event | None, snapshot: Callable[[], Task]) -> None:

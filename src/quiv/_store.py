@@ -41,6 +41,7 @@ from sqlmodel import Field, SQLModel
 
 from ._arguments import ArgumentCodec, codec_for
 from ._database import Database, open_database
+from ._entries import TASK_COLUMNS
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._threads import start_thread
 from .exceptions import SchedulerStateError
@@ -281,6 +282,8 @@ def _defaults(table: Any) -> Row:
 _TASK_DEFAULTS = _defaults(_task_table)
 _ABSENT: Any = object()
 _TASK_NAMES = [column.name for column in _task_table.c]
+if tuple(_TASK_NAMES) != TASK_COLUMNS:  # TaskEntry.values() writes them in this order
+    raise RuntimeError(f"quiv: the task table's columns {_TASK_NAMES} are not TASK_COLUMNS")
 _TASK_ID = _TASK_NAMES.index("id")
 _TASK_STATUS = _TASK_NAMES.index("status")
 _TASK_NEXT_RUN = _TASK_NAMES.index("next_run_at")
@@ -382,8 +385,12 @@ class Store:
         it before the next commit writes nothing at all (a short run-once task)."""
         if len(row) != _TASK_WIDTH:  # a TaskEntry's row has every column already
             row = {**_TASK_DEFAULTS, **row}
-        values = self._task_values(row)
-        task_id = row["id"]
+        self.put_task_values(self._task_values(row), new=new)
+
+    def put_task_values(self, values: Values, *, new: bool = False) -> None:
+        """``put_task`` of a row given as every column's value, in the table's order
+        (``TaskEntry.values()``)."""
+        task_id = values[_TASK_ID]
         with self._pending_lock:
             self._tasks[task_id] = values
             if new:

@@ -76,3 +76,69 @@ def test_waitable_is_made_once() -> None:
     event = job.waitable()
     assert job.ended is event
     assert job.waitable() is event
+
+
+def test_a_task_row_puts_every_value_under_its_own_column() -> None:
+    # values() is written out in the table's column order by hand: each value must land in
+    # its own column (a swapped pair would store one setting as another).
+    from quiv._entries import TASK_COLUMNS
+    from quiv._schedule import Misfire, RetryPolicy
+
+    task = TaskEntry(
+        id="the-id",
+        name="the-name",
+        func=lambda: None,
+        args_blob=b"args",
+        kwargs_blob=b"kwargs",
+        schedule=IntervalSchedule(7.5, fixed=False, run_once=False),
+        injection=Injection(),
+        progress_callback=None,
+        next_run_at=1234.5,
+        timeout=3.25,
+        retry=RetryPolicy(max_retries=4),
+        on_main_loop=True,
+        misfire=Misfire.SKIP,
+        grace=2.5,
+        jitter=0.75,
+        key="the-key",
+        scope="deployment",
+        owner="the-owner",
+        created_at=99.5,
+        shared=True,
+        node="the-node",
+        changed_at=55.5,
+    )
+    task.slot = 1230.0
+    task.job = JobEntry(id="the-job", task=task, created_at=0.0)
+    row = task.row()
+    assert tuple(row) == TASK_COLUMNS
+    assert row == {
+        "id": "the-id",
+        "key": "the-key",
+        "scope": "deployment",
+        "owner": "the-owner",
+        "created_at": 99.5,
+        "task_name": "the-name",
+        "args": b"args",
+        "kwargs": b"kwargs",
+        "interval_seconds": 7.5,
+        "fixed_interval": False,
+        "run_once": False,
+        "status": "active",
+        "next_run_at": 1234.5,
+        "timeout_seconds": 3.25,
+        "max_retries": 4,
+        "on_main_loop": True,
+        "schedule": task._schedule_text,
+        "misfire": "skip",
+        "misfire_grace_seconds": 2.5,
+        "jitter_seconds": 0.75,
+        "shared": True,
+        "slot": 1230.0,
+        "lease_node": "the-node",
+        "lease_job": "the-job",
+        "lease_until": None,
+        "updated_by": "the-node",
+        "changed_at": 55.5,
+    }
+    assert '"every_seconds": 7.5' in row["schedule"]
