@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
 import threading
 import time
 from collections import deque
@@ -65,6 +66,8 @@ WALL_DRIFT_SECONDS = 0.5
 # While calendar tasks exist, the thread wakes at least this often to notice such drift:
 # a monotonic sleep does not end early when the wall clock moves.
 WALL_CHECK_SECONDS = 60.0
+# An empty dict of tasks on their way that is bigger than this is replaced (see add()).
+_SHRINK_BYTES = 4096
 # A shared task that another process has paused, or is running without a slot to expect
 # next, is looked at again in the store this often.
 RECHECK_SECONDS = 5.0
@@ -1230,7 +1233,13 @@ class Scheduler:
         restored with a new schedule, planned afresh, which its row must show.
         """
         self._tasks[task.id] = task
-        self._incoming.pop(task.id, None)  # after it is in _tasks: see knows()
+        incoming = self._incoming
+        incoming.pop(task.id, None)  # after it is in _tasks: see knows()
+        if not incoming and sys.getsizeof(incoming) > _SHRINK_BYTES:
+            # A dict keeps the table it grew to: after a burst of adds, a fresh one. (A
+            # caller that put a task in the old one meanwhile loses only knows()'s fast
+            # answer: run_task_immediately then asks this thread.)
+            self._incoming = {}
         if task.wall_timed:
             self._calendar_tasks += 1
         if task.state is TaskState.PAUSED:
