@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -286,6 +286,8 @@ class JobEntry:
     displaced: Plan | None = None
     # A job run on the main loop: the future of its asyncio task.
     loop_future: Future[None] | None = None
+    # Its coroutine, until it starts: closed unstarted if its loop stops first.
+    loop_coroutine: Coroutine[Any, Any, None] | None = None
     # The job of the next attempt, once this one ended ``retried``; waiters follow it.
     next_attempt: JobEntry | None = None
     # Set once the job's end is recorded; made (on the scheduler thread) only for a waiter.

@@ -14,6 +14,7 @@ next wake-up. There is no polling tick.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import sys
@@ -66,6 +67,9 @@ WALL_DRIFT_SECONDS = 0.5
 # While calendar tasks exist, the thread wakes at least this often to notice such drift:
 # a monotonic sleep does not end early when the wall clock moves.
 WALL_CHECK_SECONDS = 60.0
+# While jobs wait for the main loop to begin them, it is looked at this often: a loop that
+# stopped meanwhile fails them instead of leaving them running forever.
+LOOP_CHECK_SECONDS = 0.25
 # An empty dict of tasks on their way that is bigger than this is replaced (see add()).
 _SHRINK_BYTES = 4096
 # A shared task that another process has paused, or is running without a slot to expect
@@ -131,6 +135,7 @@ class Scheduler:
         self._bridge = bridge
         self._logger = logger
         self._tasks: dict[str, TaskEntry] = {}
+        self._on_loop: dict[str, JobEntry] = {}  # handed to the main loop, not begun there
         # Tasks sent by add_task whose add command has not run yet (written by callers).
         self._incoming: dict[str, TaskEntry] = {}
         self._jobs: dict[str, JobEntry] = {}  # dispatched, not yet ended
@@ -384,12 +389,14 @@ class Scheduler:
                 # thing keeping a dropped Quiv alive, whose finalizer then cannot run.
                 del command
             if self._stopping:
+                # A job on a main loop that stopped would hold the shutdown to its end.
+                looping = self._check_loop()
                 if self._store.take_deferred() or self._store_nudge_at is not None:
                     self._store_nudge_at = None
                     self._store.nudge()
                 if not self._jobs or self._abandon:
                     return
-                deadline = None
+                deadline = self._clock.monotonic() + LOOP_CHECK_SECONDS if looping else None
             else:
                 try:
                     deadline = self._turn()
@@ -420,6 +427,7 @@ class Scheduler:
             self._check_wall(now)
         for job_id, _ in self._timeouts.pop_due(now):
             self._time_out(job_id, now)
+        waiting_for_loop = self._check_loop()
         try:
             self._dispatch_due(now)
         finally:
@@ -433,6 +441,9 @@ class Scheduler:
             deadline is None or self._store_nudge_at < deadline
         ):
             deadline = self._store_nudge_at
+        if waiting_for_loop:
+            check = now + LOOP_CHECK_SECONDS
+            deadline = check if deadline is None else min(deadline, check)
         if self._calendar_tasks:
             check = now + WALL_CHECK_SECONDS
             deadline = check if deadline is None else min(deadline, check)
@@ -896,7 +907,40 @@ class Scheduler:
             self._workers.reserve()
             self._handoffs.append((self._runner.run_without_loop, job))
             return True
-        job.loop_future = asyncio.run_coroutine_threadsafe(self._runner.run_on_loop(job), loop)
+        coroutine = self._runner.run_on_loop(job)
+        try:
+            job.loop_future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except BaseException:
+            coroutine.close()  # never scheduled: it must not warn that it was never awaited
+            raise
+        job.loop_coroutine = coroutine
+        self._on_loop[job.id] = job
+        return False
+
+    def _check_loop(self) -> bool:
+        """Fail the main-loop jobs whose loop stopped before it ran them (handed over just
+        as it stopped, say): they would wait for it forever. True while some still wait
+        for a running loop (the caller looks again a little later)."""
+        if not self._on_loop:
+            return False
+        if self._bridge.loop is not None:
+            return True
+        for job in list(self._on_loop.values()):
+            del self._on_loop[job.id]
+            if job.id not in self._jobs:
+                continue
+            job.request_stop()  # should the loop run it after all, it ends at once
+            if job.loop_future is not None:
+                job.loop_future.cancel()
+            coroutine, job.loop_coroutine = job.loop_coroutine, None
+            if coroutine is not None and inspect.getcoroutinestate(coroutine) == "CORO_CREATED":
+                coroutine.close()
+            wall, mono = self._epoch(), self._clock.monotonic()
+            self._begin(job, JOB_MACHINE.next_state(job.id, job.state, "start"), wall, mono)
+            self._store.put_job(job.row())
+            self._emit_job(JOB_MACHINE.event_for("start"), job)
+            error = "the main loop stopped before the job began"
+            self._finish(job, Outcome("fail", wall, mono, error=error))
         return False
 
     def _stop(self, job: JobEntry) -> None:
@@ -934,6 +978,8 @@ class Scheduler:
 
     def _started(self, job: JobEntry, started_at: float, started_mono: float) -> None:
         """A main-loop job's coroutine began."""
+        self._on_loop.pop(job.id, None)
+        job.loop_coroutine = None
         if job.id not in self._jobs:
             return  # already closed by shutdown
         state = JOB_MACHINE.next_state(job.id, job.state, "start")
@@ -980,6 +1026,7 @@ class Scheduler:
         )
 
     def _finish(self, job: JobEntry, outcome: Outcome) -> None:
+        self._on_loop.pop(job.id, None)
         if job.id not in self._jobs:
             return  # already closed by shutdown
         task = job.task

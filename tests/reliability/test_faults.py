@@ -205,6 +205,46 @@ def test_the_main_loop_going_away_mid_run(quiv, tracker, close) -> None:
             loop.close()
 
 
+def test_a_job_handed_to_the_main_loop_as_it_stops_fails_instead_of_hanging(
+    quiv, monkeypatch
+) -> None:
+    # The race made on purpose: the loop's stop is queued just before the job's coroutine,
+    # so the loop stops without ever beginning it. The job must end (failed, saying why),
+    # not stay running forever, and shutdown must not wait for it.
+    loop, thread = _loop_in_thread()
+    wait_until(loop.is_running, WAIT)  # else the job would fail for want of a loop at all
+    real = asyncio.run_coroutine_threadsafe
+
+    def stop_first(coroutine, target):
+        if getattr(coroutine, "__qualname__", "") == "JobRunner.run_on_loop":
+            target.call_soon_threadsafe(target.stop)
+        return real(coroutine, target)
+
+    try:
+        q = quiv(main_loop=loop, pool_size=2, history_retention_seconds=10**9)
+
+        async def on_loop() -> None:
+            await asyncio.sleep(0)
+
+        task_id = q.add_task("on-loop", on_loop, interval=3600, delay=3600, on_main_loop=True)
+        q.start()
+        monkeypatch.setattr("quiv._scheduler.asyncio.run_coroutine_threadsafe", stop_first)
+        job_id = q.run_task(task_id)
+        thread.join(WAIT)
+        assert not thread.is_alive()
+        job = q.wait_for_job(job_id, timeout=WAIT)
+        assert job.status == JobStatus.FAILED.value
+        assert job.error_message == "the main loop stopped before the job began"
+        q.pause_task(task_id)
+        quiesce(q)
+        started = time.monotonic()
+        q.shutdown(timeout=WAIT)
+        assert time.monotonic() - started < WAIT
+    finally:
+        if not loop.is_closed():
+            loop.close()
+
+
 # -- a database write that fails -------------------------------------------------------------
 
 
