@@ -929,9 +929,9 @@ class Scheduler:
             del self._on_loop[job.id]
             if job.id not in self._jobs:
                 continue
-            job.request_stop()  # should the loop run it after all, it ends at once
-            if job.loop_future is not None:
-                job.loop_future.cancel()
+            # Should the loop run it after all, it ends at once. (Its future is not
+            # cancelled: that would ask a closed loop to cancel its task, and fail there.)
+            job.request_stop()
             coroutine, job.loop_coroutine = job.loop_coroutine, None
             if coroutine is not None and inspect.getcoroutinestate(coroutine) == "CORO_CREATED":
                 coroutine.close()
