@@ -7,6 +7,7 @@ the job to stop at the same moment: whichever side comes second must leave it se
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from quiv._arguments import PICKLE
 from quiv._entries import JobEntry, TaskEntry
@@ -14,20 +15,25 @@ from quiv._invocation import Injection
 from quiv._schedule import IntervalSchedule
 
 
+def _task(**fields: Any) -> TaskEntry:
+    """A task entry with plain settings, ``fields`` overriding them."""
+    settings: dict[str, Any] = {
+        "id": "t",
+        "name": "t",
+        "func": lambda: None,
+        "args_blob": b"",
+        "kwargs_blob": b"",
+        "schedule": IntervalSchedule(1.0, fixed=True, run_once=False),
+        "injection": Injection(),
+        "progress_callback": None,
+        "next_run_at": 0.0,
+        "codec": PICKLE,
+    }
+    return TaskEntry(**{**settings, **fields})
+
+
 def _job() -> JobEntry:
-    task = TaskEntry(
-        id="t",
-        name="t",
-        func=lambda: None,
-        args_blob=b"",
-        kwargs_blob=b"",
-        schedule=IntervalSchedule(1.0, fixed=True, run_once=False),
-        injection=Injection(),
-        progress_callback=None,
-        next_run_at=0.0,
-        codec=PICKLE,
-    )
-    return JobEntry(id="j", task=task, created_at=0.0)
+    return JobEntry(id="j", task=_task(), created_at=0.0)
 
 
 def test_a_new_job_has_no_events_until_asked() -> None:
@@ -84,15 +90,12 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
     from quiv._entries import TASK_COLUMNS
     from quiv._schedule import Misfire, RetryPolicy
 
-    task = TaskEntry(
+    task = _task(
         id="the-id",
         name="the-name",
-        func=lambda: None,
         args_blob=b"args",
         kwargs_blob=b"kwargs",
         schedule=IntervalSchedule(7.5, fixed=False, run_once=False),
-        injection=Injection(),
-        progress_callback=None,
         next_run_at=1234.5,
         timeout=3.25,
         retry=RetryPolicy(max_retries=4),
