@@ -22,7 +22,16 @@ from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, Schedule
 from .models import Job, JobStatus, Task, TaskStatus
 
-__all__ = ["TASK_COLUMNS", "JobEntry", "Plan", "Row", "TaskEntry", "job_model", "task_model"]
+__all__ = [
+    "TASK_COLUMNS",
+    "JobEntry",
+    "Plan",
+    "Row",
+    "TaskEntry",
+    "job_model",
+    "schedule_data",
+    "task_model",
+]
 
 Row = dict[str, Any]
 
@@ -75,8 +84,25 @@ def _utc(epoch: float) -> datetime:
 
 @lru_cache(maxsize=256)
 def _schedule_json(schedule: Schedule) -> str:
+    """What a task's ``schedule`` column holds: the schedule's JSON, or '' for an interval
+    schedule, which the interval columns hold already (the description is made when read:
+    most tasks have one, and it would be a third of their row)."""
     # Schedules are frozen and hashable, and most tasks share a few: encode each once.
+    if isinstance(schedule, IntervalSchedule):
+        return ""
     return json.dumps(schedule.describe())
+
+
+def schedule_data(row: Row) -> dict[str, Any]:
+    """A stored task's schedule as JSON-friendly data (``Task.schedule``), from its
+    ``schedule`` column or, when that is '', from its interval columns."""
+    text = row["schedule"]
+    if text:
+        data: dict[str, Any] = json.loads(text)
+        return data
+    return IntervalSchedule(
+        float(row["interval_seconds"]), bool(row["fixed_interval"]), bool(row["run_once"])
+    ).describe()
 
 
 def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
@@ -95,7 +121,7 @@ def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
         timeout_seconds=row["timeout_seconds"],
         max_retries=row["max_retries"],
         on_main_loop=row["on_main_loop"],
-        schedule=json.loads(row["schedule"]),
+        schedule=schedule_data(row),
         misfire=row["misfire"],
         misfire_grace_seconds=row["misfire_grace_seconds"],
         jitter_seconds=row["jitter_seconds"],
@@ -170,7 +196,7 @@ class TaskEntry:
     claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
     # When a user last paused, resumed or removed it, as far as this process knows (epoch).
     changed_at: float = 0.0
-    _schedule_text: str = field(default="", repr=False)  # the schedule's JSON
+    _schedule_text: str = field(default="", repr=False)  # its schedule column
 
     @property
     def status(self) -> TaskStatus:

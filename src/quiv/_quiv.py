@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import os
 import threading
@@ -20,7 +19,7 @@ from typing import Any, TypeVar, cast
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock, epoch_seconds
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
-from ._entries import TaskEntry, job_model, task_model
+from ._entries import Row, TaskEntry, job_model, schedule_data, task_model
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
@@ -74,12 +73,12 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     return RetryPolicy(max_retries=retries) if retries else None
 
 
-def _same_schedule(stored: str, given: str) -> bool:
-    """Whether two stored schedules (JSON) are the same schedule: their words
-    (``description``) may change between quiv releases without changing it."""
+def _same_schedule(stored: Row, given: Row) -> bool:
+    """Whether two task rows have the same schedule: their words (``description``) may
+    change between quiv releases without changing it."""
     try:
-        a, b = json.loads(stored), json.loads(given)
-    except ValueError:
+        a, b = schedule_data(stored), schedule_data(given)
+    except (ValueError, TypeError):  # not JSON, or an interval row without its interval
         return False
     a.pop("description", None)
     b.pop("description", None)
@@ -467,8 +466,9 @@ class Quiv:
             if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
                 return known
             self._local_keys[key] = task.id
-        # Stored now, so that a read right after this call finds the task.
-        self._store.put_task_values(task.values(), new=True)
+        # Stored now, so that a read right after this call finds the task; its row is
+        # built when it is written, from its state then.
+        self._store.put_new_task(task.id, task)
         try:
             self._scheduler.send_add(task, first)
         except SchedulerStateError:  # shut down meanwhile: leave no trace
@@ -492,7 +492,7 @@ class Quiv:
             self._send_add(task, first)
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
-        unchanged = _same_schedule(stored["schedule"], same.row()["schedule"])
+        unchanged = _same_schedule(stored, same.row())
         if stored["status"] == TaskStatus.FINISHED.value and unchanged:
             self._logger.info(
                 "quiv: task %r (%s) ran already; registering its key again does not run it "

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
     Index,
@@ -47,7 +47,7 @@ from ._threads import start_thread
 from .exceptions import SchedulerStateError
 from .models import JobStatus
 
-__all__ = ["GONE", "Claim", "JobRow", "Recovery", "Store", "TaskRow"]
+__all__ = ["GONE", "Claim", "JobRow", "Recovery", "Store", "TaskRow", "TaskSource"]
 
 _registry = registry()
 
@@ -302,6 +302,28 @@ class PendingState(NamedTuple):
 Values = tuple[Any, ...]
 
 
+class TaskSource(Protocol):
+    """What makes a task's row when it is written (a ``TaskEntry``): a new task waits for
+    its commit as itself, not as a copy of its row, and its row is built at the commit
+    from its state then."""
+
+    def values(self) -> Values: ...
+
+
+# A pending task write: a whole row, the source of one, a (status, next run) state, or None
+# for a deletion.
+PendingTask = Values | TaskSource | PendingState | None
+
+# Whole rows built from their sources at a commit are written this many at a time: a burst
+# of registrations never has more of them built at once, which the allocator would keep
+# after they are freed.
+SOURCE_CHUNK = 256
+
+
+def _values(row: Values | TaskSource) -> Values:
+    return row if isinstance(row, tuple) else row.values()
+
+
 def _with_state(values: Values, state: PendingState) -> Values:
     """A task row's values with ``state`` in place of its own status and next run."""
     changed = list(values)
@@ -355,9 +377,8 @@ class Store:
         self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        # Pending task writes by id: a whole row, a (status, next_run_at) state, or None
-        # for a deletion.
-        self._tasks: dict[str, Values | PendingState | None] = {}
+        # Pending task writes by id (see PendingTask).
+        self._tasks: dict[str, PendingTask] = {}
         self._new_tasks: set[str] = set()  # handed over as new since the last commit
         # Rows whose write failed, by (kind, id): how many times. Guarded by _write_lock.
         self._attempts: dict[tuple[str, str], int] = {}
@@ -397,6 +418,21 @@ class Store:
                 self._new_tasks.add(task_id)
         self._nudge()
 
+    def put_new_task(self, task_id: str, source: TaskSource) -> None:
+        """Queue a new task's row, built from ``source`` when it is written: whatever state
+        the task has by then is in it. ``put_task_state`` for it changes nothing meanwhile
+        (the source has that state already); a whole row or a deletion replaces it.
+
+        The source's ``values()`` runs on whichever thread commits (the writer, or a
+        reader flushing): the task's registration must not change after this call, and
+        every change of its state must be followed by ``put_task_state``, so that a row
+        built in the middle of a change is written over by the next commit.
+        """
+        with self._pending_lock:
+            self._tasks[task_id] = source
+            self._new_tasks.add(task_id)
+        self._nudge()
+
     def put_task_state(self, task_id: str, status: str, next_run_at: float) -> None:
         """Queue a change of a stored task's status and next run only (the task's other
         columns change only when it is registered again, which writes its whole row).
@@ -409,9 +445,9 @@ class Store:
             pending = self._tasks.get(task_id, _ABSENT)
             if pending is _ABSENT or isinstance(pending, PendingState):
                 self._tasks[task_id] = state
-            elif pending is not None:  # a whole row: it takes the state
+            elif isinstance(pending, tuple):  # a whole row: it takes the state
                 self._tasks[task_id] = _with_state(pending, state)
-            # None: its deletion is pending, and wins.
+            # None: its deletion is pending, and wins. A source: it has the state.
         self._nudge()
 
     def delete_task(self, task_id: str) -> None:
@@ -498,7 +534,7 @@ class Store:
 
     def _write(
         self,
-        tasks: Mapping[str, Values | PendingState | None],
+        tasks: Mapping[str, PendingTask],
         jobs: Mapping[str, Values],
         purge: tuple[float, PurgeDone] | None,
     ) -> None:
@@ -516,9 +552,9 @@ class Store:
                     for task_id, row in tasks.items()
                     if isinstance(row, PendingState)
                 ]
-                rows = [
-                    row
-                    for row in tasks.values()
+                whole = [
+                    (task_id, row)
+                    for task_id, row in tasks.items()
                     if row is not None and not isinstance(row, PendingState)
                 ]
                 if self.database.kind == "postgresql":
@@ -527,13 +563,14 @@ class Store:
                     # and lists rows in the order they were first written.)
                     gone.sort()
                     states.sort(key=operator.itemgetter(2))
-                    rows.sort(key=operator.itemgetter(_TASK_ID))
+                    whole.sort(key=operator.itemgetter(0))
                 if gone:
                     # One prepared statement, run per id: an IN list of a new length would
                     # be compiled afresh for every batch.
                     conn.exec_driver_sql(self._task_delete, gone)
-                if rows:
-                    conn.exec_driver_sql(self._task_upsert, rows)
+                for start in range(0, len(whole), SOURCE_CHUNK):
+                    chunk = whole[start : start + SOURCE_CHUNK]
+                    conn.exec_driver_sql(self._task_upsert, [_values(row) for _, row in chunk])
                 if states:
                     conn.exec_driver_sql(self._task_state_update, states)
                 if jobs:
@@ -566,12 +603,8 @@ class Store:
             except Exception:
                 self._logger.exception("quiv store: purge callback failed")
 
-    def _write_each(
-        self, tasks: Mapping[str, Values | PendingState | None], jobs: Mapping[str, Values]
-    ) -> None:
-        items: list[tuple[str, str, Values | PendingState | None]] = [
-            ("task", i, r) for i, r in tasks.items()
-        ]
+    def _write_each(self, tasks: Mapping[str, PendingTask], jobs: Mapping[str, Values]) -> None:
+        items: list[tuple[str, str, PendingTask]] = [("task", i, r) for i, r in tasks.items()]
         items += [("job", i, r) for i, r in jobs.items()]
         for kind, row_id, row in items:
             try:
@@ -583,7 +616,7 @@ class Store:
                     elif isinstance(row, PendingState):
                         conn.exec_driver_sql(self._task_state_update, [(*row, row_id)])
                     else:
-                        conn.exec_driver_sql(self._task_upsert, [row])
+                        conn.exec_driver_sql(self._task_upsert, [_values(row)])
             except Exception:
                 self.write_failures += 1
                 self._logger.exception("quiv store: writing %s %s failed", kind, row_id)
@@ -591,7 +624,7 @@ class Store:
             else:
                 self._attempts.pop((kind, row_id), None)
 
-    def _requeue(self, kind: str, row_id: str, row: Values | PendingState | None) -> None:
+    def _requeue(self, kind: str, row_id: str, row: PendingTask) -> None:
         key = (kind, row_id)
         attempts = self._attempts.get(key, 0) + 1
         if attempts >= MAX_WRITE_ATTEMPTS:
@@ -612,8 +645,9 @@ class Store:
                 and isinstance(newer, PendingState)
             ):
                 # A state handed over meanwhile applies to this whole row, which must
-                # still be written: the row may never have been stored.
-                pending[row_id] = _with_state(row, newer)
+                # still be written: the row may never have been stored. (A source has
+                # that state already.)
+                pending[row_id] = _with_state(row, newer) if isinstance(row, tuple) else row
             # Otherwise a newer row (or deletion) handed over meanwhile wins.
         self._nudge()
 

@@ -1,4 +1,5 @@
-"""Unit tests of ``quiv._entries.JobEntry``'s stop flag, handler stop event and end event.
+"""Unit tests of ``quiv._entries``: a job entry's stop flag, handler stop event and end event;
+a task entry's row and the schedule it stores.
 
 The stop event is made lazily, on the worker thread, while the scheduler thread may be asking
 the job to stop at the same moment: whichever side comes second must leave it set.
@@ -6,13 +7,15 @@ the job to stop at the same moment: whichever side comes second must leave it se
 
 from __future__ import annotations
 
+import json
 import threading
+from datetime import timezone
 from typing import Any
 
 from quiv._arguments import PICKLE
-from quiv._entries import JobEntry, TaskEntry
+from quiv._entries import JobEntry, TaskEntry, schedule_data, task_model
 from quiv._invocation import Injection
-from quiv._schedule import IntervalSchedule
+from quiv._schedule import AtSchedule, IntervalSchedule
 
 
 def _task(**fields: Any) -> TaskEntry:
@@ -144,4 +147,31 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         "updated_by": "the-node",
         "changed_at": 55.5,
     }
-    assert '"every_seconds": 7.5' in row["schedule"]
+    # An interval schedule is in the interval columns; the schedule column leaves it out.
+    assert row["schedule"] == ""
+    assert schedule_data(row) == {
+        "kind": "interval",
+        "every_seconds": 7.5,
+        "fixed_interval": False,
+        "run_once": False,
+        "description": "every 7.5 s after the previous run ends",
+    }
+
+
+def test_a_calendar_schedule_is_stored_as_json_and_read_back() -> None:
+    task = _task(schedule=AtSchedule(86400.0, timezone.utc))
+    row = task.row()
+    assert json.loads(row["schedule"])["kind"] == "at"
+    assert schedule_data(row) == AtSchedule(86400.0, timezone.utc).describe()
+    assert row["interval_seconds"] is None
+
+
+def test_an_interval_row_reads_the_same_with_or_without_its_json() -> None:
+    """Rows written before the schedule column left interval schedules out hold their JSON:
+    both forms give the same public schedule."""
+    args, kwargs = PICKLE.encode((), {})
+    task = _task(schedule=IntervalSchedule(30.0, run_once=True), args_blob=args, kwargs_blob=kwargs)
+    row = task.row()
+    old = {**row, "schedule": json.dumps(IntervalSchedule(30.0, run_once=True).describe())}
+    assert task_model(row).schedule == task_model(old).schedule
+    assert task_model(row).schedule["description"] == "once, after its delay"

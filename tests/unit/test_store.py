@@ -16,6 +16,7 @@ import pytest
 import sqlmodel
 
 import quiv._store
+from quiv._entries import TASK_COLUMNS
 from quiv._store import Store
 from quiv.testing import wait_until
 
@@ -704,6 +705,104 @@ def test_a_failed_row_written_again_takes_the_state_handed_over_meanwhile(
     monkeypatch.setattr(store, "_engine", _StateDuringFailedWrite(real, store))
     store.flush()
     assert store.write_failures == 1
+    monkeypatch.setattr(store, "_engine", real)
+    store.flush()
+    assert _committed_task(store, "a") == ("running", 7.0, "name-a")
+
+
+# -- new tasks: rows built from their source at the commit ---------------------------------
+
+
+class _Source:
+    """A task whose row is made from its current fields, as ``TaskEntry.values()`` does."""
+
+    def __init__(self, task_id: str, **changes: Any) -> None:
+        self.row = task_row(task_id, **changes)
+        self.built = 0
+
+    def values(self) -> tuple[Any, ...]:
+        self.built += 1
+        return tuple(self.row[column] for column in TASK_COLUMNS)
+
+
+def test_a_new_task_row_is_built_at_its_commit_from_its_state_then(store: Store) -> None:
+    source = _Source("a", status="active", next_run_at=1.0)
+    store.put_new_task("a", source)
+    source.row.update(status="running", next_run_at=2.0)  # the scheduler ran it meanwhile
+    store.put_task_state("a", "running", 2.0)
+    assert store._tasks["a"] is source  # still the task itself: no copy of its row waits
+    assert source.built == 0
+    store.flush()
+    assert source.built == 1
+    assert _committed_task(store, "a") == ("running", 2.0, "name-a")
+
+
+def test_a_new_task_is_replaced_by_a_whole_row_or_deleted(store: Store) -> None:
+    store.put_new_task("a", _Source("a"))
+    store.put_task(task_row("a", task_name="registered again"))
+    store.put_new_task("b", _Source("b"))
+    store.delete_task("b")  # never written: nothing to delete
+    store.flush()
+    assert _committed_task(store, "a") == ("active", 1_900_000_000.5, "registered again")
+    assert _committed_task_ids(store) == ["a"]
+
+
+def test_a_burst_of_new_tasks_is_written_in_chunks_in_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(quiv._store, "SOURCE_CHUNK", 4)
+    sources = [_Source(f"t{i:02d}") for i in range(10)]
+    built_before_each: list[int] = []
+    real = store._engine
+
+    class Counting(_BrokenEngine):
+        def begin(self) -> Any:
+            return _CountingBegin(real.begin(), sources, built_before_each)
+
+    for source in sources:
+        store.put_new_task(source.row["id"], source)
+    monkeypatch.setattr(store, "_engine", Counting(real))
+    store.flush()
+    monkeypatch.setattr(store, "_engine", real)
+    # Three statements of 4, 4 and 2 rows, each built just before it ran.
+    assert built_before_each == [4, 8, 10]
+    assert _committed_task_ids(store) == [source.row["id"] for source in sources]
+
+
+class _CountingBegin:
+    """A transaction whose connection counts the rows built before each statement."""
+
+    def __init__(self, real: Any, sources: list[_Source], counts: list[int]) -> None:
+        self.real, self.sources, self.counts = real, sources, counts
+
+    def __enter__(self) -> Any:
+        conn = self.real.__enter__()
+        counts, sources = self.counts, self.sources
+        run = conn.exec_driver_sql
+
+        def exec_driver_sql(statement: str, parameters: Any = None) -> Any:
+            counts.append(sum(source.built for source in sources))
+            return run(statement, parameters)
+
+        return types.SimpleNamespace(exec_driver_sql=exec_driver_sql)
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self.real.__exit__(*exc)
+
+
+def test_a_new_task_whose_write_failed_is_written_again_from_its_state(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
+    real = store._engine
+    source = _Source("a", status="active", next_run_at=1.0)
+    store.put_new_task("a", source)
+    monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
+    store.flush()
+    assert store.write_failures == 1
+    source.row.update(status="running", next_run_at=7.0)
+    store.put_task_state("a", "running", 7.0)
+    assert store._tasks["a"] is source
     monkeypatch.setattr(store, "_engine", real)
     store.flush()
     assert _committed_task(store, "a") == ("running", 7.0, "name-a")
