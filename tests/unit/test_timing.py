@@ -223,6 +223,36 @@ def test_two_infinite_deadlines_stay_fifo() -> None:
     assert list(timeline) == [("y", math.inf)]
 
 
+# -- lazy cancellation ----------------------------------------------------------------------
+
+
+def test_cancelled_entries_are_swept_before_they_outnumber_live_ones() -> None:
+    timeline: Timeline[int] = Timeline()
+    for key in range(10):
+        timeline.schedule(key, 100.0 + key)
+    for round_ in range(1000):  # run-now and resume: the same keys, rescheduled
+        timeline.schedule(round_ % 10, 50.0 + round_)
+        timeline._check()
+        assert len(timeline._entries) <= 2 * len(timeline) + Timeline._SWEEP_SLACK + 1
+    assert len(timeline) == 10
+    # Each key's last deadline only, in order.
+    assert list(timeline) == [(key, 50.0 + 990 + key) for key in range(10)]
+
+
+def test_a_cancelled_front_entry_is_not_peeked_nor_popped() -> None:
+    timeline: Timeline[str] = Timeline()
+    timeline.schedule("gone", 1.0)
+    timeline.schedule("moved", 2.0)
+    timeline.schedule("kept", 3.0)
+    timeline.cancel("gone")
+    timeline.schedule("moved", 5.0)
+    assert timeline.peek() == (3.0, "kept")
+    assert timeline.pop_due(4.0) == [("kept", 3.0)]
+    assert timeline.pop_due(10.0) == [("moved", 5.0)]
+    assert timeline.peek() is None
+    timeline._check()
+
+
 # -- against a naive model -----------------------------------------------------------------
 
 
@@ -260,8 +290,12 @@ class _Model:
 _DEADLINES = [*(i / 2 for i in range(-4, 21)), math.inf, -math.inf]
 
 
+@pytest.mark.parametrize("slack", [64, 0], ids=["default-sweeps", "frequent-sweeps"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_operations_match_the_model(seed: int) -> None:
+def test_random_operations_match_the_model(
+    seed: int, slack: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Timeline, "_SWEEP_SLACK", slack)
     rng = random.Random(seed)
     timeline: Timeline[int] = Timeline()
     model = _Model()
