@@ -777,7 +777,7 @@ class Scheduler:
         job.error = (
             f"missed: {late:.3f} s late, beyond the {task.grace:g} s misfire grace (misfire='skip')"
         )
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         self._logger.warning(
             "quiv: task %r (%s) skipped a run %.3f s late (misfire grace %g s)",
             task.name,
@@ -937,7 +937,7 @@ class Scheduler:
                 coroutine.close()
             wall, mono = self._epoch(), self._clock.monotonic()
             self._begin(job, JOB_MACHINE.next_state(job.id, job.state, "start"), wall, mono)
-            self._store.put_job(job.row())
+            self._store.put_job_values(job.values())
             self._emit_job(JOB_MACHINE.event_for("start"), job)
             error = "the main loop stopped before the job began"
             self._finish(job, Outcome("fail", wall, mono, error=error))
@@ -965,7 +965,7 @@ class Scheduler:
             self._timeouts.schedule(job.id, now + UNRESPONSIVE_AFTER_SECONDS)
             return
         job.unresponsive = True
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         self._logger.warning(
             "quiv: job %s of task %r ignores its stop event %.0f s after its timeout; its "
             "worker stays busy until the handler returns (Python cannot stop a thread)",
@@ -984,7 +984,7 @@ class Scheduler:
             return  # already closed by shutdown
         state = JOB_MACHINE.next_state(job.id, job.state, "start")
         self._begin(job, state, started_at, started_mono)
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         self._emit_job(JOB_MACHINE.event_for("start"), job)
 
     def _begin(
@@ -1010,7 +1010,7 @@ class Scheduler:
         """Hand the rows of a job just dispatched (and its task's) to the store, and tell
         listeners if it started."""
         self._write_task(job.task)
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         if job.state is JobStatus.RUNNING:
             self._emit_job(JOB_MACHINE.event_for("start"), job)
 
@@ -1060,7 +1060,7 @@ class Scheduler:
         del self._jobs[job.id]
         self._timeouts.cancel(job.id)
         self._running -= 1
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         task.job = None
         if task.state is not TaskState.REMOVED:
             if retry_at is not None:
@@ -1159,7 +1159,7 @@ class Scheduler:
     def _make_pending(self, task: TaskEntry, job: JobEntry) -> None:
         task.pending = job
         self._pending[job.id] = job
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
 
     def _cancel_pending(self, job: JobEntry, *, restore: bool = True) -> None:
         """Cancel a job made ahead (scheduled, not started); with ``restore``, the task's
@@ -1170,7 +1170,7 @@ class Scheduler:
         job.ended_at = self._epoch()
         del self._pending[job.id]
         task.pending = None
-        self._store.put_job(job.row())
+        self._store.put_job_values(job.values())
         if not restore:
             pass
         elif task.job is not None:

@@ -18,6 +18,7 @@ import logging
 import operator
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +42,7 @@ from sqlmodel import Field, SQLModel
 
 from ._arguments import ArgumentCodec, codec_for
 from ._database import Database, open_database
-from ._entries import TASK_COLUMNS
+from ._entries import JOB_COLUMNS, TASK_COLUMNS
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._threads import start_thread
 from .exceptions import SchedulerStateError
@@ -284,6 +285,9 @@ _ABSENT: Any = object()
 _TASK_NAMES = [column.name for column in _task_table.c]
 if tuple(_TASK_NAMES) != TASK_COLUMNS:  # TaskEntry.values() writes them in this order
     raise RuntimeError(f"quiv: the task table's columns {_TASK_NAMES} are not TASK_COLUMNS")
+_JOB_NAMES = tuple(column.name for column in _job_table.c)
+if _JOB_NAMES != JOB_COLUMNS or _JOB_NAMES[0] != "id":  # JobEntry.values() writes these
+    raise RuntimeError(f"quiv: the job table's columns {_JOB_NAMES} are not JOB_COLUMNS")
 _TASK_ID = _TASK_NAMES.index("id")
 _TASK_STATUS = _TASK_NAMES.index("status")
 _TASK_NEXT_RUN = _TASK_NAMES.index("next_run_at")
@@ -324,6 +328,50 @@ def _values(row: Values | TaskSource) -> Values:
     return row if isinstance(row, tuple) else row.values()
 
 
+# SQLite runs a statement of many rows in one step, and the driver lets go of the GIL for
+# each step: a statement per row made the writer wait for the GIL again after every row,
+# while the scheduler and the workers had it. Rows go in statements of up to this many
+# (a power of two, so that few distinct statements are prepared), within SQLite's limit
+# on parameters per statement.
+MULTI_ROW_MAX = 256
+_SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+def _group(placeholder: str, width: int) -> str:
+    """The ``VALUES`` group of one row of ``width`` columns."""
+    return f"({', '.join(placeholder for _ in range(width))})"
+
+
+class _MultiRow:
+    """A statement whose ``VALUES`` group (or ``IN`` list) repeats for many rows at once."""
+
+    def __init__(self, statement: str, group: str, width: int) -> None:
+        if statement.count(group) != 1:
+            raise ValueError(f"{group!r} must occur once in {statement!r}")
+        self._head, self._tail = statement.split(group)
+        self._group = group
+        self._width = width
+        most = min(MULTI_ROW_MAX, _SQLITE_MAX_PARAMETERS // width)
+        self._most = 1 << (most.bit_length() - 1)
+        self._texts: dict[int, str] = {}
+
+    def _text(self, rows: int) -> str:
+        text = self._texts.get(rows)
+        if text is None:
+            groups = ", ".join([self._group] * rows)
+            text = self._texts[rows] = f"{self._head}{groups}{self._tail}"
+        return text
+
+    def run(self, conn: Any, rows: Sequence[Sequence[Any]]) -> None:
+        """Run the statement for ``rows`` (each ``width`` values), in order."""
+        start, total = 0, len(rows)
+        while start < total:
+            size = min(self._most, 1 << ((total - start).bit_length() - 1))
+            chunk = rows[start : start + size]
+            conn.exec_driver_sql(self._text(size), tuple(v for row in chunk for v in row))
+            start += size
+
+
 def _with_state(values: Values, state: PendingState) -> Values:
     """A task row's values with ``state`` in place of its own status and next run."""
     changed = list(values)
@@ -357,6 +405,17 @@ class Store:
         self._task_upsert, self._task_values = _upsert(_task_table, placeholder)
         self._job_upsert, self._job_values = _upsert(_job_table, placeholder)
         self._task_delete = f"DELETE FROM {_task_table.name} WHERE id = {placeholder}"
+        # SQLite: many rows per statement (see _MultiRow). PostgreSQL's driver sends an
+        # executemany's rows in one pipeline already.
+        self._multi: tuple[_MultiRow, _MultiRow, _MultiRow] | None = None
+        if self.database.kind != "postgresql":
+            self._multi = (
+                _MultiRow(self._task_upsert, _group(placeholder, _TASK_WIDTH), _TASK_WIDTH),
+                _MultiRow(self._job_upsert, _group(placeholder, _JOB_WIDTH), _JOB_WIDTH),
+                _MultiRow(
+                    f"DELETE FROM {_task_table.name} WHERE id IN ({placeholder})", placeholder, 1
+                ),
+            )
         self._task_state_update = (
             f"UPDATE {_task_table.name} SET status = {placeholder}, "
             f"next_run_at = {placeholder} WHERE id = {placeholder}"
@@ -463,12 +522,15 @@ class Store:
     def put_job(self, row: Row) -> None:
         """Queue ``row`` (a job's columns; optional ones may be left out) to be written,
         replacing any earlier one."""
-        if len(row) != _JOB_WIDTH:  # a JobEntry's row has every column already
+        if len(row) != _JOB_WIDTH:
             row = {**self._job_defaults, **row}
-        values = self._job_values(row)
-        job_id = row["id"]
+        self.put_job_values(self._job_values(row))
+
+    def put_job_values(self, values: Values) -> None:
+        """``put_job`` of a row given as every column's value, in the table's order
+        (``JobEntry.values()``)."""
         with self._pending_lock:
-            self._jobs[job_id] = values
+            self._jobs[values[0]] = values
         self._nudge()
 
     def _nudge(self) -> None:
@@ -564,17 +626,25 @@ class Store:
                     gone.sort()
                     states.sort(key=operator.itemgetter(2))
                     whole.sort(key=operator.itemgetter(0))
+                multi = self._multi
                 if gone:
-                    # One prepared statement, run per id: an IN list of a new length would
-                    # be compiled afresh for every batch.
-                    conn.exec_driver_sql(self._task_delete, gone)
+                    if multi is not None:
+                        multi[2].run(conn, gone)
+                    else:
+                        conn.exec_driver_sql(self._task_delete, gone)
                 for start in range(0, len(whole), SOURCE_CHUNK):
-                    chunk = whole[start : start + SOURCE_CHUNK]
-                    conn.exec_driver_sql(self._task_upsert, [_values(row) for _, row in chunk])
+                    rows = [_values(row) for _, row in whole[start : start + SOURCE_CHUNK]]
+                    if multi is not None:
+                        multi[0].run(conn, rows)
+                    else:
+                        conn.exec_driver_sql(self._task_upsert, rows)
                 if states:
                     conn.exec_driver_sql(self._task_state_update, states)
                 if jobs:
-                    conn.exec_driver_sql(self._job_upsert, list(jobs.values()))
+                    if multi is not None:
+                        multi[1].run(conn, list(jobs.values()))
+                    else:
+                        conn.exec_driver_sql(self._job_upsert, list(jobs.values()))
                 if purge is not None:
                     finished = _job_table.c.status.in_(_TERMINAL)
                     conn.execute(

@@ -806,3 +806,58 @@ def test_a_new_task_whose_write_failed_is_written_again_from_its_state(
     monkeypatch.setattr(store, "_engine", real)
     store.flush()
     assert _committed_task(store, "a") == ("running", 7.0, "name-a")
+
+
+# -- many rows per statement (SQLite) -------------------------------------------------------
+
+
+class _Recorder:
+    """A connection that records the statements run on it."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def exec_driver_sql(self, statement: str, parameters: tuple[Any, ...]) -> None:
+        self.calls.append((statement, parameters))
+
+
+def test_multi_row_statements_take_rows_in_powers_of_two_in_order() -> None:
+    multi = quiv._store._MultiRow("INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT", "(?, ?)", 2)
+    conn = _Recorder()
+    rows = [(i, -i) for i in range(300)]
+    multi.run(conn, rows)
+    sizes = [statement.count("(?, ?)") for statement, _ in conn.calls]
+    assert sizes == [256, 32, 8, 4]  # 300 rows; at most MULTI_ROW_MAX per statement
+    assert [len(parameters) for _, parameters in conn.calls] == [2 * size for size in sizes]
+    flat = [value for _, parameters in conn.calls for value in parameters]
+    assert flat == [value for row in rows for value in row]
+    assert conn.calls[0][0].startswith("INSERT INTO t (a, b) VALUES (?, ?), (?, ?)")
+    assert conn.calls[0][0].endswith("(?, ?) ON CONFLICT")
+
+
+def test_multi_row_statements_stay_within_the_parameter_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(quiv._store, "_SQLITE_MAX_PARAMETERS", 999)  # SQLite before 3.32
+    multi = quiv._store._MultiRow("INSERT INTO t VALUES (?, ?, ?)", "(?, ?, ?)", 27)
+    conn = _Recorder()
+    multi.run(conn, [(0,) * 27] * 100)
+    assert max(len(parameters) for _, parameters in conn.calls) <= 999
+    assert sum(len(parameters) for _, parameters in conn.calls) == 100 * 27
+
+
+def test_a_large_batch_of_tasks_jobs_and_deletions_is_written_in_order(store: Store) -> None:
+    for i in range(300):
+        store.put_task(task_row(f"t{i:03d}"))
+    store.flush()
+    for i in range(0, 300, 3):
+        store.delete_task(f"t{i:03d}")
+    for i in range(300, 600):
+        store.put_new_task(f"t{i:03d}", _Source(f"t{i:03d}"))
+    for i in range(700):
+        store.put_job(job_row(f"j{i:03d}", task_id="t001"))
+    store.flush()
+    expected = [f"t{i:03d}" for i in range(600) if i >= 300 or i % 3]
+    assert _committed_task_ids(store) == expected
+    jobs = store.get_jobs(status=None)
+    assert [job["id"] for job in jobs] == [f"j{i:03d}" for i in range(700)]
