@@ -332,8 +332,10 @@ def _values(row: Values | TaskSource) -> Values:
 # each step: a statement per row made the writer wait for the GIL again after every row,
 # while the scheduler and the workers had it. Rows go in statements of up to this many
 # (a power of two, so that few distinct statements are prepared), within SQLite's limit
-# on parameters per statement.
-MULTI_ROW_MAX = 256
+# on parameters per statement. Not more: the prepared statements of up to 256 rows held
+# about 1 MB of compiled programs for as long as the connection lives (measured: 110 B
+# more RSS per task with 10,000 idle tasks), and 64 rows per step gave as much throughput.
+MULTI_ROW_MAX = 64
 _SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
