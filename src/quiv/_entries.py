@@ -29,8 +29,10 @@ __all__ = [
     "Plan",
     "Row",
     "TaskEntry",
+    "TaskSettings",
     "job_model",
     "schedule_data",
+    "shared_settings",
     "task_model",
 ]
 
@@ -171,6 +173,45 @@ def job_model(row: Row) -> Job:
     )
 
 
+class TaskSettings(NamedTuple):
+    """What a registration sets besides its handler, arguments and schedule, and what is
+    fixed for a task's life (``rebind`` replaces it whole). Tasks registered alike share
+    one (``shared_settings``): most take the defaults, and eleven fields of their own
+    were 88 B of every idle task."""
+
+    injection: Injection
+    progress_callback: Callable[..., Any] | None = None
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    on_main_loop: bool = False
+    misfire: Misfire = Misfire.COALESCE
+    grace: float = 1.0  # seconds a run may be late before the misfire policy applies
+    jitter: float = 0.0
+    codec: ArgumentCodec = PICKLE
+    scope: str = "deployment"  # of the key: 'deployment' or 'process'
+    owner: str | None = None  # the node a task without a key lives and dies with
+
+
+# Settings of recent registrations, each its own key: at most _SHARED_MAX of them (with
+# their callbacks), so that the cache does not grow with every registration.
+_shared: dict[TaskSettings, TaskSettings] = {}
+_SHARED_MAX = 256
+
+
+def shared_settings(settings: TaskSettings) -> TaskSettings:
+    """The ``TaskSettings`` equal to ``settings`` that earlier tasks registered alike got,
+    or ``settings`` itself (any thread)."""
+    try:
+        found = _shared.get(settings)
+    except TypeError:  # an unhashable progress callback: this task's own settings
+        return settings
+    if found is None:
+        if len(_shared) >= _SHARED_MAX:
+            _shared.clear()
+        _shared[settings] = found = settings
+    return found
+
+
 @dataclass(eq=False, slots=True)
 class TaskEntry:
     """A task as the scheduler thread knows it."""
@@ -181,15 +222,8 @@ class TaskEntry:
     args_blob: bytes
     kwargs_blob: bytes
     schedule: Schedule
-    injection: Injection
-    progress_callback: Callable[..., Any] | None
+    settings: TaskSettings
     next_run_at: float  # UTC epoch seconds, as stored: the planned run, jitter included
-    timeout: float | None = None
-    retry: RetryPolicy | None = None
-    on_main_loop: bool = False
-    misfire: Misfire = Misfire.COALESCE
-    grace: float = 1.0  # seconds a run may be late before the misfire policy applies
-    jitter: float = 0.0
     # The regular run the timeline holds, before jitter: a monotonic instant for an interval
     # schedule, an epoch instant for a calendar one. None when the deadline is not a regular
     # run (run now, resume, a retry): then no misfire policy applies to it.
@@ -204,10 +238,7 @@ class TaskEntry:
     # The status it had when it was removed or ended; snapshots of it show that.
     final_status: TaskStatus | None = None
     key: str | None = None  # the application's stable name, if it gave one
-    scope: str = "deployment"  # of the key: 'deployment' or 'process'
-    owner: str | None = None  # the node a task without a key lives and dies with
     created_at: float = 0.0
-    codec: ArgumentCodec = PICKLE
     # Shared: a keyed task on a durable store that runs once per deployment. Each run is
     # claimed in the store first; ``node`` is this process's node id (durable stores).
     shared: bool = False
@@ -225,6 +256,52 @@ class TaskEntry:
         if self.final_status is not None:
             return self.final_status
         return self.state.status
+
+    # The settings, each read where it always was (``task.timeout``).
+
+    @property
+    def injection(self) -> Injection:
+        return self.settings.injection
+
+    @property
+    def progress_callback(self) -> Callable[..., Any] | None:
+        return self.settings.progress_callback
+
+    @property
+    def timeout(self) -> float | None:
+        return self.settings.timeout
+
+    @property
+    def retry(self) -> RetryPolicy | None:
+        return self.settings.retry
+
+    @property
+    def on_main_loop(self) -> bool:
+        return self.settings.on_main_loop
+
+    @property
+    def misfire(self) -> Misfire:
+        return self.settings.misfire
+
+    @property
+    def grace(self) -> float:
+        return self.settings.grace
+
+    @property
+    def jitter(self) -> float:
+        return self.settings.jitter
+
+    @property
+    def codec(self) -> ArgumentCodec:
+        return self.settings.codec
+
+    @property
+    def scope(self) -> str:
+        return self.settings.scope
+
+    @property
+    def owner(self) -> str | None:
+        return self.settings.owner
 
     @property
     def run_once(self) -> bool:
@@ -253,12 +330,13 @@ class TaskEntry:
             fixed = schedule.fixed
         else:
             interval, fixed = None, True
-        retry = self.retry
+        settings = self.settings
+        retry = settings.retry
         return (
             self.id,
             self.key,
-            self.scope,
-            self.owner,
+            settings.scope,
+            settings.owner,
             self.created_at,
             self.name,
             self.args_blob,
@@ -268,13 +346,13 @@ class TaskEntry:
             schedule.run_once,
             self.status.value,
             self.next_run_at,
-            self.timeout,
+            settings.timeout,
             0 if retry is None else retry.max_retries,
-            self.on_main_loop,
+            settings.on_main_loop,
             self._schedule_text,
-            self.misfire.value,
-            self.grace,
-            self.jitter,
+            settings.misfire.value,
+            settings.grace,
+            settings.jitter,
             shared,
             self.slot if shared else None,  # slot
             None if job is None else self.node,  # lease_node

@@ -19,7 +19,15 @@ from typing import Any, TypeVar, cast
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock, epoch_seconds
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
-from ._entries import Row, TaskEntry, job_model, schedule_data, task_model
+from ._entries import (
+    Row,
+    TaskEntry,
+    TaskSettings,
+    job_model,
+    schedule_data,
+    shared_settings,
+    task_model,
+)
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
@@ -439,20 +447,24 @@ class Quiv:
             args_blob=blobs[0],
             kwargs_blob=blobs[1],
             schedule=schedule,
-            injection=inspect_handler(func),
-            progress_callback=progress_callback,
+            settings=shared_settings(
+                TaskSettings(
+                    inspect_handler(func),
+                    progress_callback,
+                    timeout,
+                    retry,
+                    on_main_loop,
+                    misfire_policy,
+                    grace,
+                    jitter,
+                    self._store.codec,
+                    scope if key is not None else "process",  # scope
+                    None if key is not None and scope == "deployment" else self._node,  # owner
+                )
+            ),
             next_run_at=next_run_at,
-            timeout=timeout,
-            retry=retry,
-            on_main_loop=on_main_loop,
-            misfire=misfire_policy,
-            grace=grace,
-            jitter=jitter,
             key=key,
-            scope=scope if key is not None else "process",
-            owner=None if key is not None and scope == "deployment" else self._node,
             created_at=wall,
-            codec=self._store.codec,
             shared=shared,
             node=self._node,
         )

@@ -161,9 +161,11 @@ class JobRunner:
         # Every run gets its own copy of the arguments, as stored: a run that mutates them,
         # or a caller that changes them after add_task, affects no other run.
         task = job.task
-        args = task.codec.decode_args(task.args_blob)
-        kwargs = task.codec.decode_kwargs(task.kwargs_blob)
-        injection = task.injection
+        settings = task.settings
+        codec = settings.codec
+        args = codec.decode_args(task.args_blob)
+        kwargs = codec.decode_kwargs(task.kwargs_blob)
+        injection = settings.injection
         if injection.job_id:
             kwargs["_job_id"] = job.id
         if injection.stop_event:

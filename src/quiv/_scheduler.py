@@ -569,7 +569,7 @@ class Scheduler:
         policy."""
         try:
             if (
-                task.misfire is Misfire.SKIP
+                task.settings.misfire is Misfire.SKIP
                 and late > task.grace
                 and task.slot is not None
                 and task.pending is None
@@ -914,7 +914,7 @@ class Scheduler:
         end of the dispatch pass (``_hand_off``), with every job of the pass, and the
         pass's rows and events are written after that, while the worker wakes up.
         """
-        if not job.task.on_main_loop:
+        if not job.task.settings.on_main_loop:
             self._workers.reserve()
             self._handoffs.append((self._runner.run_on_worker, job))
             return True
@@ -1011,8 +1011,9 @@ class Scheduler:
         job.state = state
         job.started_at, job.started_mono = started_at, started_mono
         task = job.task
-        if task.timeout is not None:
-            self._timeouts.schedule(job.id, started_mono + task.timeout)
+        timeout = task.settings.timeout
+        if timeout is not None:
+            self._timeouts.schedule(job.id, started_mono + timeout)
 
     def _write_task(self, task: TaskEntry) -> None:
         """Hand ``task``'s changed state to the store: a shared task's whole row (its lease
@@ -1314,7 +1315,7 @@ class Scheduler:
             stale = restored or isinstance(task.schedule, AtSchedule)
             if stale and first < self._epoch():
                 self._overdue.add(task.id)  # an at= time, or a stored run, in the past
-        elif not task.jitter and not restored:
+        elif not task.settings.jitter and not restored:
             # The common case, kept short: add_task computed next_run_at for this deadline.
             self._timeline.schedule(task.id, first)
             task.slot = first
@@ -1337,11 +1338,10 @@ class Scheduler:
         if task is None:
             return False
         changed = task.schedule != new.schedule
-        for name in (
-            "name", "func", "args_blob", "kwargs_blob", "injection", "progress_callback",
-            "timeout", "retry", "on_main_loop", "misfire", "grace", "jitter", "codec",
-        ):  # fmt: skip
-            setattr(task, name, getattr(new, name))
+        task.name, task.func = new.name, new.func
+        task.args_blob, task.kwargs_blob = new.args_blob, new.kwargs_blob
+        # Its policies; the key's scope and the task's owner stay as they were.
+        task.settings = new.settings._replace(scope=task.scope, owner=task.owner)
         if changed:
             before = task.wall_timed
             task.schedule = new.schedule

@@ -12,27 +12,37 @@ import threading
 from datetime import timezone
 from typing import Any
 
+import quiv._entries
 from quiv._arguments import PICKLE
-from quiv._entries import JobEntry, TaskEntry, schedule_data, task_model
+from quiv._entries import (
+    JobEntry,
+    TaskEntry,
+    TaskSettings,
+    schedule_data,
+    shared_settings,
+    task_model,
+)
 from quiv._invocation import Injection
 from quiv._schedule import AtSchedule, IntervalSchedule
 
 
 def _task(**fields: Any) -> TaskEntry:
-    """A task entry with plain settings, ``fields`` overriding them."""
-    settings: dict[str, Any] = {
+    """A task entry with plain settings, ``fields`` overriding them (its own fields and
+    those of its ``TaskSettings`` alike)."""
+    policy = {name: fields.pop(name) for name in TaskSettings._fields if name in fields}
+    entry: dict[str, Any] = {
         "id": "t",
         "name": "t",
         "func": lambda: None,
         "args_blob": b"",
         "kwargs_blob": b"",
         "schedule": IntervalSchedule(1.0, fixed=True, run_once=False),
-        "injection": Injection(),
-        "progress_callback": None,
+        "settings": shared_settings(
+            TaskSettings(**{"injection": Injection(), "codec": PICKLE, **policy})
+        ),
         "next_run_at": 0.0,
-        "codec": PICKLE,
     }
-    return TaskEntry(**{**settings, **fields})
+    return TaskEntry(**{**entry, **fields})
 
 
 def _job() -> JobEntry:
@@ -175,3 +185,32 @@ def test_an_interval_row_reads_the_same_with_or_without_its_json() -> None:
     old = {**row, "schedule": json.dumps(IntervalSchedule(30.0, run_once=True).describe())}
     assert task_model(row).schedule == task_model(old).schedule
     assert task_model(row).schedule["description"] == "once, after its delay"
+
+
+def test_tasks_registered_alike_share_their_settings() -> None:
+    first, second = _task(timeout=2.0, grace=3.0), _task(id="u", timeout=2.0, grace=3.0)
+    assert first.settings is second.settings
+    assert (second.timeout, second.grace, second.jitter) == (2.0, 3.0, 0.0)
+    assert _task(timeout=5.0).settings is not first.settings
+
+
+def test_an_unhashable_progress_callback_gets_settings_of_its_own() -> None:
+    class Callback:
+        __hash__ = None  # type: ignore[assignment]
+
+        def __call__(self) -> None:
+            pass
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Callback)
+
+    callback = Callback()
+    task = _task(progress_callback=callback)
+    assert task.progress_callback is callback
+    assert _task(progress_callback=Callback()).settings is not task.settings
+
+
+def test_the_shared_settings_stay_bounded() -> None:
+    for i in range(1000):
+        _task(timeout=float(i + 1))
+    assert 0 < len(quiv._entries._shared) <= quiv._entries._SHARED_MAX
