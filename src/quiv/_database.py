@@ -41,6 +41,12 @@ Kind = Literal["private", "sqlite", "postgresql"]
 
 # The version this quiv writes. Bump it with a migration from the version before.
 SCHEMA_VERSION = 1
+# The page cache of each connection to a private database, in KiB (SQLite's default: 2,000).
+# Its rows are mostly written and seldom read back, and the operating system caches the
+# file anyway. Measured against the default: 150 B less RSS per idle task at 10,000 tasks;
+# writes 4-6% slower at 10^4-10^5 rows, count_jobs at 10^5 rows 0.09 -> 0.43 ms, other reads
+# unchanged, throughput unchanged.
+PRIVATE_CACHE_KIB = 512
 # MIGRATIONS[n] takes a database at version n to version n + 1, inside the opening
 # transaction.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
@@ -180,6 +186,7 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
             # written until a checkpoint (measured: 3 MB for 10,000 tasks).
             cursor.execute("PRAGMA journal_mode=MEMORY")
             cursor.execute("PRAGMA synchronous=OFF")
+            cursor.execute(f"PRAGMA cache_size=-{PRIVATE_CACHE_KIB}")
             cursor.close()
             return
         # Readers must not block the writer (nor other processes' writers).
