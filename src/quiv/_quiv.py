@@ -611,10 +611,13 @@ class Quiv:
         """
         self._usable("run a task")
         self._check_id("task_id", task_id)
-        if self._scheduler.knows(task_id):
+        scheduler = self._scheduler
+        if scheduler.run_soon_here(task_id):  # the scheduler thread slept: done here
+            return 1
+        if scheduler.knows(task_id):
             # Sent, not waited for: the run is made due as soon as the scheduler thread
             # reads it (quiv 0.4.0 made it due in its database, and returned).
-            self._scheduler.send(partial(self._scheduler.run_soon, task_id))
+            scheduler.send(partial(scheduler.run_soon, task_id))
             return 1
         if self._scheduler.call(partial(self._scheduler.run_task, task_id)) is not None:
             return 1

@@ -194,6 +194,12 @@ class Scheduler:
         self._defer_store = type(clock) is SystemClock
         self._store_nudge_at: float | None = None
         self._wake = threading.Event()
+        # Held by whichever thread works on the scheduler's state: its own thread, from
+        # waking until it sleeps again; or, while it sleeps with nothing queued, a caller
+        # taking a fast path (``run_soon_here``). ``_sleep_until`` is the deadline it
+        # sleeps until (None: until woken).
+        self._state = threading.Lock()
+        self._sleep_until: float | None = None
         self._inline_lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -392,9 +398,14 @@ class Scheduler:
     # -- the loop ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        inbox = self._inbox
         if self._defer_store:
             self._store.defer_nudges()
+        with self._state:
+            self._loop()
+
+    def _loop(self) -> None:
+        """The thread's work; it holds ``_state`` except while it sleeps."""
+        inbox = self._inbox
         while True:
             while inbox:
                 command = inbox.popleft()
@@ -428,11 +439,15 @@ class Scheduler:
             self._wake.clear()
             if inbox:
                 continue
+            self._sleep_until = deadline
+            self._state.release()
             try:
                 self._clock.wait(self._wake, deadline)
             except Exception:
                 self._logger.exception("quiv scheduler: waiting on the clock failed")
                 self._wake.wait(0.1)
+            finally:
+                self._state.acquire()
 
     def _turn(self) -> float | None:
         """Start what is due, purge if due; return the next deadline to sleep until."""
@@ -1480,6 +1495,37 @@ class Scheduler:
                 self._hand_off()
         else:
             self._write_task(task)
+
+    def run_soon_here(self, task_id: str) -> bool:
+        """``run_soon`` on the calling thread, if the scheduler thread sleeps with no
+        command queued before this one; False if the request must be sent instead.
+
+        A run-now request then costs no wake-up of the scheduler thread before its job
+        reaches a worker: the caller hands it over itself (the bare loop's latency, not
+        two thread wake-ups). The scheduler thread is woken afterwards only if it now has
+        an earlier deadline to keep (a timeout); else the job's end wakes it, as usual.
+        """
+        if self._inbox or not self._state.acquire(blocking=False):
+            return False
+        try:
+            task = self._tasks.get(task_id)
+            if (
+                self._closed
+                or self._stopping
+                or self._thread is None
+                or self._inbox  # queued meanwhile: it goes first
+                or task is None
+                or task.settings.on_main_loop  # its start is the loop's, watched by the thread
+            ):
+                return False
+            self.run_soon(task_id)
+            deadline, asleep_until = self._next_deadline(), self._sleep_until
+            wake = deadline is not None and (asleep_until is None or deadline < asleep_until)
+        finally:
+            self._state.release()
+        if wake:
+            self._nudge()
+        return True
 
     def remove(self, task_id: str) -> Task:
         """Delete a task, stop its running job, cancel a job made ahead; return its last
