@@ -4,12 +4,14 @@ benchmarks/probe_run_now.py [samples]``.
 Times ``run_task_immediately`` on a started scheduler (pool of 10, one idle task) and splits
 each request, from the call to the handler's first line, into:
 
-- ``call``: the API call itself (it hands the request to the scheduler thread);
-- ``to_scheduler``: until the scheduler thread runs the request (it was asleep: woken, it
-  needs the GIL back from the caller);
-- ``scheduler``: the scheduler's own work, up to handing the job to a worker thread;
-- ``to_worker``: until the worker runs (woken, it needs the GIL from the scheduler, which
-  records the job's start meanwhile, and then goes back to sleep);
+- ``call``: the API call itself. While the scheduler thread sleeps with nothing queued, the
+  caller makes the run and hands its job to a worker itself (``run_soon_here``), so this
+  holds the stages below up to ``to_worker``; otherwise it queues the request;
+- ``to_scheduler``: from the call until ``run_soon`` begins (on the caller's thread, or on
+  the scheduler thread once woken, which then needs the GIL back from the caller);
+- ``scheduler``: ``run_soon``'s work, up to handing the job to a worker thread;
+- ``to_worker``: until the worker runs (woken, it needs the GIL from the thread that
+  handed it the job, which records the job's start meanwhile);
 - ``worker``: the worker's own work, up to the handler.
 
 Prints the median and 90th percentile of each stage, in microseconds. The stages are timed
