@@ -163,7 +163,7 @@ class Scheduler:
             bridge,
             logger,
             started=lambda job, at, mono: self.post(partial(self._started, job, at, mono)),
-            finished=lambda job, outcome: self.post(partial(self._finish, job, outcome)),
+            finished=self._finished,
         )
         self._purge_at: float | None = None
         self._purge_pending = False
@@ -1497,30 +1497,65 @@ class Scheduler:
             self._write_task(task)
 
     def run_soon_here(self, task_id: str) -> bool:
-        """``run_soon`` on the calling thread, if the scheduler thread sleeps with no
-        command queued before this one; False if the request must be sent instead.
+        """``run_soon`` on the calling thread (see ``_here``); False if the request must be
+        sent instead. A run-now request then costs no wake-up of the scheduler thread
+        before its job reaches a worker: the caller hands it over itself."""
+        return self._here(self._run_soon_now, task_id)
 
-        A run-now request then costs no wake-up of the scheduler thread before its job
-        reaches a worker: the caller hands it over itself (the bare loop's latency, not
-        two thread wake-ups). The scheduler thread is woken afterwards only if it now has
-        an earlier deadline to keep (a timeout); else the job's end wakes it, as usual.
+    def _run_soon_now(self, task_id: str) -> bool:
+        task = self._tasks.get(task_id)
+        if task is None or task.settings.on_main_loop:
+            return False  # unknown yet (its add is queued), or its start is the loop's
+        self.run_soon(task_id)
+        return True
+
+    def _finished(self, job: JobEntry, outcome: Outcome) -> None:
+        """A job's end, from the thread that ran it. On a worker thread, while the
+        scheduler thread sleeps with nothing queued, the worker records it and starts what
+        is due itself (see ``_here``): under load, a batch of jobs then costs no round trip
+        through the scheduler thread. Else, and for main-loop and shared jobs, the end is
+        posted to the scheduler thread."""
+        task = job.task
+        if (
+            task.settings.on_main_loop
+            or task.shared
+            or not self._here(self._finish_now, job, outcome)
+        ):
+            self.post(partial(self._finish, job, outcome))
+
+    def _finish_now(self, job: JobEntry, outcome: Outcome) -> bool:
+        self._finish(job, outcome)
+        try:
+            self._dispatch_due(self._clock.monotonic())
+        finally:
+            self._hand_off()
+        return True
+
+    def _here(self, work: Callable[..., bool], *args: Any) -> bool:
+        """Run ``work(*args)`` on the calling thread, if the scheduler thread sleeps with no
+        command queued; False if the thread is busy, a command waits, or ``work`` says so
+        (nothing done: the caller then queues a command instead).
+
+        The scheduler thread holds ``_state`` from waking until it sleeps, so holding it
+        here, the caller is the only one at the scheduler's state, as the thread would be.
+        Afterwards it wakes the thread only if that has an earlier deadline to keep now (a
+        timeout, a purge) or main-loop jobs to watch; else the next job's end, or its own
+        deadline, wakes it, as always.
         """
         if self._inbox or not self._state.acquire(blocking=False):
             return False
         try:
-            task = self._tasks.get(task_id)
-            if (
-                self._closed
-                or self._stopping
-                or self._thread is None
-                or self._inbox  # queued meanwhile: it goes first
-                or task is None
-                or task.settings.on_main_loop  # its start is the loop's, watched by the thread
-            ):
+            if self._closed or self._stopping or self._thread is None or self._inbox:
                 return False
-            self.run_soon(task_id)
+            try:
+                if not work(*args):
+                    return False
+            except Exception:  # as on the scheduler thread: logged, and the thread goes on
+                self._logger.exception("quiv scheduler: a command failed")
             deadline, asleep_until = self._next_deadline(), self._sleep_until
-            wake = deadline is not None and (asleep_until is None or deadline < asleep_until)
+            wake = bool(self._on_loop) or (
+                deadline is not None and (asleep_until is None or deadline < asleep_until)
+            )
         finally:
             self._state.release()
         if wake:

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import (
@@ -370,7 +371,7 @@ class _MultiRow:
         while start < total:
             size = min(self._most, 1 << ((total - start).bit_length() - 1))
             chunk = rows[start : start + size]
-            conn.exec_driver_sql(self._text(size), tuple(v for row in chunk for v in row))
+            conn.exec_driver_sql(self._text(size), tuple(chain.from_iterable(chunk)))
             start += size
 
 

@@ -1,6 +1,9 @@
-"""``run_task_immediately`` on the caller's thread: while the scheduler thread sleeps with
-nothing queued, the caller makes the run and hands its job to a worker itself (no wake-up
-of the scheduler thread in between); otherwise the request is queued behind what came first.
+"""Scheduler work done off the scheduler thread, while it sleeps with nothing queued.
+
+``run_task_immediately``: the caller makes the run and hands its job to a worker itself (no
+wake-up of the scheduler thread in between). A job's end: the worker that ran it records it
+and starts what is due. Otherwise, both are queued for the scheduler thread, behind what came
+first.
 """
 
 from __future__ import annotations
@@ -143,3 +146,62 @@ def test_a_run_now_goes_behind_a_command_still_in_the_queue(q, clock) -> None:
     assert q.run_task_immediately(task_id) == 1
     wait_until(lambda: len(runs.times) == 1, WAIT)
     assert order == ["first", "run now"]
+
+
+# -- a job's end, recorded by the worker that ran it ---------------------------------------
+
+
+def _posted(q: Any) -> list[Any]:
+    """Jobs' ends posted to the scheduler thread from now on (they still run)."""
+    posted: list[Any] = []
+    scheduler = q._scheduler
+    real = scheduler.post
+
+    def post(command: Any) -> None:
+        if getattr(command, "func", None) == scheduler._finish:
+            posted.append(command)
+        real(command)
+
+    scheduler.post = post
+    return posted
+
+
+def test_a_worker_records_its_jobs_end_and_starts_the_next_due_run(quiv, clock, gate) -> None:
+    """Pool of one, two runs due at once: the second waits for the first's worker, which,
+    while the scheduler thread sleeps, records the end and hands the second run over."""
+    q = quiv(clock=clock, pool_size=1)
+    q.start()
+    first_gate, runs = gate(), []
+
+    def first() -> None:
+        runs.append("first")
+        first_gate.wait(WAIT)
+
+    q.add_task("first", first, interval=60, run_once=True)
+    q.add_task("second", lambda: runs.append("second"), interval=60, run_once=True)
+    settle(q)
+    wait_until(lambda: runs == ["first"], WAIT)
+    settle(q)  # the second waits for a worker; the scheduler thread sleeps
+    posted = _posted(q)
+    first_gate.set()
+    wait_until(lambda: runs == ["first", "second"], WAIT)
+    quiesce(q)
+    assert sorted(job.status for job in q.get_all_jobs()) == ["completed", "completed"]
+    assert posted == []  # neither end went through the scheduler thread
+    q._scheduler.call(q._scheduler.check)
+
+
+def test_a_jobs_end_is_posted_while_the_scheduler_thread_is_busy(quiv, clock, gate) -> None:
+    q = quiv(clock=clock)
+    q.start()
+    release = gate()
+    q.add_task("t", lambda: release.wait(WAIT), interval=60, run_once=True)
+    settle(q)
+    wait_until(lambda: q.statistics().running_jobs == 1, WAIT)
+    posted = _posted(q)
+    scheduler = q._scheduler
+    with scheduler._state:  # busy: the worker cannot record the end itself
+        release.set()
+        wait_until(lambda: len(posted) == 1, WAIT)
+    quiesce(q)
+    assert [job.status for job in q.get_all_jobs()] == ["completed"]
