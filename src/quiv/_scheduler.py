@@ -45,7 +45,7 @@ from ._schedule import (
     slot_after_run,
 )
 from ._store import COALESCE_SECONDS, GONE, Claim, Row, Store
-from ._threads import start_thread
+from ._threads import punctual_timers, start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
 from .exceptions import SchedulerStateError, TaskNotFoundError
@@ -398,6 +398,7 @@ class Scheduler:
     # -- the loop ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        punctual_timers()  # it sleeps until deadlines: they should not end late
         if self._defer_store:
             self._store.defer_nudges()
         with self._state:
@@ -1220,10 +1221,15 @@ class Scheduler:
 
     # -- plans: what the timeline holds for a task ------------------------------------------
 
-    def _apply(self, task: TaskEntry, plan: Plan) -> None:
+    def _apply(self, task: TaskEntry, plan: Plan, *, starts_now: bool = False) -> None:
+        """Plan ``task``'s next run; ``starts_now``: the caller starts it at once, so its
+        deadline stays off the timeline (and any earlier one leaves it)."""
         self._overdue.discard(task.id)
         task.recheck = False
-        self._timeline.schedule(task.id, plan.deadline)
+        if starts_now:
+            self._timeline.cancel(task.id)
+        else:
+            self._timeline.schedule(task.id, plan.deadline)
         task.slot = plan.slot
         task.next_run_at = plan.at
 
@@ -1481,7 +1487,7 @@ class Scheduler:
             self.run_task(task_id)
             return
         now = self._clock.monotonic()
-        self._apply(task, self._plan_now(now))
+        plan = self._plan_now(now)
         if (
             self._thread is not None
             and not self._stopping
@@ -1489,11 +1495,14 @@ class Scheduler:
             and not self._ready
         ):
             # Started now, not after the rest of the command queue: someone waits for it.
+            # Straight to a worker: its deadline of now never goes through the timeline.
+            self._apply(task, plan, starts_now=True)
             try:
-                self._dispatch_due(now)
+                self._start_due(task, now, 0.0, now)
             finally:
                 self._hand_off()
         else:
+            self._apply(task, plan)
             self._write_task(task)
 
     def run_soon_here(self, task_id: str) -> bool:
