@@ -906,53 +906,50 @@ def section_targets(  # noqa: PLR0915 (one row after the other)
 PROFILE = """## Where quiv's time goes, and what the missed targets would take
 
 Written by hand (not rendered) from the measurements of 2026-11-28, on this machine. The
-scripts named reproduce them.
+scripts named reproduce them; "interleaved" means runs of the code before and after a change,
+alternated on the same machine, since its figures drift by 10 to 30% from one minute to the
+next.
 
-**What changed the figures above since the first runs** (session of 2026-11-28, afternoon):
-a job handed to a worker thread starts as it is handed over, so the worker sends one message
-back per job instead of two; the scheduler hands the jobs of a pass over before it writes
-their rows and events, and wakes the store's writer only after the pass (woken at the
-instant a job started, the writer took the GIL from the worker about to call the handler:
-a tenth of a millisecond of delay latency); `run_task_immediately` hands its request over
-and returns, as quiv 0.4.0 did; a task's run writes its status and next run, not its
-27-column row; rows wait for their commit as tuples; ids are cut from the hex of a random
-batch; stop events and end events are made only for a handler or a waiter that needs them.
+**What changed the figures above** (the evening of 2026-11-28; the afternoon's changes are
+listed in `docs/design/architecture.md`):
 
-**Run-now latency** (`benchmarks/probe_run_now.py`, Python 3.11): of about 250 µs from the
-call to the handler, the call takes 33 µs, the scheduler thread needs 71 µs to wake and take
-the GIL, does 69 µs of work up to the hand-over, the worker needs 78 µs to wake and take the
-GIL, and 10 µs to reach the handler. The bare loop has the same two wake-ups but about 10 µs
-of work in between; the scheduler's 69 µs are a few µs of Python run with cold caches after
-a sleep (the same code takes under 15 µs in a loop). What would reach 1.5\u00d7 of the bare loop:
-no scheduler thread between the caller and the worker, that is, scheduling state under a
-lock that the caller takes to hand an idle task's run straight to an idle worker, instead of
-a state owned by one thread and reached by messages.
+- *Work off the scheduler thread.* The scheduler thread holds a state lock from waking
+  until it sleeps. While it sleeps with nothing queued, a worker that ends a job takes the
+  lock, records the end and starts what is due itself, and `run_task_immediately` makes
+  an idle task's run and hands it to a worker on the caller's thread. For 20,000 trivial
+  jobs the scheduler thread woke about 50 times instead of 2,000, and their handlers were
+  done in 0.66 s instead of 0.99 s (`benchmarks/quick_throughput.py`, Python 3.11).
+  `benchmarks/probe_run_now.py` measured 203 → 122 µs from the call to the handler, p50.
+- *Punctual timers.* The scheduler thread asks Linux for a timer slack of 1 ns: a timed
+  wait no longer ends up to 50 µs late. Delay latency from the due instant fell by 25 to
+  35 µs at p50 and 45 µs at p90 (interleaved, 400 samples).
+- *The store.* SQLite gets up to 64 rows per statement (the driver gives up the GIL for
+  each statement, not each row); job rows are value tuples; a new task waits for its commit
+  as itself, its row built at the commit; an interval schedule is no longer stored twice
+  (310 → 178 B of database file per task); a private database caches 512 KiB of pages, not
+  2 MB.
+- *Memory.* A task's policies are one tuple shared by the tasks registered alike (75 B less
+  per task); a queued `add_task` is a small slotted command.
+- *The timing structure* cancels lazily: the key leaves the index, and its entry is
+  dropped when it reaches the front or swept out once stale entries outnumber live ones.
 
-**Throughput**: the CPU of all threads together stays near the wall time (the GIL), about
-45 to 65 µs per job across the caller's `add_task` (14 to 20 µs), the scheduler (dispatch,
-start record, end record: about 25 µs), the workers (about 5 µs) and the store writer. A
-trace of one batch (pool of 10) shows the serial phases: dispatching ten jobs, one worker
-running all ten back to back (the others are still waking), ten end records, and two gaps of
-30 to 60 µs for a thread to wake and take the GIL. What would reach 20,000 jobs/s: the same
-lock-based state, so that a worker records its job's end itself and takes the next due job
-without waking the scheduler (no scheduler round trip per batch).
+**Throughput** (`benchmarks/quick_throughput.py`, `benchmarks/profile_e2e.py`): dispatch
+alone now reaches about 30,000 jobs/s on Python 3.11 to 3.13 (handlers done); the figure
+with records kept is lower because the store's writer finishes after the handlers. It
+spends about 13 µs per run-once job: 8 µs to insert the task's row (added before it ran),
+4 µs for the job's row and 1.6 µs to delete the task's row (a throwaway script timing
+`Store.flush` on 20,000 rows each), part of it holding the GIL that the workers want. On
+Python 3.10, `add_task` alone costs twice as much as on 3.11 (no specializing
+interpreter), and it is the slowest. What would reach 2\u00d7 APScheduler with records kept:
+not writing the row of a run-once task that will be deleted when its run ends (a task due
+at once needs no row of its own beside its job's), or a writer outside the GIL.
 
-**Memory** (`benchmarks/probe_memory.py`, 10,000 idle tasks): quiv's Python heap holds
-596 B per task, and the SQLite file 310 B. The RSS grows by about 1,170 B per task, of which
-`malloc_trim(0)` gives back 300 to 500 B: memory freed after the burst of registrations
-(commits of thousands of rows at once by the writer thread, in a malloc arena of its own)
-that the C allocator keeps for reuse. The rest is the heap and SQLite's page cache (up to
-2 MiB). What would reach 1 KiB: a cap on the rows one commit takes during a burst, a smaller
-page cache for the private database, and no buffered copy of a new task's row (the writer
-building it from the task when it commits).
-
-**Timing structure**: `pop_due` and `peek` stay within 2\u00d7 from 10^3 to 10^6 entries;
-`schedule`, `cancel` and `reschedule` cost 5 to 8 times more at 10^6. A plain dict insert of
-a new key grows 5.7\u00d7 over the same range on this machine (see the table above): memory
-latency, not the algorithm. A sorted list's insertion touches a few more cache lines than
-that. What would reach 2\u00d7: a hierarchical timing wheel (constant-time insert and cancel into
-time buckets, sorted only as a bucket comes due), though no keyed structure here beats the
-dict's own growth.
+**Timing structure**: `pop_due`, `peek` and now `cancel` stay within 2\u00d7 from 10^3 to 10^6
+entries. `schedule` and `reschedule` cost about 5 times more at 10^6. A plain dict insert of
+a new key, measured beside them, grows 3 to 8 times over the same range: memory latency,
+which any keyed structure pays. A sorted list's insertion touches a few more cache lines
+than that (its search compares entries that are scattered in memory). A hierarchical timing
+wheel would insert in constant time, but cannot grow less than the dict insert it contains.
 
 """
 
@@ -981,9 +978,10 @@ baseline of each group in the same run:
       *From due* is from the due instant (the call's return plus the delay) to the
       handler's entry; *from call* counts from the call's start, so it adds the API's cost.
     - *Run-now latency*: 200 run-now requests on one task, 5 to 15 ms apart; *from call* is
-      from the request to the handler's entry, *from due* from the request's return (every
-      scheduler here hands the request over and returns; a request that waited for the
-      scheduler could make it negative).
+      from the request to the handler's entry, *from due* from the request's return. The
+      peers hand the request over and return; quiv, when its scheduler thread sleeps,
+      hands the job to a worker before it returns, so its *from due* leaves that work out:
+      *from call* is the fair comparison.
     - *Throughput*: 20,000 trivial run-once jobs through a pool of 10, every job record
       written and queryable. *`add_task`*: interval tasks added to a started scheduler.
     - *Memory and idle CPU*: a fresh process per measurement; bytes per task are the RSS and
