@@ -6,9 +6,10 @@ them, and prints, per task:
 
 - the Python heap the tasks hold (``tracemalloc``: what quiv keeps for each task);
 - the growth of the process's RSS, as the benchmark measures it;
-- the same RSS after ``malloc_trim(0)`` (glibc): the difference is memory freed after the
-  burst of registrations (rows waiting for their commit, commands on their way) that the
-  allocators keep for reuse instead of giving it back;
+- the same RSS after ``malloc_trim(0)`` (glibc): memory the C allocator kept for reuse
+  instead of giving it back. It gives back memory freed before the tasks were added too
+  (the imports'), so this can fall below the heap held: read it as an upper bound of what
+  the allocator kept;
 - the SQLite file's bytes.
 
 Linux with glibc only (``malloc_trim``); needs psutil (the ``bench`` group).

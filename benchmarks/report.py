@@ -940,9 +940,13 @@ spends about 13 µs per run-once job: 8 µs to insert the task's row (added befo
 4 µs for the job's row and 1.6 µs to delete the task's row (a throwaway script timing
 `Store.flush` on 20,000 rows each), part of it holding the GIL that the workers want. On
 Python 3.10, `add_task` alone costs twice as much as on 3.11 (no specializing
-interpreter), and it is the slowest. What would reach 2\u00d7 APScheduler with records kept:
-not writing the row of a run-once task that will be deleted when its run ends (a task due
-at once needs no row of its own beside its job's), or a writer outside the GIL.
+interpreter), and it is the slowest. Python 3.12's figure varied most within the suite
+(rounds of 13,004 to 16,857 jobs/s); the same measurement run alone right after gave
+21,935 to 22,187 (`_e2e.throughput`, three runs). The peers' run met twice APScheduler's
+rate (2.11\u00d7), though APScheduler measured 11,304 jobs/s there, against 14,029 in the run
+before. What would reach 20,000 jobs/s on every Python, 3.10 included: not writing the row
+of a run-once task whose run ends before the row would be read (its job's row says all
+there is), or a writer that holds the GIL less.
 
 **Timing structure**: `pop_due`, `peek` and now `cancel` stay within 2\u00d7 from 10^3 to 10^6
 entries. `schedule` and `reschedule` cost about 5 times more at 10^6. A plain dict insert of
