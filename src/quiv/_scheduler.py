@@ -195,9 +195,9 @@ class Scheduler:
         self._store_nudge_at: float | None = None
         self._wake = threading.Event()
         # Held by whichever thread works on the scheduler's state: its own thread, from
-        # waking until it sleeps again; or, while it sleeps with nothing queued, a caller
-        # taking a fast path (``run_soon_here``). ``_sleep_until`` is the deadline it
-        # sleeps until (None: until woken).
+        # waking until it sleeps again; or, while it sleeps with nothing queued, another
+        # thread taking a fast path (``_here``: a run-now request, a worker ending a job).
+        # ``_sleep_until`` is the deadline it sleeps until (None: until woken).
         self._state = threading.Lock()
         self._sleep_until: float | None = None
         self._inline_lock = threading.RLock()
