@@ -602,9 +602,11 @@ class Quiv:
         """Make a run of the task due now and return 1.
 
         A paused task runs once and stays paused. While a job of the task runs, the new
-        run starts right after it ends (several requests then make one run). The request
-        is handed to the scheduler thread, not waited for (``run_task`` waits, and returns
-        the job's id); a task that ends before the scheduler reads it makes no run. Raises
+        run starts right after it ends (several requests then make one run). The run is
+        not waited for (``run_task`` waits, and returns the job's id): while the scheduler
+        thread sleeps with nothing queued, this call hands the job to a worker itself;
+        otherwise it queues the request for that thread, and a task that ends before the
+        thread reads it makes no run. Raises
         ``HandlerNotRegisteredError`` for an id quiv does not know, and
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history (a run-once task that has run, or a removed one).
