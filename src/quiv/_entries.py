@@ -257,52 +257,6 @@ class TaskEntry:
             return self.final_status
         return self.state.status
 
-    # The settings, each read where it always was (``task.timeout``).
-
-    @property
-    def injection(self) -> Injection:
-        return self.settings.injection
-
-    @property
-    def progress_callback(self) -> Callable[..., Any] | None:
-        return self.settings.progress_callback
-
-    @property
-    def timeout(self) -> float | None:
-        return self.settings.timeout
-
-    @property
-    def retry(self) -> RetryPolicy | None:
-        return self.settings.retry
-
-    @property
-    def on_main_loop(self) -> bool:
-        return self.settings.on_main_loop
-
-    @property
-    def misfire(self) -> Misfire:
-        return self.settings.misfire
-
-    @property
-    def grace(self) -> float:
-        return self.settings.grace
-
-    @property
-    def jitter(self) -> float:
-        return self.settings.jitter
-
-    @property
-    def codec(self) -> ArgumentCodec:
-        return self.settings.codec
-
-    @property
-    def scope(self) -> str:
-        return self.settings.scope
-
-    @property
-    def owner(self) -> str | None:
-        return self.settings.owner
-
     @property
     def run_once(self) -> bool:
         """Whether the task ends after one run (``run_once=True`` or an ``at=`` time)."""
@@ -374,7 +328,7 @@ class TaskEntry:
 
     def snapshot(self) -> Task:
         """The public model of this task now."""
-        return task_model(self.row(), self.codec)
+        return task_model(self.row(), self.settings.codec)
 
 
 @dataclass(eq=False, slots=True)

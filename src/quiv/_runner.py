@@ -175,7 +175,7 @@ class JobRunner:
         return args, kwargs
 
     def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
-        callback = task.progress_callback
+        callback = task.settings.progress_callback
         bridge = self._bridge
         what = f"progress callback of task {task.name!r} ({task.id})"
 
@@ -200,7 +200,7 @@ class JobRunner:
         outcome = self._ended(
             "fail",
             error=describe(exc),
-            retryable=task.retry is not None and task.retry.retries(exc),
+            retryable=task.settings.retry is not None and task.settings.retry.retries(exc),
         )
         self._logger.error(
             "quiv: job %s of task %r (%s) raised %s",

@@ -586,7 +586,7 @@ class Scheduler:
         try:
             if (
                 task.settings.misfire is Misfire.SKIP
-                and late > task.grace
+                and late > task.settings.grace
                 and task.slot is not None
                 and task.pending is None
             ):
@@ -808,7 +808,8 @@ class Scheduler:
         wall = self._epoch()
         job.ended_at = wall
         job.error = (
-            f"missed: {late:.3f} s late, beyond the {task.grace:g} s misfire grace (misfire='skip')"
+            f"missed: {late:.3f} s late, beyond the {task.settings.grace:g} s misfire grace "
+            "(misfire='skip')"
         )
         self._store.put_job_values(job.values())
         self._logger.warning(
@@ -816,7 +817,7 @@ class Scheduler:
             task.name,
             task.id,
             late,
-            task.grace,
+            task.settings.grace,
         )
         if task.run_once:
             self._end(task, "miss_last")
@@ -992,7 +993,7 @@ class Scheduler:
                 "quiv: job %s of task %r ran past its %.3f s timeout; stopping it",
                 job.id,
                 job.task.name,
-                job.task.timeout,
+                job.task.settings.timeout,
             )
             self._stop(job)
             self._timeouts.schedule(job.id, now + UNRESPONSIVE_AFTER_SECONDS)
@@ -1052,8 +1053,8 @@ class Scheduler:
         task = job.task
         return (
             outcome.retryable
-            and task.retry is not None
-            and job.attempt <= task.retry.max_retries
+            and task.settings.retry is not None
+            and job.attempt <= task.settings.retry.max_retries
             and task.state is TaskState.RUNNING  # not paused or removed meanwhile
             and not job.stopping  # not cancelled
             and not self._stopping
@@ -1070,10 +1071,10 @@ class Scheduler:
         if job.timed_out:
             trigger = "time_out"
         elif trigger == "fail" and self._may_retry(job, outcome):
-            assert task.retry is not None
+            assert task.settings.retry is not None
             trigger = "retry"
             retry_at = outcome.ended_mono + retry_delay(
-                task.retry, job.attempt, self._random.random()
+                task.settings.retry, job.attempt, self._random.random()
             )
         job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
         regular = None
@@ -1242,7 +1243,7 @@ class Scheduler:
         return Plan(deadline, task.slot if keep_slot and task is not None else None, wall)
 
     def _jitter(self, task: TaskEntry) -> float:
-        return self._random.uniform(0.0, task.jitter) if task.jitter else 0.0
+        return self._random.uniform(0.0, task.settings.jitter) if task.settings.jitter else 0.0
 
     def _interval_plan(self, task: TaskEntry, slot: float) -> Plan:
         """The run of an interval task at the monotonic ``slot``, jitter added."""
@@ -1346,7 +1347,7 @@ class Scheduler:
                 self._overdue.add(task.id)
         # The row stored by add_task shows another run. (A shared task's row is the store's:
         # only a process that ran it, or a user's call, writes it.)
-        if replanned or ((task.jitter or restored) and not task.shared):
+        if replanned or ((task.settings.jitter or restored) and not task.shared):
             self._store.put_task_values(task.values())
         # Adding is a task's creation, not a change of state: no transition names its event.
         self._emit_task(Event.TASK_ADDED, task.snapshot)
@@ -1362,7 +1363,7 @@ class Scheduler:
         task.name, task.func = new.name, new.func
         task.args_blob, task.kwargs_blob = new.args_blob, new.kwargs_blob
         # Its policies; the key's scope and the task's owner stay as they were.
-        task.settings = new.settings._replace(scope=task.scope, owner=task.owner)
+        task.settings = new.settings._replace(scope=task.settings.scope, owner=task.settings.owner)
         if changed:
             before = task.wall_timed
             task.schedule = new.schedule

@@ -9,6 +9,7 @@ first.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,18 +27,36 @@ def q(quiv, clock):
     return instance
 
 
-def _sends(q: Any) -> list[Any]:
-    """The commands queued for the scheduler thread from now on (they still run)."""
-    sent: list[Any] = []
-    scheduler = q._scheduler
-    real = scheduler.send
+def _queued(q: Any, method: str, keep: Callable[[Any], bool] = lambda _: True) -> list[Any]:
+    """The commands handed to the scheduler thread from now on through ``method`` (``send``
+    or ``post``) that ``keep`` picks; they still run."""
+    queued: list[Any] = []
+    real = getattr(q._scheduler, method)
 
-    def send(command: Any) -> None:
-        sent.append(command)
+    def queue(command: Any) -> None:
+        if keep(command):
+            queued.append(command)
         real(command)
 
-    scheduler.send = send
-    return sent
+    setattr(q._scheduler, method, queue)
+    return queued
+
+
+def _sends(q: Any) -> list[Any]:
+    """The commands sent to the scheduler thread from now on."""
+    return _queued(q, "send")
+
+
+def _run_now_in_order(q: Any, clock: Any) -> tuple[Runs, str, list[str]]:
+    """An idle task, and a list where run-now requests note when the scheduler takes them."""
+    runs = Runs(clock)
+    task_id = q.add_task("t", runs, interval=60, delay=60)
+    settle(q)
+    order: list[str] = []
+    scheduler = q._scheduler
+    real_run_soon = scheduler.run_soon
+    scheduler.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
+    return runs, task_id, order
 
 
 def test_a_sleeping_scheduler_is_not_needed_to_start_the_run(q, clock) -> None:
@@ -62,13 +81,8 @@ def test_a_sleeping_scheduler_is_not_needed_to_start_the_run(q, clock) -> None:
 
 
 def test_a_run_now_queued_behind_a_command_runs_after_it(q, clock) -> None:
-    runs = Runs(clock)
-    task_id = q.add_task("t", runs, interval=60, delay=60)
-    settle(q)
-    order: list[str] = []
+    runs, task_id, order = _run_now_in_order(q, clock)
     scheduler = q._scheduler
-    real_run_soon = scheduler.run_soon
-    scheduler.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
     with scheduler._state:  # the scheduler thread is busy: commands queue up
         scheduler.send(lambda: order.append("first"))
         assert q.run_task_immediately(task_id) == 1
@@ -135,14 +149,8 @@ def test_run_now_racing_shutdown_runs_or_refuses(quiv) -> None:
 def test_a_run_now_goes_behind_a_command_still_in_the_queue(q, clock) -> None:
     """The scheduler thread sleeps, but a command waits in its queue (it was queued and
     not yet read): the request must not overtake it."""
-    runs = Runs(clock)
-    task_id = q.add_task("t", runs, interval=60, delay=60)
-    settle(q)
-    order: list[str] = []
-    scheduler = q._scheduler
-    real_run_soon = scheduler.run_soon
-    scheduler.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
-    scheduler._inbox.append(lambda: order.append("first"))  # queued, its wake-up not yet
+    runs, task_id, order = _run_now_in_order(q, clock)
+    q._scheduler._inbox.append(lambda: order.append("first"))  # queued, its wake-up not yet
     assert q.run_task_immediately(task_id) == 1
     wait_until(lambda: len(runs.times) == 1, WAIT)
     assert order == ["first", "run now"]
@@ -152,18 +160,9 @@ def test_a_run_now_goes_behind_a_command_still_in_the_queue(q, clock) -> None:
 
 
 def _posted(q: Any) -> list[Any]:
-    """Jobs' ends posted to the scheduler thread from now on (they still run)."""
-    posted: list[Any] = []
-    scheduler = q._scheduler
-    real = scheduler.post
-
-    def post(command: Any) -> None:
-        if getattr(command, "func", None) == scheduler._finish:
-            posted.append(command)
-        real(command)
-
-    scheduler.post = post
-    return posted
+    """Jobs' ends posted to the scheduler thread from now on."""
+    finish = q._scheduler._finish
+    return _queued(q, "post", lambda command: getattr(command, "func", None) == finish)
 
 
 def test_a_worker_records_its_jobs_end_and_starts_the_next_due_run(quiv, clock, gate) -> None:

@@ -190,7 +190,11 @@ def test_an_interval_row_reads_the_same_with_or_without_its_json() -> None:
 def test_tasks_registered_alike_share_their_settings() -> None:
     first, second = _task(timeout=2.0, grace=3.0), _task(id="u", timeout=2.0, grace=3.0)
     assert first.settings is second.settings
-    assert (second.timeout, second.grace, second.jitter) == (2.0, 3.0, 0.0)
+    assert (second.settings.timeout, second.settings.grace, second.settings.jitter) == (
+        2.0,
+        3.0,
+        0.0,
+    )
     assert _task(timeout=5.0).settings is not first.settings
 
 
@@ -206,7 +210,7 @@ def test_an_unhashable_progress_callback_gets_settings_of_its_own() -> None:
 
     callback = Callback()
     task = _task(progress_callback=callback)
-    assert task.progress_callback is callback
+    assert task.settings.progress_callback is callback
     assert _task(progress_callback=Callback()).settings is not task.settings
 
 
