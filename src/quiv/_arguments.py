@@ -65,8 +65,10 @@ class _Pickle:
             try:
                 blobs.append(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
             except Exception as exc:
+                # The message begins as quiv 0.4.0's did: applications match on it.
                 raise ConfigurationError(
-                    f"{name} must be picklable (they are stored with the task): {exc}"
+                    f"Failed to serialize task {name}: {exc} ({name} are pickled and stored "
+                    "with the task: pass module-level functions and picklable values)"
                 ) from exc
         return blobs[0], blobs[1]
 
@@ -97,8 +99,9 @@ class _Json:
                 blobs.append(text.encode("utf-8"))
             except (TypeError, ValueError) as exc:
                 raise ConfigurationError(
-                    f"{name} must be JSON-serializable in a durable store (database_url=...): "
-                    f"{exc}. Other processes read this database, so quiv never stores pickles "
+                    f"Failed to serialize task {name}: {exc}. They must be JSON-serializable "
+                    "in a durable store (database_url=...): "
+                    "other processes read this database, so quiv never stores pickles "
                     "there: pass ids, and load objects in the handler"
                 ) from exc
         return blobs[0], blobs[1]

@@ -50,6 +50,7 @@ from .exceptions import (
     HandlerRegistrationError,
     JobNotFoundError,
     SchedulerStateError,
+    SchedulerStoppedError,
     TaskNotFoundError,
     TaskNotScheduledError,
     WaitTimeoutError,
@@ -277,7 +278,7 @@ class Quiv:
             if self._lifecycle is Lifecycle.RUNNING:
                 return
             if self._lifecycle is not Lifecycle.CREATED:
-                raise SchedulerStateError("start", self._lifecycle.value, "build a new Quiv")
+                raise SchedulerStoppedError("start", self._lifecycle.value)
             self._bridge.capture()
             self._scheduler.start()
             self._lifecycle = Lifecycle.RUNNING
@@ -339,7 +340,7 @@ class Quiv:
 
     def _usable(self, operation: str) -> None:
         if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-            raise SchedulerStateError(operation, self._lifecycle.value, "build a new Quiv")
+            raise SchedulerStoppedError(operation, self._lifecycle.value)
         self._bridge.capture()
 
     # -- tasks --------------------------------------------------------------------------

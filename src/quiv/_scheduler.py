@@ -48,7 +48,7 @@ from ._store import COALESCE_SECONDS, GONE, Claim, Row, Store
 from ._threads import punctual_timers, start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
-from .exceptions import SchedulerStateError, TaskNotFoundError
+from .exceptions import SchedulerStoppedError, TaskNotFoundError
 from .models import Event, JobStatus, Task, TaskStatus
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
@@ -218,7 +218,7 @@ class Scheduler:
         """
         with self._inline_lock:
             if self._closed:
-                raise SchedulerStateError("schedule work", "stopped", "build a new Quiv")
+                raise SchedulerStoppedError("schedule work")
             if self._thread is None:
                 command()
                 return
@@ -275,7 +275,7 @@ class Scheduler:
 
         with self._inline_lock:
             if self._closed:
-                raise SchedulerStateError("reach the scheduler", "stopped", "build a new Quiv")
+                raise SchedulerStoppedError("reach the scheduler")
             if self._thread is None:
                 return command()
             self._inbox.append(_run)
@@ -283,7 +283,7 @@ class Scheduler:
         while not reply.done.wait(1.0):
             thread = self._thread
             if thread is None or not thread.is_alive():  # only if the thread itself died
-                raise SchedulerStateError("reach the scheduler", "stopped", "build a new Quiv")
+                raise SchedulerStoppedError("reach the scheduler")
         if reply.error is not None:
             raise reply.error
         return reply.value  # type: ignore[no-any-return]

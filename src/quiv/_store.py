@@ -46,7 +46,7 @@ from ._database import Database, open_database
 from ._entries import JOB_COLUMNS, TASK_COLUMNS
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._threads import start_thread
-from .exceptions import SchedulerStateError
+from .exceptions import SchedulerStoppedError
 from .models import JobStatus
 
 __all__ = ["GONE", "Claim", "JobRow", "Recovery", "Store", "TaskRow", "TaskSource"]
@@ -1293,7 +1293,7 @@ class Store:
 
     def _all(self, query: Any) -> list[Row]:
         if self._closed:
-            raise SchedulerStateError("read the history", "stopped", "its database is deleted")
+            raise SchedulerStoppedError("read the history (its database is deleted)")
         self.flush()
         with self._engine.connect() as conn:
             result: Sequence[Any] = conn.execute(query).mappings().all()

@@ -5,17 +5,25 @@ The tree::
     QuivError
     ├── ConfigurationError (also ValueError)        bad argument or configuration
     │   ├── InvalidTimezoneError                    timezone that cannot be resolved
-    │   ├── InvalidCronExpressionError              cron expression, with the field at fault
-    │   └── HandlerRegistrationError                a handler or callback is not callable
+    │   └── InvalidCronExpressionError              cron expression, with the field at fault
+    ├── HandlerRegistrationError (also ValueError)  a handler or callback is not callable
     ├── DatabaseInitializationError                 the store's database could not be opened
     │   └── DatabaseSchemaError                     its schema version is one quiv cannot use
     ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
     ├── TaskNotScheduledError (also LookupError)    a handler is known but no task is stored
     ├── TaskNotFoundError (also LookupError)        no task with that id
     ├── JobNotFoundError (also LookupError)         no job with that id
+    ├── TaskNotActiveError                          a paused task has no next run to wait for
+    ├── TaskRunningError                            a change its running one-shot run forbids
+    ├── JobCancelledError                           a job's stop event ended a wait inside it
     ├── InvalidTransitionError                      a status change the state machine forbids
     ├── SchedulerStateError (also RuntimeError)     a call the scheduler's lifecycle forbids
+    │   └── SchedulerStoppedError                   ... because it was shut down
+    ├── MainLoopUnavailableError (also RuntimeError) no main loop to run a call on
     └── WaitTimeoutError (also TimeoutError)        a job did not end within the wait
+
+``HandlerRegistrationError`` sits directly under ``QuivError``, as in quiv 0.4.0's
+documented tree (an ``except ConfigurationError`` does not catch it).
 
 Constructors take the offending values, keep them as attributes and format the message, so
 every raise site reads the same. The one exception is ``ConfigurationError``: its argument
@@ -34,11 +42,16 @@ __all__ = [
     "InvalidCronExpressionError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
+    "JobCancelledError",
     "JobNotFoundError",
+    "MainLoopUnavailableError",
     "QuivError",
     "SchedulerStateError",
+    "SchedulerStoppedError",
+    "TaskNotActiveError",
     "TaskNotFoundError",
     "TaskNotScheduledError",
+    "TaskRunningError",
     "WaitTimeoutError",
 ]
 
@@ -100,7 +113,7 @@ class DatabaseSchemaError(DatabaseInitializationError):
         )
 
 
-class HandlerRegistrationError(ConfigurationError):
+class HandlerRegistrationError(QuivError, ValueError):
     """A handler or callback cannot be registered (for example, it is not callable)."""
 
     def __init__(self, what: str, value: object) -> None:
@@ -143,6 +156,43 @@ class JobNotFoundError(QuivError, LookupError):
         super().__init__(f"job {job_id!r} was not found")
 
 
+class TaskNotActiveError(QuivError):
+    """The task is paused, so the call has nothing to wait for (``wait_for_task`` on a
+    paused task with no run under way or asked for)."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        self.task_id = task_id
+        self.status = status
+        super().__init__(
+            f"task {task_id!r} is {status}: no run of it is under way or due "
+            "(resume_task or run_task_immediately first)"
+        )
+
+
+class TaskRunningError(QuivError):
+    """The change cannot apply because the task's one run is under way (``update_task``
+    moving the run of a one-shot task that is running)."""
+
+    def __init__(self, task_id: str, change: str) -> None:
+        self.task_id = task_id
+        self.change = change
+        super().__init__(
+            f"cannot {change} of task {task_id!r}: its one run is under way "
+            "(wait for it with wait_for_task, then add a new task)"
+        )
+
+
+class JobCancelledError(QuivError):
+    """Raised inside a handler by ``call_on_main`` and ``run_subprocess`` when the job's
+    stop event is set while they wait. Let it propagate: the job ends ``cancelled``."""
+
+    def __init__(self, job_id: str | None, what: str) -> None:
+        self.job_id = job_id
+        self.what = what
+        job = "the job" if job_id is None else f"job {job_id!r}"
+        super().__init__(f"{what} was stopped: {job} was asked to stop")
+
+
 class InvalidTransitionError(QuivError):
     """A status change that the state machine of this kind of object does not allow.
 
@@ -164,6 +214,23 @@ class SchedulerStateError(QuivError, RuntimeError):
         self.operation = operation
         self.state = state
         super().__init__(f"cannot {operation}: the scheduler is {state} ({allowed})")
+
+
+class SchedulerStoppedError(SchedulerStateError):
+    """The call came after ``shutdown()``: a stopped scheduler cannot be used again."""
+
+    def __init__(self, operation: str, state: str = "stopped") -> None:
+        super().__init__(operation, state, "build a new Quiv")
+
+
+class MainLoopUnavailableError(QuivError, RuntimeError):
+    """No main asyncio loop to run the call on: no started ``Quiv``, no running loop, or a
+    wait for a coroutine asked for on the main loop's own thread."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
 
 
 class WaitTimeoutError(QuivError, TimeoutError):
