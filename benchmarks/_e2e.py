@@ -143,10 +143,20 @@ class BareSubject(Subject):
         self.s.run_now(handle)
 
 
-def _installed_version(dist: str) -> str:
-    from importlib.metadata import version
+# ``import quiv`` comes from this tree's distribution, or from quiv 0.4.0's in the peers' one.
+_DISTRIBUTIONS = {"quiv": ("quiv-scheduler", "quiv")}
 
-    return version(dist)
+
+def _installed_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    *first, last = _DISTRIBUTIONS.get(name, (name,))
+    for dist in first:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            pass
+    return version(last)
 
 
 class QuivSubject(Subject):

@@ -151,18 +151,35 @@ def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
     )
 
 
+# Statuses of jobs whose handler never started. (A job cancelled before it started is
+# known by its duration: the store keeps none for it, as for these.)
+_NEVER_STARTED = frozenset(("scheduled", "missed"))
+
+
 def job_model(row: Row) -> Job:
-    """The public ``Job`` of a stored row."""
+    """The public ``Job`` of a stored row.
+
+    The ``started_at`` column holds when a job was made until it starts, so that history
+    keeps its order; a job that never started shows no start and, once ended, a duration
+    of 0 (the store keeps its duration empty).
+    """
     ended = row["ended_at"]
     result = row["result"]
+    status = row["status"]
+    duration = row["duration_seconds"]
+    never_started = status != "running" and (
+        status in _NEVER_STARTED or (status == "cancelled" and duration is None)
+    )
+    if never_started:
+        duration = None if ended is None else 0.0
     return Job(
         id=row["id"],
         task_id=row["task_id"],
         task_name=row["task_name"],
-        status=row["status"],
-        started_at=_utc(row["started_at"]),
+        status=status,
+        started_at=None if never_started else _utc(row["started_at"]),
         ended_at=None if ended is None else _utc(ended),
-        duration_seconds=row["duration_seconds"],
+        duration_seconds=duration,
         error_message=row["error_message"],
         attempt=row["attempt"],
         retry_of=row["retry_of"],
@@ -170,6 +187,7 @@ def job_model(row: Row) -> Job:
         result_note=row["result_note"],
         unresponsive=bool(row["unresponsive"]),
         scheduled_for=None if row["scheduled_for"] is None else _utc(row["scheduled_for"]),
+        node=row["node"],
     )
 
 

@@ -1,12 +1,17 @@
-"""Lifecycle listeners: registration, and delivery in order without disturbing the scheduler.
+"""Lifecycle listeners: registration, and delivery where quiv 0.4.0 delivered them.
 
-Every emission goes through one FIFO queue to a single dispatcher thread, so events are
-delivered in the order they happened, whatever the main loop does meanwhile. For each event
-the dispatcher hands the listeners to the main loop when one runs (they run there, in
-registration order), else calls them itself. Before it calls listeners itself after handing
-some to the loop (the loop stopped), it waits a moment for the loop to finish those, so that
-order holds across the switch too. A slow or blocking listener delays other listeners, never
-the scheduler thread or a job.
+Delivery follows quiv 0.4.0's documented dispatch table. With a running main loop, each
+listener is handed to it (``call_soon_threadsafe``; a coroutine becomes a task there; on the
+loop's own thread a sync listener runs at once). Without one, a sync listener is called on
+the thread that emits the event and an async one runs to completion on a temporary loop of
+that thread. Exceptions are logged on the ``Quiv`` logger, never raised.
+
+Who emits: an API call's events are delivered by its caller once the change is made
+(``add_task`` returns after the ``task_added`` listeners ran); a job's events by the worker
+thread that runs it, in order (``job_started`` before the handler, its end after the end is
+recorded). The scheduler thread never waits for a listener: the few events it makes itself
+(a run missed under ``misfire='skip'``, a change made by another process, a main-loop job's
+end) go to the main loop, else to a dispatcher thread that delivers them in order.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ Payload = Callable[[], tuple[Any, ...]]
 _STOP = object()
 
 
+# Listeners of one event, and the arguments to call them with: an emission, made when the
+# change happens and delivered by whichever thread is to deliver it.
+Emission = tuple[tuple[Callable[..., Any], ...], tuple[Any, ...]]
+
+
 class Listeners:
     """The listeners of one scheduler and the means to deliver events to them."""
 
@@ -42,6 +52,11 @@ class Listeners:
         # Deliveries handed to the loop and not yet run there; guarded by _lock.
         self._on_loop = 0
         self._loop_idle = threading.Condition(self._lock)
+
+    @property
+    def any(self) -> bool:
+        """Whether any listener is registered at all (a plain read)."""
+        return bool(self._by_event)
 
     def add(self, event: Event, callback: Callable[..., Any]) -> None:
         """Register ``callback`` for ``event`` (after the ones already registered)."""
@@ -73,21 +88,44 @@ class Listeners:
         # schedulers have no listener at all.
         return bool(self._by_event) and bool(self._by_event.get(event))
 
-    def emit(self, event: Event, payload: Payload) -> None:
-        """Deliver ``event`` to its listeners with the arguments ``payload()`` returns.
-
-        ``payload`` is only called when there is a listener.
-        """
-        callbacks = self._by_event.get(event) if self._by_event else None
+    def emission(self, event: Event | None, payload: Payload) -> Emission | None:
+        """``event`` with the arguments ``payload()`` returns now, for its listeners now;
+        None (and ``payload`` not called) when nobody listens."""
+        if event is None or not self._by_event:
+            return None
+        callbacks = self._by_event.get(event)
         if not callbacks:
-            return
-        args = (event, *payload())
+            return None
+        return callbacks, (event, *payload())
+
+    def deliver(self, emissions: list[Emission]) -> None:
+        """Deliver ``emissions`` in order, from the calling thread (see the module docstring)."""
+        if self._closed:
+            return  # shut down: nobody is left to deliver to
+        for callbacks, args in emissions:
+            self._deliver(callbacks, args, on_loop=self._bridge.loop is not None)
+
+    def emit(self, event: Event | None, payload: Payload) -> None:
+        """Deliver ``event`` now, from the calling thread; ``payload`` is only called when
+        there is a listener."""
+        emission = self.emission(event, payload)
+        if emission is not None:
+            self.deliver([emission])
+
+    def deliver_later(self, emission: Emission) -> None:
+        """Deliver ``emission`` without waiting for its listeners (the scheduler thread's
+        events): to the main loop if one runs, else through the dispatcher thread."""
         with self._lock:
             if self._closed:
-                return  # shut down: nobody is left to deliver to
-            if self._thread is None:
+                return
+            if self._thread is None and self._bridge.loop is None:
                 self._thread = start_thread(self._run, "quiv-events")
-        self._queue.put((callbacks, args))
+        if self._thread is None:
+            callbacks, args = emission
+            self._deliver(callbacks, args, on_loop=True)
+            return
+        # Once the dispatcher exists, everything goes through it, so order holds.
+        self._queue.put(emission)
 
     def _run(self) -> None:
         while True:
@@ -124,9 +162,7 @@ class Listeners:
     ) -> None:
         for callback in callbacks:
             what = f"listener {getattr(callback, '__qualname__', callback)!r} for {args[0].value}"
-            if on_loop:
-                self._bridge.submit(callback, args, {}, what)
-            else:
+            if not on_loop or not self._bridge.submit(callback, args, {}, what):
                 self._bridge.call_here(callback, args, {}, what)
 
     def close(self, timeout: float) -> bool:

@@ -1,7 +1,10 @@
 """Calling handlers: which injected keywords a handler accepts, and running sync or async code.
 
-A handler receives ``_job_id``, ``_stop_event`` and ``_progress_hook`` only if its signature
-names them or takes ``**kwargs``. A coroutine (from an ``async def`` or returned by a plain
+A handler receives ``_job_id``, ``_stop_event`` and ``_progress_hook`` (quiv 0.4.0's names)
+only if its signature names them or takes ``**kwargs``; also under quiv 1.4.0's plain names
+``job_id``, ``stop_event`` and ``progress_hook`` when its signature names those and the task's
+own arguments do not fill them (a handler of 0.4.0 days with a parameter of that name keeps
+getting its own value). A coroutine (from an ``async def`` or returned by a plain
 function) runs to completion on a fresh event loop of the calling worker thread: never on the
 application's main loop, whose objects it must not touch from another thread.
 """
@@ -42,19 +45,39 @@ async def _on_private_loop(coroutine: Coroutine[Any, Any, Any]) -> Any:
 
 
 INJECTED = ("_job_id", "_stop_event", "_progress_hook")
+PLAIN = ("job_id", "stop_event", "progress_hook")
 
 
 @dataclass(frozen=True, slots=True)
 class Injection:
-    """Which of the injected keywords a handler accepts."""
+    """The keywords under which a handler gets each injected value (empty: not at all).
 
-    job_id: bool = False
-    stop_event: bool = False
-    progress_hook: bool = False
+    ``positions`` maps each plain name the signature has to its position among the
+    positional parameters (-1 for keyword-only), for ``supplied_by``.
+    """
+
+    job_id: tuple[str, ...] = ()
+    stop_event: tuple[str, ...] = ()
+    progress_hook: tuple[str, ...] = ()
+    positions: tuple[tuple[str, int], ...] = ()
+
+    def supplied_by(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Injection:
+        """This injection without the plain names that the task's own ``args`` or
+        ``kwargs`` fill: the caller's value wins, as it did before 1.4.0's names existed."""
+        if not self.positions:
+            return self
+        taken = {name for name, index in self.positions if name in kwargs or 0 <= index < len(args)}
+        if not taken:
+            return self
+        return Injection(
+            tuple(n for n in self.job_id if n not in taken),
+            tuple(n for n in self.stop_event if n not in taken),
+            tuple(n for n in self.progress_hook if n not in taken),
+        )
 
 
 _NOTHING = Injection()
-_EVERYTHING = Injection(True, True, True)
+_EVERYTHING = Injection(("_job_id",), ("_stop_event",), ("_progress_hook",))
 
 
 def inspect_handler(func: Callable[..., Any]) -> Injection:
@@ -82,16 +105,36 @@ def _inspect(func: Callable[..., Any]) -> Injection:
         parameters = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):  # builtins and C callables without a signature
         return _NOTHING
-    names = set()
+    names: list[str] = []
+    positions: list[tuple[str, int]] = []
+    var_keyword = False
+    index = 0
     for parameter in parameters:
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            return _EVERYTHING
-        if parameter.kind in (
-            inspect.Parameter.POSITIONAL_OR_KEYWORD,
-            inspect.Parameter.KEYWORD_ONLY,
-        ):
-            names.add(parameter.name)
-    return Injection("_job_id" in names, "_stop_event" in names, "_progress_hook" in names)
+        kind = parameter.kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = True
+        elif kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            names.append(parameter.name)
+            if parameter.name in PLAIN:
+                keyword_only = kind is inspect.Parameter.KEYWORD_ONLY
+                positions.append((parameter.name, -1 if keyword_only else index))
+        if kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD):
+            index += 1
+    if var_keyword:
+        # **kwargs takes 0.4.0's names, as it did there; plain names only if spelled out.
+        names.extend(n for n in INJECTED if n not in names)
+    if not positions and not any(n in INJECTED for n in names):
+        return _NOTHING
+
+    def under(underscored: str, plain: str) -> tuple[str, ...]:
+        return tuple(n for n in (underscored, plain) if n in names)
+
+    return Injection(
+        under("_job_id", "job_id"),
+        under("_stop_event", "stop_event"),
+        under("_progress_hook", "progress_hook"),
+        tuple(positions),
+    )
 
 
 async def _await(awaitable: Awaitable[Any]) -> Any:
@@ -115,9 +158,9 @@ def run_coroutine_here(coroutine: Coroutine[Any, Any, Any]) -> Any:
     On a thread that already runs a loop (an async handler calling back into quiv), the
     temporary loop gets a short-lived thread of its own, since loops do not nest.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    # Asked without try/except: asyncio.run inside an except block would chain every
+    # error of the coroutine under an unrelated "no running event loop".
+    if asyncio._get_running_loop() is None:
         return asyncio.run(_on_private_loop(coroutine))
     outcome: list[Any] = []
     failure: list[BaseException] = []

@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, tzinfo
+from datetime import timezone as dt_timezone
 from enum import Enum
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -80,6 +81,48 @@ def _retry_policy(retries: object) -> RetryPolicy | None:
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
     return RetryPolicy(max_retries=retries) if retries else None
+
+
+def _run_at(
+    run_at: object,
+    interval: float | None,
+    delay: float,
+    at: datetime | None,
+    cron: str | None,
+    now: float,
+) -> tuple[float | None, float, datetime | None]:
+    """quiv 1.4.0's ``run_at`` (and its ``run_once`` task without an interval) as this
+    project's ``interval``, ``delay`` and ``at``."""
+    if run_at is not None:
+        if not isinstance(run_at, datetime):
+            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
+        if at is not None or cron is not None:
+            raise ConfigurationError("run_at cannot be combined with at= or cron=")
+        if delay != 0:
+            raise ConfigurationError("pass run_at or delay, not both")
+        when = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
+    else:
+        when = datetime.fromtimestamp(now + check_number("delay", delay), dt_timezone.utc)
+    if interval is None:  # a one-off: its one run at that instant
+        return None, 0.0, when
+    return interval, max(0.0, when.timestamp() - now), None
+
+
+def _retry_shortcut(retries: object, max_retries: object, backoff: object) -> RetryPolicy:
+    """quiv 1.4.0's ``max_retries``/``retry_backoff`` as a ``RetryPolicy``: the wait
+    doubles at each retry, from ``retry_backoff`` seconds (default 30)."""
+    if not (type(retries) is int and retries == 0):
+        raise ConfigurationError("pass retries= or max_retries/retry_backoff, not both")
+    if max_retries is None:
+        raise ConfigurationError("retry_backoff needs max_retries (how many retries)")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
+    seconds = (
+        30.0
+        if backoff is None
+        else check_number("retry_backoff", backoff, positive=True, maximum=86400.0)
+    )
+    return RetryPolicy(max_retries=max_retries, backoff=seconds, backoff_max=86400.0, jitter=0.0)
 
 
 def _same_schedule(stored: Row, given: Row) -> bool:
@@ -368,6 +411,9 @@ class Quiv:
         jitter: float = 0.0,
         key: str | None = None,
         scope: str = "deployment",
+        run_at: datetime | None = None,
+        max_retries: int | None = None,
+        retry_backoff: float | None = None,
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
@@ -402,8 +448,19 @@ class Quiv:
         default backoff), or a ``RetryPolicy``. ``on_main_loop=True`` runs an ``async def``
         handler as a task on the main loop instead of on a worker thread's own loop (it
         still counts against ``pool_size``); it needs a running main loop when it starts.
+
+        quiv 1.4.0's spellings work too: ``run_at`` (a ``datetime``; naive is UTC) is the
+        first run of an interval task instead of ``delay``, or the one run of a
+        ``run_once=True`` task given no interval; ``max_retries`` and ``retry_backoff``
+        (seconds, doubling at each retry) stand for ``retries=RetryPolicy(...)``.
+
+        Listeners of ``task_added`` have run when this returns.
         """
         self._usable("add a task")
+        if run_at is not None or (run_once and interval is None and cron is None and at is None):
+            interval, delay, at = _run_at(run_at, interval, delay, at, cron, self._epoch())
+        if max_retries is not None or retry_backoff is not None:
+            retries = _retry_shortcut(retries, max_retries, retry_backoff)
         if not isinstance(task_name, str) or not task_name.strip():
             raise ConfigurationError(f"task_name must be a non-empty str, got {task_name!r}")
         try:
@@ -450,7 +507,7 @@ class Quiv:
             schedule=schedule,
             settings=shared_settings(
                 TaskSettings(
-                    inspect_handler(func),
+                    inspect_handler(func).supplied_by(args or (), kwargs or {}),
                     progress_callback,
                     timeout,
                     retry,
@@ -482,11 +539,7 @@ class Quiv:
         # Stored now, so that a read right after this call finds the task; its row is
         # built when it is written, from its state then.
         self._store.put_new_task(task.id, task)
-        try:
-            self._scheduler.send_add(task, first)
-        except SchedulerStateError:  # shut down meanwhile: leave no trace
-            self._store.delete_task(task.id)
-            raise
+        self._send_add(task, first)
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
                 "quiv: task %r (%s) added, %s, first run at %s",
@@ -538,12 +591,15 @@ class Quiv:
     def _send_add(
         self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
     ) -> None:
+        added = self._listeners.emission(Event.TASK_ADDED, lambda: (task.snapshot(),))
         try:
             self._scheduler.send_add(task, first, restored=restored, replanned=replanned)
         except SchedulerStateError:  # shut down meanwhile: leave no trace
-            if task.key is None:
+            if task.key is None or task.settings.scope == "process":
                 self._store.delete_task(task.id)
             raise
+        if added is not None:  # on this thread, before add_task returns (as in quiv 0.4.0)
+            self._listeners.deliver([added])
 
     def _first_run(
         self, schedule: Schedule, delay: float, wall: float, *, wall_timed: bool = False

@@ -14,8 +14,12 @@ from typing import Any
 
 from ._bridge import MainLoop, current_bridge
 from ._clock import Clock, epoch_seconds
+from ._context import job_context
 from ._entries import JobEntry, TaskEntry
+from ._events import Listeners
 from ._invocation import resolve_awaitable, run_coroutine_here
+from .exceptions import JobCancelledError
+from .models import Event
 
 __all__ = ["RESULT_LIMIT_BYTES", "JobRunner", "Outcome"]
 
@@ -33,6 +37,9 @@ class Outcome:
     retryable: bool = False
     result: str | None = None
     result_note: str | None = None
+    # What the handler raised: logged by the scheduler once it knows whether the job
+    # fails or is retried (then dropped: its traceback holds the handler's frames).
+    exc: BaseException | None = None
 
 
 def describe(exc: BaseException) -> str:
@@ -71,12 +78,14 @@ class JobRunner:
         bridge: MainLoop,
         logger: logging.Logger,
         *,
+        listeners: Listeners,
         started: Callable[[JobEntry, float, float], None],
         finished: Callable[[JobEntry, Outcome], None],
     ) -> None:
         self._clock = clock
         self._epoch = epoch_seconds(clock)
         self._bridge = bridge
+        self._listeners = listeners
         self._logger = logger
         self._started = started
         self._finished = finished
@@ -89,7 +98,10 @@ class JobRunner:
         """
         if self._cancelled_before_start(job, report_start=False):
             return
+        if self._listeners.any:  # on this thread, before the handler, as quiv 0.4.0 did
+            self._listeners.emit(Event.JOB_STARTED, lambda: (job.task.snapshot(), job.snapshot()))
         token = current_bridge().set(self._bridge)
+        job_token = job_context().set(job)
         # Whatever escapes below (a logging handler that raises...), the end is reported:
         # a job must never stay running.
         outcome: Outcome | None = None
@@ -104,6 +116,7 @@ class JobRunner:
                 # worker thread or the process.
                 outcome = self._raised(job, exc)
         finally:
+            job_context().reset(job_token)
             current_bridge().reset(token)
             self._finished(job, outcome or self._abnormal())
 
@@ -113,6 +126,7 @@ class JobRunner:
         if self._cancelled_before_start(job, report_start=True):
             return
         token = current_bridge().set(self._bridge)
+        job_token = job_context().set(job)
         outcome: Outcome | None = None
         try:
             try:
@@ -127,6 +141,7 @@ class JobRunner:
             except BaseException as exc:
                 outcome = self._raised(job, exc)
         finally:
+            job_context().reset(job_token)
             current_bridge().reset(token)
             self._finished(job, outcome or self._abnormal())
 
@@ -134,6 +149,8 @@ class JobRunner:
         """Fail a main-loop job for which no main loop runs (the scheduler started it)."""
         if self._cancelled_before_start(job, report_start=False):
             return
+        if self._listeners.any:
+            self._listeners.emit(Event.JOB_STARTED, lambda: (job.task.snapshot(), job.snapshot()))
         self._finished(
             job,
             self._ended(
@@ -167,11 +184,16 @@ class JobRunner:
         kwargs = codec.decode_kwargs(task.kwargs_blob)
         injection = settings.injection
         if injection.job_id:
-            kwargs["_job_id"] = job.id
+            for name in injection.job_id:
+                kwargs[name] = job.id
         if injection.stop_event:
-            kwargs["_stop_event"] = job.handler_stop_event()
+            event = job.handler_stop_event()
+            for name in injection.stop_event:
+                kwargs[name] = event
         if injection.progress_hook:
-            kwargs["_progress_hook"] = self._progress_hook(task)
+            hook = self._progress_hook(task)
+            for name in injection.progress_hook:
+                kwargs[name] = hook
         return args, kwargs
 
     def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
@@ -190,27 +212,39 @@ class JobRunner:
     def _ended(self, trigger: str, **details: Any) -> Outcome:
         return Outcome(trigger, self._epoch(), self._clock.monotonic(), **details)
 
+    @staticmethod
+    def _stopped(job: JobEntry) -> bool:
+        """Whether the job's stop event is set: by quiv (cancel, timeout, shutdown) or by
+        the handler itself. Then the job ends cancelled, whatever the handler did."""
+        event = job.stop_event
+        return job.stopping or (event is not None and event.is_set())
+
     def _returned(self, job: JobEntry, value: Any) -> Outcome:
         result, note = encode_result(value)
-        trigger = "cancel" if job.stopping else "complete"
+        trigger = "cancel" if self._stopped(job) else "complete"
         return self._ended(trigger, result=result, result_note=note)
 
     def _raised(self, job: JobEntry, exc: BaseException) -> Outcome:
         task = job.task
-        outcome = self._ended(
+        if self._stopped(job):
+            # Cancelled wins (as in quiv 0.4.0): an error raised on the way out of a stopped
+            # job, such as JobCancelledError, is kept in its record, not logged as a failure.
+            error = None if isinstance(exc, JobCancelledError) else describe(exc)
+            self._logger.debug(
+                "quiv: job %s of task %r (%s) was stopped and raised %s on its way out",
+                job.id,
+                task.name,
+                task.id,
+                type(exc).__name__,
+            )
+            return self._ended("cancel", error=error)
+        retry = task.settings.retry
+        return self._ended(
             "fail",
             error=describe(exc),
-            retryable=task.settings.retry is not None and task.settings.retry.retries(exc),
+            retryable=retry is not None and retry.retries(exc),
+            exc=exc,
         )
-        self._logger.error(
-            "quiv: job %s of task %r (%s) raised %s",
-            job.id,
-            task.name,
-            task.id,
-            type(exc).__name__,
-            exc_info=exc,
-        )
-        return outcome
 
     def _abnormal(self) -> Outcome:
         return Outcome(

@@ -31,7 +31,7 @@ from ._bridge import MainLoop
 from ._clock import Clock, SystemClock, epoch_seconds
 from ._coordinator import Coordinator
 from ._entries import JobEntry, Plan, TaskEntry
-from ._events import Listeners
+from ._events import Emission, Listeners
 from ._ids import new_id
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._runner import JobRunner, Outcome
@@ -119,12 +119,14 @@ class Lifecycle(str, Enum):
 
 
 class _Reply:
-    __slots__ = ("done", "error", "value")
+    __slots__ = ("done", "error", "events", "value")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None
+        # What the command emitted, for the thread that waits for it to deliver.
+        self.events: list[Emission] = []
 
 
 class Scheduler:
@@ -162,6 +164,7 @@ class Scheduler:
             clock,
             bridge,
             logger,
+            listeners=listeners,
             started=lambda job, at, mono: self.post(partial(self._started, job, at, mono)),
             finished=self._finished,
         )
@@ -201,6 +204,10 @@ class Scheduler:
         self._state = threading.Lock()
         self._sleep_until: float | None = None
         self._inline_lock = threading.RLock()
+        # Where the events of the work under way go: a list that the thread waiting for
+        # that work (an API caller, a worker) delivers afterwards; None: nobody waits, and
+        # they are delivered without waiting for listeners (``Listeners.deliver_later``).
+        self._collect: list[Emission] | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._abandon = False
@@ -219,11 +226,25 @@ class Scheduler:
         with self._inline_lock:
             if self._closed:
                 raise SchedulerStoppedError("schedule work")
-            if self._thread is None:
-                command()
-                return
-            self._inbox.append(command)
-        self._nudge()
+            inline = self._thread is None
+            events: list[Emission] = []
+            if inline:
+                self._collecting(command, events)
+            else:
+                self._inbox.append(command)
+        if not inline:
+            self._nudge()
+        elif events:
+            self._listeners.deliver(events)
+
+    def _collecting(self, command: Callable[[], T], events: list[Emission]) -> T:
+        """Run ``command`` here and now, its events collected into ``events`` for this
+        thread to deliver (the caller holds the scheduler's state)."""
+        outer, self._collect = self._collect, events
+        try:
+            return command()
+        finally:
+            self._collect = outer
 
     def send_add(self, task: TaskEntry, first: float, **options: bool) -> None:
         """Send ``add(task, first, **options)``; until it runs, ``knows`` says the task is
@@ -268,7 +289,7 @@ class Scheduler:
 
         def _run() -> None:
             try:
-                reply.value = command()
+                reply.value = self._collecting(command, reply.events)
             except BaseException as exc:
                 reply.error = exc
             reply.done.set()
@@ -277,13 +298,18 @@ class Scheduler:
             if self._closed:
                 raise SchedulerStoppedError("reach the scheduler")
             if self._thread is None:
-                return command()
-            self._inbox.append(_run)
-        self._nudge()
-        while not reply.done.wait(1.0):
-            thread = self._thread
-            if thread is None or not thread.is_alive():  # only if the thread itself died
-                raise SchedulerStoppedError("reach the scheduler")
+                _run()
+            else:
+                self._inbox.append(_run)
+        if not reply.done.is_set():
+            self._nudge()
+            while not reply.done.wait(1.0):
+                thread = self._thread
+                if thread is None or not thread.is_alive():  # only if the thread itself died
+                    raise SchedulerStoppedError("reach the scheduler")
+        # The events of the change, delivered by its caller as quiv 0.4.0 did.
+        if reply.events:
+            self._listeners.deliver(reply.events)
         if reply.error is not None:
             raise reply.error
         return reply.value  # type: ignore[no-any-return]
@@ -355,7 +381,7 @@ class Scheduler:
         def _begin() -> None:
             self._stopping = True
             for job in list(self._pending.values()):
-                self._cancel_pending(job)
+                self._cancel_pending(job, "the scheduler shut down")
             for job in self._jobs.values():
                 self._stop(job)
 
@@ -704,18 +730,19 @@ class Scheduler:
             return
         if status in ("gone", "removed"):  # removed by another process
             snapshot = task.snapshot()
-            if task.pending is not None:
-                self._cancel_pending(task.pending, restore=False)
+            pending = task.pending
             self._end(task, "remove")
             self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
+            if pending is not None:
+                self._cancel_pending(pending, "its task was removed", restore=False)
             return
         if status == TaskStatus.PAUSED.value:
             if task.state is TaskState.ACTIVE:
                 task.state = TASK_MACHINE.next_state(task.id, task.state, "pause")
                 self._timeline.cancel(task.id)
-                if task.pending is not None:
-                    self._cancel_pending(task.pending)
                 self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
+                if task.pending is not None:
+                    self._cancel_pending(task.pending, "its task was paused")
             self._recheck(task, RECHECK_SECONDS)
             return
         if task.state is TaskState.PAUSED:  # resumed by another process
@@ -1042,12 +1069,10 @@ class Scheduler:
             self._store.put_task_state(task.id, task.status.value, task.next_run_at)
 
     def _record(self, job: JobEntry) -> None:
-        """Hand the rows of a job just dispatched (and its task's) to the store, and tell
-        listeners if it started."""
+        """Hand the rows of a job just dispatched (and its task's) to the store (its worker
+        tells the listeners that it started)."""
         self._write_task(job.task)
         self._store.put_job_values(job.values())
-        if job.state is JobStatus.RUNNING:
-            self._emit_job(JOB_MACHINE.event_for("start"), job)
 
     def _may_retry(self, job: JobEntry, outcome: Outcome) -> bool:
         task = job.task
@@ -1077,6 +1102,8 @@ class Scheduler:
                 task.settings.retry, job.attempt, self._random.random()
             )
         job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
+        if outcome.exc is not None:
+            self._log_failure(job, outcome, retry_at)
         regular = None
         if task.state is TaskState.RUNNING and not task.run_once and not self._stopping:
             regular = self._next_regular(task, job, outcome)
@@ -1104,6 +1131,34 @@ class Scheduler:
                 follow_up = task.follow_up
                 self._after_run(task, regular if follow_up is None else self._plan_now(follow_up))
         self._ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+
+    def _log_failure(self, job: JobEntry, outcome: Outcome, retry_at: float | None) -> None:
+        """Log what a handler raised: a warning for an attempt that is retried, an error
+        with its traceback for a failure that stands."""
+        exc, outcome.exc = outcome.exc, None
+        task = job.task
+        if retry_at is not None:
+            assert task.settings.retry is not None
+            self._logger.warning(
+                "quiv: job %s of task %r (%s) raised %s: %s; attempt %d of %d, retrying in %.3g s",
+                job.id,
+                task.name,
+                task.id,
+                type(exc).__name__,
+                outcome.error,
+                job.attempt,
+                task.settings.retry.max_retries + 1,
+                max(0.0, retry_at - outcome.ended_mono),
+            )
+            return
+        self._logger.error(
+            "quiv: job %s of task %r (%s) raised %s",
+            job.id,
+            task.name,
+            task.id,
+            type(exc).__name__,
+            exc_info=exc,
+        )
 
     def _retry(self, task: TaskEntry, job: JobEntry, regular: Plan | None, at: float) -> None:
         """Make the next attempt of ``job``, which failed, due at the monotonic ``at``."""
@@ -1175,9 +1230,19 @@ class Scheduler:
             self._purge_at = ended_mono + self._retention
 
     def _emit_job(self, event: Event | None, job: JobEntry) -> None:
-        if event is not None and self._listeners.wants(event):
-            task = job.task
-            self._listeners.emit(event, lambda: (task.snapshot(), job.snapshot()))
+        if event is not None and self._listeners.any:
+            self._emit(event, lambda: (job.task.snapshot(), job.snapshot()))
+
+    def _emit(self, event: Event, payload: Callable[[], tuple[Any, ...]]) -> None:
+        """Emit ``event`` now (its payload is built now): for the thread waiting for this
+        work to deliver, else for delivery without waiting (see ``_collect``)."""
+        emission = self._listeners.emission(event, payload)
+        if emission is None:
+            return
+        if self._collect is not None:
+            self._collect.append(emission)
+        else:
+            self._listeners.deliver_later(emission)
 
     def _after_run(self, task: TaskEntry, plan: Plan | None, *, retrying: bool = False) -> None:
         if task.run_once and not retrying:
@@ -1196,13 +1261,16 @@ class Scheduler:
         self._pending[job.id] = job
         self._store.put_job_values(job.values())
 
-    def _cancel_pending(self, job: JobEntry, *, restore: bool = True) -> None:
-        """Cancel a job made ahead (scheduled, not started); with ``restore``, the task's
-        schedule returns to what it was before the job displaced it."""
+    def _cancel_pending(self, job: JobEntry, reason: str, *, restore: bool = True) -> None:
+        """Cancel a job made ahead (scheduled, never started: no start time, a duration
+        of 0, and ``reason`` in its record); with ``restore``, the task's schedule returns
+        to what it was before the job displaced it."""
         task = job.task
         job.state = JOB_MACHINE.next_state(job.id, job.state, "cancel")
         now = self._clock.monotonic()
         job.ended_at = self._epoch()
+        # No duration stored: that is how the record says it never started (job_model).
+        job.error = f"cancelled before it started: {reason}"
         del self._pending[job.id]
         task.pending = None
         self._store.put_job_values(job.values())
@@ -1349,8 +1417,7 @@ class Scheduler:
         # only a process that ran it, or a user's call, writes it.)
         if replanned or ((task.settings.jitter or restored) and not task.shared):
             self._store.put_task_values(task.values())
-        # Adding is a task's creation, not a change of state: no transition names its event.
-        self._emit_task(Event.TASK_ADDED, task.snapshot)
+        # task_added is add_task's to deliver, on its caller's thread, before it returns.
 
     def rebind(self, task_id: str, new: TaskEntry, first: float) -> bool:
         """Give the live task ``task_id`` what ``new`` (a registration of the same key) has:
@@ -1386,9 +1453,8 @@ class Scheduler:
 
     def _emit_task(self, event: Event | None, snapshot: Callable[[], Task]) -> None:
         # The snapshot is taken now, on this thread: later changes must not leak into it.
-        if event is not None and self._listeners.wants(event):
-            taken = snapshot()
-            self._listeners.emit(event, lambda: (taken,))
+        if event is not None and self._listeners.any:
+            self._emit(event, lambda: (snapshot(),))
 
     def _task(self, task_id: str) -> TaskEntry:
         task = self._tasks.get(task_id)
@@ -1403,14 +1469,17 @@ class Scheduler:
         task.state = TASK_MACHINE.next_state(task.id, task.state, "pause")
         self._timeline.cancel(task.id)
         task.follow_up = None
-        if task.pending is not None:
-            self._cancel_pending(task.pending)
+        # The pause first, then what it cancelled: listeners hear it as it happened.
+        pending, task.pending = task.pending, None
         task.claiming = False  # a run claimed but not started is handed back (by the write)
         self.share(task.id, TaskStatus.PAUSED.value)
         self._write_task(task)
         if task.shared and task.job is None:
             self._recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere
         self._emit_task(TASK_MACHINE.event_for("pause"), task.snapshot)
+        if pending is not None:
+            task.pending = pending
+            self._cancel_pending(pending, "its task was paused")
 
     def resume(self, task_id: str, delay: float) -> None:
         """Schedule the next run ``delay`` seconds from now (after the running job, if any)."""
@@ -1526,12 +1595,28 @@ class Scheduler:
         through the scheduler thread. Else, and for main-loop and shared jobs, the end is
         posted to the scheduler thread."""
         task = job.task
-        if (
-            task.settings.on_main_loop
-            or task.shared
-            or not self._here(self._finish_now, job, outcome)
-        ):
+        on_loop = task.settings.on_main_loop
+        if not on_loop and not task.shared and self._here(self._finish_now, job, outcome):
+            return
+        if on_loop or not self._listeners.any:
+            # Nobody to tell, or the main loop must not wait: its events go to it later.
             self.post(partial(self._finish, job, outcome))
+            return
+        # The job's end events are this worker's to deliver, once the end is recorded.
+        reply = _Reply()
+
+        def _finish_for_worker() -> None:
+            try:
+                self._collecting(partial(self._finish, job, outcome), reply.events)
+            finally:
+                reply.done.set()
+
+        self.post(_finish_for_worker)
+        while not reply.done.wait(1.0):
+            thread = self._thread
+            if (thread is None or not thread.is_alive()) and not reply.done.wait(1.0):
+                return  # shut down, and the end was never recorded: nothing to tell
+        self._listeners.deliver(reply.events)
 
     def _finish_now(self, job: JobEntry, outcome: Outcome) -> bool:
         self._finish(job, outcome)
@@ -1554,11 +1639,12 @@ class Scheduler:
         """
         if self._inbox or not self._state.acquire(blocking=False):
             return False
+        events: list[Emission] = []
         try:
             if self._closed or self._stopping or self._thread is None or self._inbox:
                 return False
             try:
-                if not work(*args):
+                if not self._collecting(partial(work, *args), events):
                     return False
             except Exception:  # as on the scheduler thread: logged, and the thread goes on
                 self._logger.exception("quiv scheduler: a command failed")
@@ -1570,6 +1656,8 @@ class Scheduler:
             self._state.release()
         if wake:
             self._nudge()
+        if events:  # delivered by this thread, with the scheduler's state let go
+            self._listeners.deliver(events)
         return True
 
     def remove(self, task_id: str) -> Task:
@@ -1577,8 +1665,7 @@ class Scheduler:
         snapshot."""
         task = self._task(task_id)
         snapshot = task.snapshot()
-        if task.pending is not None:
-            self._cancel_pending(task.pending, restore=False)
+        pending = task.pending
         self._end(task, "remove")
         if task.job is not None:
             self._stop(task.job)
@@ -1586,6 +1673,8 @@ class Scheduler:
             store, changed = self._store, max(self._epoch(), task.changed_at)
             self._coordinator.submit(lambda: store.delete_shared(task_id, changed), lambda _: None)
         self._emit_task(TASK_MACHINE.event_for("remove"), lambda: snapshot)
+        if pending is not None:  # after the removal, as it happened
+            self._cancel_pending(pending, "its task was removed", restore=False)
         return snapshot
 
     def freed(self, task_ids: list[str]) -> None:
@@ -1612,7 +1701,7 @@ class Scheduler:
         cancel a job made ahead; False when the job is neither."""
         pending = self._pending.get(job_id)
         if pending is not None:
-            self._cancel_pending(pending)
+            self._cancel_pending(pending, "cancel_job was called")
             return True
         job = self._jobs.get(job_id)
         if job is None:

@@ -127,8 +127,11 @@ class Task(SQLModel):
 class Job(SQLModel):
     """A snapshot of one run of a task, as returned by ``get_job`` and ``get_all_jobs``.
 
-    ``started_at`` is when the job was created (scheduled) and then when it started running;
-    ``ended_at`` and ``duration_seconds`` are set once it has ended. ``attempt`` counts the
+    ``started_at`` is when its handler started; a job that never started (still
+    ``scheduled``, ``missed``, or cancelled before it started) has none, and once ended a
+    ``duration_seconds`` of 0. ``ended_at`` and ``duration_seconds`` are set once it has
+    ended. ``node`` is the id of the process that ran it, on a durable store (None on a
+    private one). ``attempt`` counts the
     tries of one run (2 and up are retries; ``retry_of`` is the id of the attempt retried).
     ``result`` is what the handler returned, when it was JSON-serializable and at most
     64 KiB as JSON; otherwise ``result_note`` says why it was dropped. ``unresponsive`` is
@@ -144,7 +147,7 @@ class Job(SQLModel):
     task_id: str
     task_name: str
     status: str = JobStatus.SCHEDULED.value
-    started_at: datetime
+    started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_seconds: float | None = None
     error_message: str | None = None
@@ -154,6 +157,7 @@ class Job(SQLModel):
     result_note: str | None = None
     unresponsive: bool = False
     scheduled_for: datetime | None = None
+    node: str | None = None
 
     @field_validator("started_at", "ended_at", "scheduled_for")
     @classmethod

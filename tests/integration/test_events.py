@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -103,14 +104,69 @@ def test_job_events_call_back_with_event_task_and_job(q) -> None:
     assert recorder.calls[0][1].status == TaskStatus.RUNNING.value
 
 
-def test_listeners_run_on_the_quiv_events_thread(q) -> None:
+def test_without_a_main_loop_listeners_run_where_quiv_0_4_0_ran_them(q) -> None:
+    """quiv 0.4.0's dispatch table: a task event's listeners run on the caller's thread
+    before the call returns; a job's on the worker thread that runs it."""
     recorder = Recorder()
     _listen_all(q, recorder)
-    task_id = q.add_task("t", lambda: None, interval=60)
-    recorder.wait_for(3)
+    handler_threads: list[threading.Thread] = []
+    task_id = q.add_task(
+        "t", lambda: handler_threads.append(threading.current_thread()), interval=60, delay=60
+    )
+    assert [call[0] for call in recorder.calls] == [Event.TASK_ADDED]  # before it returned
+    assert recorder.threads == [threading.current_thread()]
     q.pause_task(task_id)
+    assert recorder.calls[-1][0] is Event.TASK_PAUSED
+    assert recorder.threads[-1] is threading.current_thread()
+    q.run_task_immediately(task_id)
     recorder.wait_for(4)
-    assert {thread.name for thread in recorder.threads} == {"quiv-events"}
+    assert [call[0] for call in recorder.calls[2:]] == [Event.JOB_STARTED, Event.JOB_COMPLETED]
+    assert recorder.threads[2] is recorder.threads[3] is handler_threads[0]
+    assert handler_threads[0].name.startswith("quiv-worker")
+
+
+def test_an_async_listener_runs_to_completion_on_the_callers_thread(q) -> None:
+    seen: list[tuple[Event, str]] = []
+
+    async def listener(event: Event, task: Task) -> None:
+        await asyncio.sleep(0)
+        seen.append((event, threading.current_thread().name))
+
+    q.add_listener(Event.TASK_ADDED, listener)
+    q.add_task("t", lambda: None, interval=60, delay=60)
+    assert seen == [(Event.TASK_ADDED, threading.current_thread().name)]
+
+
+def test_a_failing_listener_is_logged_on_the_quiv_logger_never_raised(q, caplog) -> None:
+    def listener(event: Event, task: Task) -> None:
+        raise RuntimeError("listener broke")
+
+    q.add_listener(Event.TASK_ADDED, listener)
+    with caplog.at_level(logging.ERROR, logger="Quiv"):
+        task_id = q.add_task("t", lambda: None, interval=60, delay=60)
+    assert q.get_task(task_id).id == task_id
+    assert any("listener broke" in (r.exc_text or str(r.exc_info)) for r in caplog.records)
+
+
+def test_pausing_a_task_with_a_queued_run_says_so_in_that_order(q) -> None:
+    """A run asked for while a job runs is cancelled by a pause: task_paused comes first,
+    and the cancelled job's record says it never started and why."""
+    recorder = Recorder()
+    release = threading.Event()
+    q.add_listener(Event.TASK_PAUSED, recorder)
+    q.add_listener(Event.JOB_CANCELLED, recorder)
+    task_id = q.add_task("t", lambda: release.wait(WAIT), interval=60)
+    wait_until(lambda: q.get_task(task_id).status == TaskStatus.RUNNING.value)
+    queued = q.run_task(task_id)
+    q.pause_task(task_id)
+    release.set()
+    assert [call[0] for call in recorder.calls] == [Event.TASK_PAUSED, Event.JOB_CANCELLED]
+    job = q.get_job(queued)
+    assert job.status == JobStatus.CANCELLED.value
+    assert job.started_at is None
+    assert job.duration_seconds == 0
+    assert job.error_message == "cancelled before it started: its task was paused"
+    assert recorder.calls[1][2] == job
 
 
 def test_listeners_are_called_in_registration_order(q) -> None:
@@ -179,15 +235,20 @@ def test_a_slow_listener_does_not_hold_up_jobs(q, gate) -> None:
     release = gate()
     blocked = threading.Event()
 
-    def slow(*args: object) -> None:
-        blocked.set()
-        release.wait(WAIT)
+    def slow(event: Event, task: Task, job: Job) -> None:
+        if task.task_name == "slow":
+            blocked.set()
+            release.wait(WAIT)
 
+    # A listener runs on its job's worker (as in quiv 0.4.0), so it holds that job only:
+    # the scheduler thread and the other worker go on.
     q.add_listener(Event.JOB_STARTED, slow)
-    task_id = q.add_task("t", lambda: None, interval=0.01)
+    slow_id = q.add_task("slow", lambda: None, interval=0.01)
     assert blocked.wait(WAIT)
+    fast_id = q.add_task("fast", lambda: None, interval=0.01)
     wait_until(lambda: len(q.get_all_jobs(status="completed")) >= 3, WAIT)
-    assert q.get_task(task_id).id == task_id
+    assert {job.task_id for job in q.get_all_jobs(status="completed")} == {fast_id}
+    assert q.get_task(slow_id).status == TaskStatus.RUNNING.value
     release.set()
 
 
