@@ -13,12 +13,16 @@ rules in a zone; ``_preview`` lists upcoming runs for UIs). Workers call handler
 ``_invocation`` (injected keywords, sync or async) and report back with commands. Rows go to
 the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
-application's main asyncio loop through ``_bridge``. Errors live in ``quiv.exceptions``, public
-data in ``quiv.models``, test helpers in ``quiv.testing``.
+application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer);
+``_context`` tells helpers such as ``run_subprocess`` (``_subprocess``) which job they run
+in. Errors live in ``quiv.exceptions``, public data in ``quiv.models``, test helpers in
+``quiv.testing``; ``quiv.config``, ``quiv.scheduler`` and the other modules of quiv 0.4.0's
+layout only re-export names, so that its imports keep working.
 """
 
 from __future__ import annotations
 
+from ._bridge import call_on_main as call_on_main
 from ._bridge import run_on_main as run_on_main
 from ._config import QuivConfig as QuivConfig
 from ._config import resolve_timezone as resolve_timezone
@@ -28,6 +32,7 @@ from ._schedule import Misfire as Misfire
 from ._schedule import RetryPolicy as RetryPolicy
 from ._scheduler import Lifecycle as Lifecycle
 from ._scheduler import SchedulerStatistics as SchedulerStatistics
+from ._subprocess import run_subprocess as run_subprocess
 from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import DatabaseInitializationError as DatabaseInitializationError
 from .exceptions import DatabaseSchemaError as DatabaseSchemaError
@@ -36,15 +41,21 @@ from .exceptions import HandlerRegistrationError as HandlerRegistrationError
 from .exceptions import InvalidCronExpressionError as InvalidCronExpressionError
 from .exceptions import InvalidTimezoneError as InvalidTimezoneError
 from .exceptions import InvalidTransitionError as InvalidTransitionError
+from .exceptions import JobCancelledError as JobCancelledError
 from .exceptions import JobNotFoundError as JobNotFoundError
+from .exceptions import MainLoopUnavailableError as MainLoopUnavailableError
 from .exceptions import QuivError as QuivError
 from .exceptions import SchedulerStateError as SchedulerStateError
+from .exceptions import SchedulerStoppedError as SchedulerStoppedError
+from .exceptions import TaskNotActiveError as TaskNotActiveError
 from .exceptions import TaskNotFoundError as TaskNotFoundError
 from .exceptions import TaskNotScheduledError as TaskNotScheduledError
+from .exceptions import TaskRunningError as TaskRunningError
 from .exceptions import WaitTimeoutError as WaitTimeoutError
 from .models import Event as Event
 from .models import Job as Job
 from .models import JobStatus as JobStatus
+from .models import QuivStats as QuivStats
 from .models import RunTime as RunTime
 from .models import Task as Task
 from .models import TaskStatus as TaskStatus
@@ -62,23 +73,31 @@ __all__ = [
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "Job",
+    "JobCancelledError",
     "JobNotFoundError",
     "JobStatus",
     "Lifecycle",
+    "MainLoopUnavailableError",
     "Misfire",
     "Quiv",
     "QuivConfig",
     "QuivError",
+    "QuivStats",
     "RetryPolicy",
     "RunTime",
     "SchedulerStateError",
     "SchedulerStatistics",
+    "SchedulerStoppedError",
     "Task",
+    "TaskNotActiveError",
     "TaskNotFoundError",
     "TaskNotScheduledError",
+    "TaskRunningError",
     "TaskStatus",
     "WaitTimeoutError",
+    "call_on_main",
     "preview_cron",
     "resolve_timezone",
     "run_on_main",
+    "run_subprocess",
 ]

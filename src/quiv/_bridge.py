@@ -1,24 +1,39 @@
 """The bridge to the application's main asyncio loop, and ``run_on_main``.
 
-Progress callbacks, listeners and ``run_on_main`` calls reach the main loop with one
-thread-safe hop. The main loop is the one given to ``Quiv(main_loop=...)``, else the loop that
-is running when ``start()`` or another quiv call is made from async code. A callback returning
-a coroutine becomes a task on that loop. Failures are logged, never raised into the caller.
+Progress callbacks, listeners, ``run_on_main`` and ``call_on_main`` calls reach the main
+loop with one thread-safe hop. The main loop is the one given to ``Quiv(main_loop=...)``,
+else the loop that is running when ``start()`` or another quiv call is made from async code.
+A callback returning a coroutine becomes a task on that loop. Failures of fire-and-forget
+calls are logged, never raised into the caller; ``call_on_main`` raises them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ._context import current_job
 from ._invocation import is_private_loop, resolve_awaitable, run_coroutine_here
 from ._threads import is_internal_thread
+from .exceptions import JobCancelledError, MainLoopUnavailableError
 
-__all__ = ["MainLoop", "activate", "current_bridge", "deactivate", "run_on_main"]
+__all__ = [
+    "MainLoop",
+    "activate",
+    "call_on_main",
+    "current_bridge",
+    "deactivate",
+    "run_on_main",
+]
+
+# How often call_on_main looks at the job's stop event while it waits.
+_STOP_POLL_SECONDS = 0.05
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -36,6 +51,18 @@ class MainLoop:
         # Tasks created on the loop are kept referenced until done, so that they are not
         # garbage-collected mid-flight.
         self._tasks: set[asyncio.Task[Any]] = set()
+        # run_on_main/call_on_main work handed to the loop and not finished there.
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """How many ``run_on_main``/``call_on_main`` calls the loop has not finished."""
+        return self._pending
+
+    def _count(self, delta: int) -> None:
+        with self._pending_lock:
+            self._pending += delta
 
     def capture(self) -> None:
         """Adopt the loop running in this thread, if no usable loop is known yet.
@@ -64,42 +91,63 @@ class MainLoop:
         return loop
 
     def submit(
-        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        what: str,
+        *,
+        counted: bool = False,
     ) -> bool:
         """Run ``func(*args, **kwargs)`` on the main loop; False when no loop is running.
 
         On the loop's own thread the call is made at once; elsewhere it is queued with
-        ``call_soon_threadsafe``.
+        ``call_soon_threadsafe``. ``counted``: it counts in ``pending`` until it is done.
         """
         loop = self.loop
         if loop is None:
             return False
+        if counted:
+            self._count(1)
         if _running_loop() is loop:
-            self._invoke(func, args, kwargs, what)
+            self._invoke(func, args, kwargs, what, counted)
             return True
         try:
-            loop.call_soon_threadsafe(self._invoke, func, args, kwargs, what)
+            loop.call_soon_threadsafe(self._invoke, func, args, kwargs, what, counted)
         except RuntimeError:  # closed between the check and the call
+            if counted:
+                self._count(-1)
             return False
         return True
 
     def _invoke(
-        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+        self,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        what: str,
+        counted: bool = False,
     ) -> None:
         try:
             result = func(*args, **kwargs)
         except BaseException:
             # Even SystemExit: a callback is no way to stop the application's loop.
             self._logger.exception("%s raised", what)
+            if counted:
+                self._count(-1)
             return
         coroutine = resolve_awaitable(result)
         if coroutine is None:
+            if counted:
+                self._count(-1)
             return
-        task = asyncio.get_running_loop().create_task(self._guarded(coroutine, what))
+        task = asyncio.get_running_loop().create_task(self._guarded(coroutine, what, counted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, coroutine: Coroutine[Any, Any, Any], what: str) -> None:
+    async def _guarded(
+        self, coroutine: Coroutine[Any, Any, Any], what: str, counted: bool = False
+    ) -> None:
         try:
             await coroutine
         except asyncio.CancelledError:
@@ -107,6 +155,59 @@ class MainLoop:
         except BaseException:
             # Even SystemExit: asyncio would re-raise it out of the application's loop.
             self._logger.exception("%s raised", what)
+        finally:
+            if counted:
+                self._count(-1)
+
+    def call(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run ``func`` on the main loop, wait for it and return its result (or raise its
+        error); the current job's stop event ends the wait (``call_on_main``)."""
+        loop = self.loop
+        if loop is None:
+            raise MainLoopUnavailableError("call_on_main()", _NO_LOOP)
+        name = getattr(func, "__qualname__", repr(func))
+        if _running_loop() is loop:
+            result = func(*args, **kwargs)
+            if resolve_awaitable(result) is not None:
+                if inspect.iscoroutine(result):
+                    result.close()  # never awaited: it must not warn
+                raise MainLoopUnavailableError(
+                    f"call_on_main({name})",
+                    "an async function cannot be waited for on the main loop's own thread "
+                    "(the wait would block the loop that must run it): await it instead",
+                )
+            return result
+
+        async def _run() -> Any:
+            result = func(*args, **kwargs)
+            coroutine = resolve_awaitable(result)
+            return result if coroutine is None else await coroutine
+
+        async def _counted() -> Any:
+            try:
+                return await _run()
+            finally:
+                self._count(-1)
+
+        self._count(1)
+        coroutine = _counted()
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop closed meanwhile
+            coroutine.close()
+            self._count(-1)
+            raise MainLoopUnavailableError(f"call_on_main({name})", _NO_LOOP) from None
+        job = current_job()
+        stop = None if job is None else job.handler_stop_event()
+        while True:
+            try:
+                return future.result(None if stop is None else _STOP_POLL_SECONDS)
+            except concurrent.futures.TimeoutError:
+                assert stop is not None
+                assert job is not None
+                if stop.is_set():
+                    future.cancel()  # cancels the coroutine on the loop
+                    raise JobCancelledError(job.id, f"call_on_main({name})") from None
 
     def call_here(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], what: str
@@ -154,18 +255,36 @@ def run_on_main(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
     The scheduler is the one running the current job, else the most recently started one.
     On the main loop's own thread the call is made at once. Exceptions of ``func`` are logged
-    by that scheduler's logger. Raises ``RuntimeError`` when no scheduler is started or its
-    main loop is not running.
+    by that scheduler's logger. Raises ``MainLoopUnavailableError`` (a ``RuntimeError``) when
+    no scheduler is started or its main loop is not running.
     """
+    bridge = _bridge_here("run_on_main()")
+    name = getattr(func, "__qualname__", repr(func))
+    if not bridge.submit(func, args, kwargs, f"run_on_main({name})", counted=True):
+        raise MainLoopUnavailableError("run_on_main()", _NO_LOOP)
+
+
+def call_on_main(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``func(*args, **kwargs)`` (sync or async) on the main loop, wait for it, and
+    return its result or raise its exception.
+
+    The scheduler is found as ``run_on_main`` finds it. Inside a job, the job's stop event
+    ends the wait: the call is cancelled on the loop and ``JobCancelledError`` raised (let it
+    propagate: the job ends ``cancelled``). On the main loop's own thread a sync ``func``
+    runs at once; an async one cannot be waited for there. Raises
+    ``MainLoopUnavailableError`` when there is no started scheduler or no running loop.
+    """
+    return _bridge_here("call_on_main()").call(func, args, kwargs)
+
+
+_NO_LOOP = "no running main loop: pass main_loop= to Quiv or start it from async code"
+
+
+def _bridge_here(what: str) -> MainLoop:
     bridge = _current.get()
     if bridge is None:
         with _active_lock:
             bridge = _active[-1] if _active else None
     if bridge is None:
-        raise RuntimeError("run_on_main() needs a started Quiv instance; call start() first")
-    name = getattr(func, "__qualname__", repr(func))
-    if not bridge.submit(func, args, kwargs, f"run_on_main({name})"):
-        raise RuntimeError(
-            "run_on_main() found no running main loop: pass main_loop= to Quiv or start it "
-            "from async code"
-        )
+        raise MainLoopUnavailableError(what, "no started Quiv instance; call start() first")
+    return bridge

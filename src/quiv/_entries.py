@@ -266,6 +266,9 @@ class TaskEntry:
     claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
     # When a user last paused, resumed or removed it, as far as this process knows (epoch).
     changed_at: float = 0.0
+    # wait_for_task callers waiting for its next job to be made: given its id (None: the
+    # task ended first).
+    waiters: list[Callable[[str | None], None]] | None = None
     _schedule_text: str = field(default="", repr=False)  # its schedule column
 
     @property

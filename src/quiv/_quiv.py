@@ -17,6 +17,7 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar, cast
 
+from ._arguments import ArgumentCodec
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock, epoch_seconds
 from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
@@ -43,7 +44,7 @@ from ._schedule import (
     build_schedule,
     check_misfire,
 )
-from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
+from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskChange
 from ._store import Store
 from .exceptions import (
     ConfigurationError,
@@ -56,7 +57,7 @@ from .exceptions import (
     TaskNotScheduledError,
     WaitTimeoutError,
 )
-from .models import Event, Job, JobStatus, RunTime, Task, TaskStatus
+from .models import Event, Job, JobStatus, QuivStats, RunTime, Task, TaskStatus
 
 __all__ = ["Quiv"]
 
@@ -73,6 +74,15 @@ class _Default(Enum):
 
 
 DEFAULT = _Default.DEFAULT
+
+
+class _Unset(Enum):
+    """The type of ``UNSET``: "not passed" where None is a value (``update_task``)."""
+
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
 
 
 def _retry_policy(retries: object) -> RetryPolicy | None:
@@ -123,6 +133,88 @@ def _retry_shortcut(retries: object, max_retries: object, backoff: object) -> Re
         else check_number("retry_backoff", backoff, positive=True, maximum=86400.0)
     )
     return RetryPolicy(max_retries=max_retries, backoff=seconds, backoff_max=86400.0, jitter=0.0)
+
+
+def _task_change(
+    entry: TaskEntry,
+    codec: ArgumentCodec,
+    *,
+    name: object,
+    interval: object,
+    fixed: object,
+    args: object,
+    kwargs: object,
+    timeout: object,
+    max_retries: object,
+    retry_backoff: object,
+    jitter: object,
+    progress_callback: object,
+    run_at: object,
+) -> TaskChange:
+    """``update_task``'s arguments, checked as ``add_task`` checks them, as a change."""
+    new_name = None
+    if name is not UNSET:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f"task_name must be a non-empty str, got {name!r}")
+        new_name = name
+    schedule: Schedule | None = None
+    current = entry.schedule
+    if interval is not UNSET or fixed is not UNSET:
+        if not isinstance(current, IntervalSchedule):
+            raise ConfigurationError(
+                "interval and fixed_interval apply to interval tasks; this task runs on "
+                f"{current.describe()['kind']}= (remove it and add it again to change that)"
+            )
+        seconds = current.seconds
+        if interval is not UNSET:
+            seconds = check_number(
+                "interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS
+            )
+        keep = current.fixed if fixed is UNSET else fixed
+        if not isinstance(keep, bool):
+            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed!r}")
+        schedule = IntervalSchedule(seconds, keep, current.run_once)
+    moved = None
+    if run_at is not UNSET:
+        if interval is not UNSET:
+            raise ConfigurationError(
+                "pass interval or run_at, not both: a new interval already moves the next run"
+            )
+        if not isinstance(run_at, datetime):
+            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
+        aware = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
+        moved = aware.timestamp()
+    blobs = None
+    settings = entry.settings
+    if args is not UNSET or kwargs is not UNSET:
+        new_args = codec.decode_args(entry.args_blob) if args is UNSET else args
+        new_kwargs = codec.decode_kwargs(entry.kwargs_blob) if kwargs is UNSET else kwargs
+        blobs = codec.encode(new_args, new_kwargs)
+        settings = settings._replace(
+            injection=inspect_handler(entry.func).supplied_by(
+                codec.decode_args(blobs[0]), codec.decode_kwargs(blobs[1])
+            )
+        )
+    if timeout is not UNSET:
+        if timeout is not None:
+            timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
+        settings = settings._replace(timeout=timeout)
+    if max_retries is not UNSET or retry_backoff is not UNSET:
+        retry = settings.retry
+        count = (0 if retry is None else retry.max_retries) if max_retries is UNSET else max_retries
+        backoff = (
+            (30.0 if retry is None else retry.backoff) if retry_backoff is UNSET else retry_backoff
+        )
+        policy = _retry_shortcut(0, count, backoff)
+        settings = settings._replace(retry=policy if policy.max_retries else None)
+    if jitter is not UNSET:
+        settings = settings._replace(jitter=check_number("jitter", jitter))
+    if progress_callback is not UNSET:
+        if progress_callback is not None and not callable(progress_callback):
+            raise HandlerRegistrationError("progress_callback", progress_callback)
+        settings = settings._replace(progress_callback=progress_callback)
+    changed = None if settings is entry.settings else shared_settings(settings)
+    return TaskChange(new_name, blobs, changed, schedule, moved)
 
 
 def _same_schedule(stored: Row, given: Row) -> bool:
@@ -827,6 +919,149 @@ class Quiv:
         schedule = task.schedule
         zone = self._tz if isinstance(schedule, IntervalSchedule) else schedule.zone
         return run_times(upcoming_runs(schedule, first, base, count), zone)
+
+    def update_task(
+        self,
+        task_id: str,
+        *,
+        task_name: str | _Unset = UNSET,
+        interval: float | _Unset = UNSET,
+        fixed_interval: bool | _Unset = UNSET,
+        args: tuple[Any, ...] | _Unset | None = UNSET,
+        kwargs: dict[str, Any] | _Unset | None = UNSET,
+        timeout: float | _Unset | None = UNSET,
+        max_retries: int | _Unset = UNSET,
+        retry_backoff: float | _Unset = UNSET,
+        jitter: float | _Unset = UNSET,
+        progress_callback: Callable[..., Any] | _Unset | None = UNSET,
+        run_at: datetime | _Unset = UNSET,
+    ) -> Task:
+        """Change a task in place (quiv 1.4.0's ``update_task``); return it as it is now.
+
+        Only what is passed changes; ``None`` means none (``timeout=None`` turns the timeout
+        off, ``progress_callback=None`` removes the callback). It keeps its id, its status
+        and its key. A new ``interval`` (interval tasks only) makes the next run due an
+        interval from now; ``run_at`` (a ``datetime``; naive is UTC) moves the next run
+        there, after the running job if one runs (not with ``interval``). A running job
+        goes on as it began; the changes apply from the next run. Emits ``task_updated``,
+        whose listeners have run when this returns.
+
+        Raises ``TaskNotFoundError``, ``ConfigurationError`` for a bad value (as
+        ``add_task``) or for a task shared by several processes, ``TaskNotActiveError``
+        for ``run_at`` on a paused task and ``TaskRunningError`` for ``run_at`` on a
+        one-shot task whose run is under way.
+        """
+        self._usable("update a task")
+        self._check_id("task_id", task_id)
+        entry = self._scheduler.call(partial(self._scheduler.entry, task_id))
+        change = _task_change(
+            entry,
+            self._store.codec,
+            name=task_name,
+            interval=interval,
+            fixed=fixed_interval,
+            args=args,
+            kwargs=kwargs,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_backoff=retry_backoff,
+            jitter=jitter,
+            progress_callback=progress_callback,
+            run_at=run_at,
+        )
+        return self._scheduler.call(partial(self._scheduler.update, task_id, change))
+
+    def wait_for_task(self, task_id: str, timeout: float | None = None) -> Job:
+        """Block until the next job of a task ends and return it (quiv 1.4.0's).
+
+        That job is the one running (or asked for) now, else the next one made. A job
+        that is retried is followed to its last attempt, as ``wait_for_job`` does.
+        Raises ``TaskNotFoundError`` for an unknown task or one removed before its next
+        job, ``TaskNotActiveError`` for a paused task with nothing under way or asked for,
+        and ``WaitTimeoutError`` when ``timeout`` seconds pass first.
+        """
+        self._usable("wait for a task")
+        self._check_id("task_id", task_id)
+        if timeout is not None:
+            timeout = check_number("timeout", timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        made = threading.Event()
+        found: list[str | None] = []
+
+        def _made(job_id: str | None) -> None:  # on the scheduler thread
+            found.append(job_id)
+            made.set()
+
+        job_id = self._scheduler.call(partial(self._scheduler.watch_task, task_id, _made))
+        if job_id is None:
+            if not made.wait(timeout):
+                raise WaitTimeoutError(f"the next job of task {task_id}", timeout)
+            job_id = found[0]
+            if job_id is None:
+                raise TaskNotFoundError(task_id)
+        remaining = None if end is None else max(0.0, end - time.monotonic())
+        return self.wait_for_job(job_id, remaining)
+
+    async def await_job(self, job_id: str, timeout: float | None = None) -> Job:
+        """``wait_for_job`` for async code (quiv 1.4.0's name of ``wait_for_job_async``)."""
+        return await self.wait_for_job_async(job_id, timeout)
+
+    async def await_task(self, task_id: str, timeout: float | None = None) -> Job:
+        """``wait_for_task`` for async code: waits on a thread, not on the loop."""
+        return await asyncio.to_thread(self.wait_for_task, task_id, timeout)
+
+    def run_progress_callback(self, task_id: str, *args: Any, **kwargs: Any) -> None:
+        """Call a task's progress callback with these arguments, as its handler's
+        ``_progress_hook`` would (on the main loop if one runs, else here); nothing if it
+        has none. Kept from quiv 0.4.0. ``TaskNotFoundError`` for an unknown task."""
+        self._usable("run a progress callback")
+        self._check_id("task_id", task_id)
+        callback = self._scheduler.call(partial(self._scheduler.progress_callback, task_id))
+        if callback is None:
+            return
+        what = f"progress callback of task {task_id}"
+        if not self._bridge.submit(callback, args, kwargs, what):
+            self._bridge.call_here(callback, args, kwargs, what)
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the scheduler is started and not shut down (quiv 1.4.0's)."""
+        return self._lifecycle is Lifecycle.RUNNING
+
+    def pending_main_loop_work(self) -> int:
+        """How many ``run_on_main``/``call_on_main`` calls the main loop has not finished.
+
+        ``shutdown`` neither waits for them nor cancels them (the loop is the
+        application's): poll this before closing the loop. Cheap: it reads one counter.
+        """
+        return self._bridge.pending
+
+    def stats(self) -> QuivStats:
+        """A snapshot of the scheduler (quiv 1.4.0's ``QuivStats``); see also
+        ``statistics()``."""
+        self._usable("read statistics")
+        scheduler = self._scheduler
+
+        def _take() -> tuple[int, dict[str, int], float | None]:
+            return (
+                scheduler.statistics().running_jobs,
+                scheduler.tasks_by_status(),
+                (scheduler.next_run()),
+            )
+
+        running, by_status, next_run = scheduler.call(_take)
+        size = self.config.pool_size
+        return QuivStats(
+            active_jobs=running,
+            pool_size=size,
+            pool_utilization=running / size,
+            tasks_by_status=by_status,
+            next_run_at=None
+            if next_run is None
+            else datetime.fromtimestamp(next_run, dt_timezone.utc),
+            job_history_count=self._store.count_jobs(),
+            loop_alive=self._bridge.loop is not None,
+        )
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""

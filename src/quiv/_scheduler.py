@@ -25,12 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ._bridge import MainLoop
 from ._clock import Clock, SystemClock, epoch_seconds
 from ._coordinator import Coordinator
-from ._entries import JobEntry, Plan, TaskEntry
+from ._entries import JobEntry, Plan, TaskEntry, TaskSettings
 from ._events import Emission, Listeners
 from ._ids import new_id
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
@@ -40,6 +40,7 @@ from ._schedule import (
     CronSchedule,
     IntervalSchedule,
     Misfire,
+    Schedule,
     next_after_run,
     retry_delay,
     slot_after_run,
@@ -48,7 +49,13 @@ from ._store import COALESCE_SECONDS, GONE, Claim, Row, Store
 from ._threads import punctual_timers, start_thread
 from ._timing import Timeline
 from ._workers import WorkerPool
-from .exceptions import SchedulerStoppedError, TaskNotFoundError
+from .exceptions import (
+    ConfigurationError,
+    SchedulerStoppedError,
+    TaskNotActiveError,
+    TaskNotFoundError,
+    TaskRunningError,
+)
 from .models import Event, JobStatus, Task, TaskStatus
 
 __all__ = ["Scheduler", "SchedulerStatistics"]
@@ -79,6 +86,16 @@ RECHECK_SECONDS = 5.0
 # trip to the store costs milliseconds, so claims go in batches, and runs won beyond the
 # free workers wait for one (holding their lease) instead of waiting for another round trip.
 CLAIM_AHEAD = 256
+
+
+class TaskChange(NamedTuple):
+    """What ``update_task`` changes, each checked by the facade (None: unchanged)."""
+
+    name: str | None = None
+    blobs: tuple[bytes, bytes] | None = None
+    settings: TaskSettings | None = None
+    schedule: Schedule | None = None
+    run_at: float | None = None  # epoch
 
 
 class _Add:
@@ -908,12 +925,17 @@ class Scheduler:
     def _new_job(self, task: TaskEntry, attempt: int = 1) -> JobEntry:
         # A shared task's claimed run takes the job id its claim named.
         claimed, task.claimed_job = task.claimed_job, None
-        return JobEntry(
+        job = JobEntry(
             id=new_id() if claimed is None else claimed,
             task=task,
             created_at=self._epoch(),
             attempt=attempt,
         )
+        if task.waiters:  # wait_for_task: its next job is this one
+            waiters, task.waiters = task.waiters, None
+            for waiter in waiters:
+                waiter(job.id)
+        return job
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:
         state = TASK_MACHINE.next_state(task.id, task.state, "start")
@@ -1344,6 +1366,10 @@ class Scheduler:
         self._timeline.cancel(task.id)
         self._overdue.discard(task.id)
         del self._tasks[task.id]
+        if task.waiters and task.job is None:  # no job of it will come
+            waiters, task.waiters = task.waiters, None
+            for waiter in waiters:
+                waiter(None)
         if task.wall_timed:
             self._calendar_tasks -= 1
         if task.shared and trigger == "remove":
@@ -1750,6 +1776,84 @@ class Scheduler:
         assert isinstance(schedule, CronSchedule)
         following = schedule.next_slot(wall if job.slot is None else max(job.slot, wall))
         return None if following is None else (task, following, following)
+
+    def watch_task(self, task_id: str, waiter: Callable[[str | None], None]) -> str | None:
+        """The id of the job of ``task_id`` that ends next: its running job or the job made
+        ahead for it, else None, and ``waiter`` gets the id of its next job when it is made
+        (or None if the task ends first). ``TaskNotActiveError`` for a paused task that
+        has nothing under way or asked for."""
+        task = self._task(task_id)
+        current = task.job or task.pending
+        if current is not None:
+            return current.id
+        if task.state is TaskState.PAUSED and task.id not in self._timeline:
+            raise TaskNotActiveError(task_id, task.status.value)
+        task.waiters = [*(task.waiters or ()), waiter]
+        return None
+
+    def entry(self, task_id: str) -> TaskEntry:
+        """The entry of a task (``TaskNotFoundError`` for an unknown id)."""
+        return self._task(task_id)
+
+    def progress_callback(self, task_id: str) -> Callable[..., Any] | None:
+        """The progress callback of a task (``TaskNotFoundError`` for an unknown id)."""
+        return self._task(task_id).settings.progress_callback
+
+    def update(self, task_id: str, change: TaskChange) -> Task:
+        """Change a task in place (``Quiv.update_task``): same id, same state; return its
+        snapshot after the change. A new interval plans the next run an interval from now;
+        ``change.run_at`` (epoch) moves the next run there (after the running job, if any)."""
+        task = self._task(task_id)
+        if task.shared:
+            raise ConfigurationError(
+                f"task {task_id!r} is shared by every process (a key on a durable store): "
+                "register its key again with the new settings instead of update_task"
+            )
+        if change.run_at is not None:
+            if task.state in (TaskState.PAUSED, TaskState.PAUSED_RUNNING):
+                raise TaskNotActiveError(task_id, task.status.value)
+            if task.job is not None and task.run_once:
+                raise TaskRunningError(task_id, "move the next run")
+        if change.name is not None:
+            task.name = change.name
+        if change.blobs is not None:
+            task.args_blob, task.kwargs_blob = change.blobs
+        if change.settings is not None:
+            task.settings = change.settings
+        replan = change.schedule is not None and change.schedule != task.schedule
+        if change.schedule is not None:
+            task.schedule = change.schedule
+            task.refresh()
+        mono, wall = self._clock.monotonic(), self._epoch()
+        if change.run_at is not None:
+            deadline = mono + (change.run_at - wall)
+            if task.job is None:
+                self._apply(task, Plan(deadline, None, change.run_at))
+                if change.run_at < wall:
+                    self._overdue.add(task.id)
+            else:
+                task.follow_up, task.next_run_at = deadline, change.run_at
+        elif replan and task.state is TaskState.ACTIVE and task.pending is None:
+            schedule = task.schedule
+            assert isinstance(schedule, IntervalSchedule)
+            self._apply(task, self._interval_plan(task, mono + schedule.seconds))
+        self._store.put_task_values(task.values())
+        snapshot = task.snapshot()
+        self._emit_task(Event.TASK_UPDATED, lambda: snapshot)
+        return snapshot
+
+    def next_run(self) -> float | None:
+        """The earliest planned run of any task (epoch), or None."""
+        times = [t.next_run_at for t in self._tasks.values() if t.id in self._timeline]
+        return min(times, default=None)
+
+    def tasks_by_status(self) -> dict[str, int]:
+        """How many tasks have each stored status."""
+        counts: dict[str, int] = {}
+        for task in self._tasks.values():
+            status = task.status.value
+            counts[status] = counts.get(status, 0) + 1
+        return counts
 
     def statistics(self) -> SchedulerStatistics:
         """Counters of the scheduler now."""

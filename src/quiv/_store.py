@@ -1252,23 +1252,62 @@ class Store:
         """The stored row of a task, or None."""
         return self._one(select(*_TASK_COLUMNS).where(_task_table.c.id == task_id, _LIVE_TASK))
 
-    def get_tasks(self, *, include_run_once: bool) -> list[Row]:
-        """Every stored task, oldest first; run-once tasks only when asked for."""
+    def get_tasks(
+        self,
+        *,
+        include_run_once: bool,
+        status: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Row]:
+        """Stored tasks, oldest first; run-once tasks only when asked for; of one status
+        (``paused`` also finds a task paused while its job runs); a page of them."""
         query = select(*_TASK_COLUMNS).where(_LIVE_TASK)
         if not include_run_once:
             query = query.where(_task_table.c.run_once.is_(False))
-        return self._all(query.order_by(*self._task_order))
+        if status is not None:
+            query = query.where(_task_table.c.status == status)
+        query = query.order_by(*self._task_order).offset(offset)
+        return self._all(query if limit is None else query.limit(limit))
 
     def get_job(self, job_id: str) -> Row | None:
         """The stored row of a job, or None."""
         return self._one(select(*_JOB_COLUMNS).where(_job_table.c.id == job_id))
 
-    def get_jobs(self, *, status: str | None) -> list[Row]:
-        """Every stored job, oldest first, optionally of one status."""
+    def get_jobs(
+        self,
+        *,
+        status: str | None,
+        task_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        order_by: str = "started_at",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Row]:
+        """Stored jobs, oldest first (by ``order_by``: ``started_at``, which holds when a job
+        that never started was made, or ``ended_at``; ``descending`` reverses it), filtered
+        by status, task and a window of ``started_at`` (epoch), a page of them."""
         query = select(*_JOB_COLUMNS)
+        column = _job_table.c.started_at
         if status is not None:
             query = query.where(_job_table.c.status == status)
-        return self._all(query.order_by(_job_table.c.started_at, *self._job_order))
+        if task_id is not None:
+            query = query.where(_job_table.c.task_id == task_id)
+        if since is not None:
+            query = query.where(column >= since)
+        if until is not None:
+            query = query.where(column <= until)
+        keys = [_job_table.c[order_by], *self._job_order]
+        if order_by == "ended_at":  # jobs not ended yet last, whichever the direction
+            keys.insert(0, _job_table.c.ended_at.is_(None))
+        if descending:
+            keys = [key.desc() for key in keys[1 if order_by == "ended_at" else 0 :]]
+            if order_by == "ended_at":
+                keys.insert(0, _job_table.c.ended_at.is_(None))
+        query = query.order_by(*keys).offset(offset)
+        return self._all(query if limit is None else query.limit(limit))
 
     def next_attempt_of(self, job_id: str) -> Row | None:
         """The row of the attempt that retries job ``job_id``, or None."""

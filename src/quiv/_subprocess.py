@@ -28,9 +28,10 @@ The design, and why:
   exception such as ``KeyboardInterrupt`` in the calling thread), the child is killed if it
   still runs and is always reaped before ``run_subprocess`` returns or raises.
 - **A grandchild may hold the pipes open** after the child has exited (a daemon started
-  without ``start_new_session``). ``subprocess.run`` then hangs; here, after a stop or a
-  timeout, the call waits ``_DRAIN_AFTER_EXIT`` seconds for the helper, then raises without
-  the output it has not read, and the helper ends when the grandchild closes the pipes.
+  without ``start_new_session``). Like ``subprocess.run``, the call then waits for it to
+  close them; but a stop or a timeout ends that wait: the call gives the helper
+  ``_DRAIN_AFTER_EXIT`` seconds more, then raises without the output it has not read, and
+  the helper (a daemon thread) ends when the grandchild closes the pipes.
 """
 
 from __future__ import annotations
@@ -249,8 +250,8 @@ def _stop(proc: subprocess.Popen[Any], pump: _Pump, kill_grace: float, group: bo
 def _signal(proc: subprocess.Popen[Any], *, kill: bool, group: bool) -> None:
     """Send SIGTERM (or SIGKILL) to the child, or to its process group on POSIX.
 
-    A child that has exited is not signalled (``Popen`` checks); a group with nothing left
-    in it is not an error.
+    Without a group, a child already reaped is not signalled (``Popen`` checks); a group
+    with nothing left in it is not an error.
     """
     if group and sys.platform != "win32":
         # The group keeps the child's pid as its id while any member lives, so the pid

@@ -6,6 +6,7 @@ as JSON directly. Every datetime in them is timezone-aware UTC.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from pydantic import ConfigDict, field_validator
 from sqlmodel import SQLModel
 
-__all__ = ["Event", "Job", "JobStatus", "RunTime", "Task", "TaskStatus"]
+__all__ = ["Event", "Job", "JobStatus", "QuivStats", "RunTime", "Task", "TaskStatus"]
 
 
 class Event(str, Enum):
@@ -26,6 +27,7 @@ class Event(str, Enum):
     TASK_REMOVED = "task_removed"
     TASK_PAUSED = "task_paused"
     TASK_RESUMED = "task_resumed"
+    TASK_UPDATED = "task_updated"
     JOB_STARTED = "job_started"
     JOB_COMPLETED = "job_completed"
     JOB_FAILED = "job_failed"
@@ -171,3 +173,23 @@ class RunTime(SQLModel):
 
     utc: datetime
     local: datetime
+
+
+@dataclass(frozen=True)
+class QuivStats:
+    """A snapshot of a scheduler at one moment, from ``Quiv.stats()`` (quiv 1.4.0's
+    names; ``dataclasses.asdict`` makes it JSON-ready).
+
+    ``active_jobs`` run now, out of ``pool_size`` workers (``pool_utilization`` is their
+    ratio, 0 to 1); ``tasks_by_status`` counts tasks by stored status; ``next_run_at`` is
+    the earliest planned run (UTC), None when nothing is planned; ``job_history_count`` is
+    the number of jobs in the history; ``loop_alive`` says whether the main loop runs.
+    """
+
+    active_jobs: int
+    pool_size: int
+    pool_utilization: float
+    tasks_by_status: dict[str, int] = field(default_factory=dict)
+    next_run_at: datetime | None = None
+    job_history_count: int = 0
+    loop_alive: bool = False

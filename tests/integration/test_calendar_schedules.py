@@ -153,7 +153,12 @@ def seconds_until(clock: FakeClock, when: datetime) -> float:
 
 
 def jobs_of(q: Quiv, task_id: str) -> list[tuple[str, datetime]]:
-    return [(job.status, job.started_at) for job in q.get_all_jobs() if job.task_id == task_id]
+    # A job that never ran (missed) has no start: its slot stands for it.
+    return [
+        (job.status, job.started_at or job.scheduled_for)
+        for job in q.get_all_jobs()
+        if job.task_id == task_id
+    ]
 
 
 # -- 1-3: cron slots in zones, through the scheduler -----------------------------------------

@@ -83,7 +83,12 @@ class Calls(Recorder):
 
 
 def jobs_of(q: Quiv, task_id: str) -> list[tuple[str, datetime]]:
-    return [(job.status, job.started_at) for job in q.get_all_jobs() if job.task_id == task_id]
+    # A job that never ran (missed) has no start: its slot stands for it.
+    return [
+        (job.status, job.started_at or job.scheduled_for)
+        for job in q.get_all_jobs()
+        if job.task_id == task_id
+    ]
 
 
 def noop() -> None:

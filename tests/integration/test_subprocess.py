@@ -15,11 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from quiv import ConfigurationError, JobStatus
+from quiv import ConfigurationError, Job, JobStatus, Quiv
 from quiv._context import job_context
 from quiv._subprocess import run_subprocess
 from quiv.exceptions import JobCancelledError
@@ -345,6 +346,37 @@ def test_without_a_new_session_only_the_direct_child_is_stopped(tmp_path: Path) 
         os.kill(grandchild_pid, signal.SIGKILL)
 
 
+@posix_only
+def test_a_grandchild_holding_the_pipes_does_not_hang_the_stop(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pids"
+    grandchild = _py("import time; time.sleep(30)")
+    setup = (
+        "import subprocess\n"
+        # It inherits the child's stdout and stderr: the pipes stay open after the child.
+        f"child = subprocess.Popen({grandchild!r})\n"
+        f"open({str(pid_file)!r} + '.g', 'w').write(str(child.pid) + ' ')"
+    )
+    stop = threading.Event()
+    setter = _set_when_ready(pid_file, stop)
+    try:
+        with pytest.raises(JobCancelledError):
+            run_subprocess(
+                _sleeper(pid_file, setup=setup),
+                stop_event=stop,
+                kill_grace=0.5,
+                capture_output=True,
+            )
+        ended = time.monotonic()
+        (pid,) = _read_pids(pid_file)
+        assert _reaped(pid)
+        setter.join(WAIT)
+        assert ended - setter.set_at[0] < 0.5 + 5.0  # type: ignore[attr-defined]
+    finally:
+        # The helper thread still reads the pipes: this closes them, and it ends.
+        (grandchild_pid,) = _read_pids(Path(str(pid_file) + ".g"))
+        os.kill(grandchild_pid, signal.SIGKILL)
+
+
 # -- the job's own stop event --------------------------------------------------------------
 
 
@@ -362,7 +394,7 @@ class _FakeJob:
 
 
 @pytest.fixture
-def fake_job():
+def fake_job() -> Iterator[_FakeJob]:
     job = _FakeJob("job-1")
     token = job_context().set(job)
     yield job
@@ -443,8 +475,8 @@ def test_stdout_none_with_capture_output_is_allowed() -> None:
 # -- through a real scheduler --------------------------------------------------------------
 
 
-def _cancel_running_job(q, task_id: str, handler_ids: list[str]):
-    running: list = []
+def _cancel_running_job(q: Quiv, task_id: str, handler_ids: list[str]) -> Job:
+    running: list[Job] = []
 
     def find() -> bool:
         running[:] = [
@@ -461,7 +493,9 @@ def _cancel_running_job(q, task_id: str, handler_ids: list[str]):
     return q.wait_for_job(job.id, timeout=15)
 
 
-def test_cancelling_a_job_stops_the_command_its_handler_runs(quiv) -> None:
+def test_cancelling_a_job_stops_the_command_its_handler_runs(
+    quiv: Callable[..., Quiv],
+) -> None:
     q = quiv(pool_size=2)
     q.start()
     handler_ids: list[str] = []
@@ -482,7 +516,7 @@ def test_cancelling_a_job_stops_the_command_its_handler_runs(quiv) -> None:
     assert job.status in {"cancelled"}, job.error_message
 
 
-def test_a_handler_may_pass_its_stop_event_explicitly(quiv) -> None:
+def test_a_handler_may_pass_its_stop_event_explicitly(quiv: Callable[..., Quiv]) -> None:
     q = quiv(pool_size=2)
     q.start()
     handler_ids: list[str] = []
@@ -502,3 +536,26 @@ def test_a_handler_may_pass_its_stop_event_explicitly(quiv) -> None:
     job = _cancel_running_job(q, task_id, handler_ids)
     assert [type(exc) for exc in raised] == [JobCancelledError]
     assert job.status in {"cancelled"}, job.error_message
+
+
+@posix_only
+def test_shutdown_stops_the_command_a_running_job_runs(
+    quiv: Callable[..., Quiv], tmp_path: Path
+) -> None:
+    q = quiv(pool_size=2)
+    q.start()
+    pid_file = tmp_path / "pid"
+    raised: list[BaseException] = []
+
+    def handler() -> None:
+        try:
+            run_subprocess(_sleeper(pid_file), kill_grace=1.0)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+
+    q.add_task("sub", handler, interval=60)
+    (pid,) = _read_pids(pid_file)
+    q.shutdown(timeout=15)
+    assert [type(exc) for exc in raised] == [JobCancelledError]
+    assert _reaped(pid)

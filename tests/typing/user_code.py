@@ -33,7 +33,7 @@ async def on_progress(path: str, job: str) -> None:
 
 
 def on_job(event: Event, task: Task, job: Job) -> None:
-    started: datetime = job.started_at
+    started: datetime | None = job.started_at  # None: the job never started
     ended: datetime | None = job.ended_at
     logging.getLogger("app").info("%s %s %s %s", event.value, task.task_name, started, ended)
 

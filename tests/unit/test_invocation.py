@@ -19,8 +19,11 @@ from quiv._invocation import (
     run_coroutine_here,
 )
 
-NOTHING = Injection(job_id=False, stop_event=False, progress_hook=False)
-EVERYTHING = Injection(job_id=True, stop_event=True, progress_hook=True)
+NOTHING = Injection()
+EVERYTHING = Injection(("_job_id",), ("_stop_event",), ("_progress_hook",))
+JOB_ID = Injection(job_id=("_job_id",))
+STOP_EVENT = Injection(stop_event=("_stop_event",))
+PROGRESS_HOOK = Injection(progress_hook=("_progress_hook",))
 
 # -- inspect_handler: plain functions --------------------------------------------------------
 
@@ -55,9 +58,15 @@ def _star_named_like_injection(*_progress_hook: Any) -> None: ...
 def _positional_only(_job_id: str, /, _stop_event: threading.Event) -> None: ...
 
 
+def _plain_positional_only(job_id: str, /, stop_event: threading.Event) -> None: ...
+
+
 def _similar_names(
-    job_id: str, stop_event: object, _job_id_: str, progress_hook: object
+    jobid: str, _stop_event_: object, _job_id_: str, progress: object, job_id_: str
 ) -> None: ...
+
+
+def _star_named_like_plain(*job_id: Any, **stop_event: Any) -> None: ...
 
 
 async def _async_handler(x: int, _job_id: str, _stop_event: threading.Event) -> None: ...
@@ -67,18 +76,21 @@ async def _async_handler(x: int, _job_id: str, _stop_event: threading.Event) -> 
     ("func", "expected"),
     [
         (_none, NOTHING),
-        (_job_id_only, Injection(job_id=True)),
-        (_stop_and_hook, Injection(stop_event=True, progress_hook=True)),
+        (_job_id_only, JOB_ID),
+        (_stop_and_hook, Injection(stop_event=("_stop_event",), progress_hook=("_progress_hook",))),
         (_all_three, EVERYTHING),
-        (_keyword_only, Injection(job_id=True, progress_hook=True)),
+        (_keyword_only, Injection(job_id=("_job_id",), progress_hook=("_progress_hook",))),
         (_var_kwargs, EVERYTHING),
         (_var_kwargs_and_names, EVERYTHING),
         (_var_args_only, NOTHING),
         (_star_named_like_injection, NOTHING),
-        (_positional_only, Injection(stop_event=True)),  # a positional-only name is no keyword
+        (_positional_only, STOP_EVENT),  # a positional-only name is no keyword
+        (_plain_positional_only, Injection(("stop_event",), positions=(("stop_event", 1),))),
         (_similar_names, NOTHING),
-        (_async_handler, Injection(job_id=True, stop_event=True)),
-        (lambda _progress_hook: None, Injection(progress_hook=True)),
+        # *job_id and **stop_event are no parameters of those names; **stop_event is **kwargs.
+        (_star_named_like_plain, EVERYTHING),
+        (_async_handler, Injection(job_id=("_job_id",), stop_event=("_stop_event",))),
+        (lambda _progress_hook: None, PROGRESS_HOOK),
         (lambda: None, NOTHING),
     ],
     ids=lambda value: getattr(value, "__name__", None) or repr(value),
@@ -88,7 +100,114 @@ def test_inspect_functions(func: Callable[..., Any], expected: Injection) -> Non
 
 
 def test_default_injection_is_nothing() -> None:
-    assert Injection() == NOTHING
+    assert Injection() == Injection((), (), (), ())
+    assert not any((NOTHING.job_id, NOTHING.stop_event, NOTHING.progress_hook))
+
+
+# -- inspect_handler: quiv 1.4.0's plain names ------------------------------------------------
+
+
+def _plain_names(job_id: str, stop_event: threading.Event, progress_hook: object) -> None: ...
+
+
+def _both_spellings(
+    job_id: str, _job_id: str, stop_event: threading.Event, *, _progress_hook: object = None
+) -> None: ...
+
+
+def _plain_keyword_only(a: int, *, job_id: str = "", progress_hook: object = None) -> None: ...
+
+
+def _plain_names_and_var_kwargs(item: int, stop_event: threading.Event, **rest: Any) -> None: ...
+
+
+def test_plain_names_are_injected_under_their_own_names() -> None:
+    assert inspect_handler(_plain_names) == Injection(
+        ("job_id",),
+        ("stop_event",),
+        ("progress_hook",),
+        (("job_id", 0), ("stop_event", 1), ("progress_hook", 2)),
+    )
+
+
+def test_both_spellings_in_one_signature_get_both() -> None:
+    injection = inspect_handler(_both_spellings)
+    assert injection.job_id == ("_job_id", "job_id")
+    assert injection.stop_event == ("stop_event",)
+    assert injection.progress_hook == ("_progress_hook",)
+    assert injection.positions == (("job_id", 0), ("stop_event", 2))
+
+
+def test_keyword_only_plain_names_have_no_position() -> None:
+    assert inspect_handler(_plain_keyword_only) == Injection(
+        job_id=("job_id",),
+        progress_hook=("progress_hook",),
+        positions=(("job_id", -1), ("progress_hook", -1)),
+    )
+
+
+def test_var_kwargs_gets_the_underscore_names_only() -> None:
+    # **kwargs takes 0.4.0's names, never the plain ones it would not have named.
+    for func in (_var_kwargs, _var_kwargs_and_names):
+        injection = inspect_handler(func)
+        assert injection == EVERYTHING
+        assert not {"job_id", "stop_event", "progress_hook"} & {
+            *injection.job_id,
+            *injection.stop_event,
+            *injection.progress_hook,
+        }
+    # A plain name spelled out beside **kwargs is injected under both.
+    assert inspect_handler(_plain_names_and_var_kwargs) == Injection(
+        ("_job_id",),
+        ("_stop_event", "stop_event"),
+        ("_progress_hook",),
+        (("stop_event", 1),),
+    )
+
+
+# -- Injection.supplied_by: the task's own arguments win over plain names ----------------------
+
+
+def _fields(injection: Injection) -> tuple[tuple[str, ...], ...]:
+    return injection.job_id, injection.stop_event, injection.progress_hook
+
+
+def test_supplied_by_drops_a_plain_name_the_kwargs_fill() -> None:
+    injection = inspect_handler(_plain_names).supplied_by((), {"job_id": "mine"})
+    assert _fields(injection) == ((), ("stop_event",), ("progress_hook",))
+
+
+def test_supplied_by_drops_a_plain_name_a_positional_arg_fills() -> None:
+    injection = inspect_handler(_plain_names).supplied_by(("mine", "theirs"), {})
+    assert _fields(injection) == ((), (), ("progress_hook",))
+
+
+def test_supplied_by_keeps_the_underscore_name_beside_a_filled_plain_one() -> None:
+    injection = inspect_handler(_both_spellings).supplied_by(("mine",), {})
+    assert _fields(injection) == (("_job_id",), ("stop_event",), ("_progress_hook",))
+
+
+def test_supplied_by_positional_only_parameters_count_toward_the_position() -> None:
+    injection = inspect_handler(_plain_positional_only)
+    assert _fields(injection.supplied_by(("x",), {})) == ((), ("stop_event",), ())
+    assert _fields(injection.supplied_by(("x", "y"), {})) == ((), (), ())
+
+
+def test_supplied_by_positional_args_never_fill_a_keyword_only_name() -> None:
+    injection = inspect_handler(_plain_keyword_only)
+    assert injection.supplied_by((1, "a", "b", "c"), {}) is injection
+    assert _fields(injection.supplied_by((1,), {"progress_hook": None})) == (
+        ("job_id",),
+        (),
+        (),
+    )
+
+
+def test_supplied_by_leaves_alone_what_no_argument_fills() -> None:
+    injection = inspect_handler(_plain_names)
+    assert injection.supplied_by((), {"other": 1}) is injection
+    # Underscore names are always quiv's: a task kwarg of that name changes nothing here.
+    assert EVERYTHING.supplied_by(("a",), {"_job_id": "x"}) is EVERYTHING
 
 
 # -- inspect_handler: other callables --------------------------------------------------------
@@ -116,6 +235,8 @@ class _Worker:
 
     def run_all(self, **kwargs: Any) -> None: ...
 
+    def run_plain(self, item: int, job_id: str) -> None: ...
+
     @classmethod
     def build(cls, _job_id: str) -> None: ...
 
@@ -133,22 +254,27 @@ class _WithInit:
 
 def test_bound_methods() -> None:
     worker = _Worker()
-    assert inspect_handler(worker.run) == Injection(stop_event=True)
+    assert inspect_handler(worker.run) == STOP_EVENT
     assert inspect_handler(worker.run_all) == EVERYTHING
-    assert inspect_handler(_Worker.build) == Injection(job_id=True)
-    assert inspect_handler(_Worker.helper) == Injection(progress_hook=True)
+    # self is bound: job_id's position counts from the first argument a task passes.
+    assert inspect_handler(worker.run_plain) == Injection(("job_id",), positions=(("job_id", 1),))
+    assert inspect_handler(_Worker.build) == JOB_ID
+    assert inspect_handler(_Worker.helper) == PROGRESS_HOOK
 
 
 def test_callable_instance_and_class() -> None:
-    assert inspect_handler(_CallableObject()) == Injection(job_id=True)
-    assert inspect_handler(_WithInit) == Injection(stop_event=True)
+    assert inspect_handler(_CallableObject()) == JOB_ID
+    assert inspect_handler(_WithInit) == STOP_EVENT
 
 
 def test_partials() -> None:
-    assert inspect_handler(functools.partial(_job_id_only, 1)) == Injection(job_id=True)
+    assert inspect_handler(functools.partial(_job_id_only, 1)) == JOB_ID
     # Binding the injected name positionally removes it from the signature.
     assert inspect_handler(functools.partial(_all_three, "fixed")) == Injection(
-        stop_event=True, progress_hook=True
+        stop_event=("_stop_event",), progress_hook=("_progress_hook",)
+    )
+    assert inspect_handler(functools.partial(_plain_names, "fixed")) == Injection(
+        (), ("stop_event",), ("progress_hook",), (("stop_event", 0), ("progress_hook", 1))
     )
     assert inspect_handler(functools.partial(_var_kwargs, 1)) == EVERYTHING
     assert inspect_handler(functools.partial(_none, 1, "x")) == NOTHING
