@@ -13,14 +13,24 @@ import quiv.exceptions
 import quiv.models
 from quiv.exceptions import (
     ConfigurationError,
+    DatabaseInitializationError,
+    DatabaseSchemaError,
     HandlerNotRegisteredError,
     HandlerRegistrationError,
+    InvalidCronExpressionError,
     InvalidTimezoneError,
+    InvalidTransitionError,
+    JobCancelledError,
     JobNotFoundError,
+    MainLoopUnavailableError,
     QuivError,
     SchedulerStateError,
+    SchedulerStoppedError,
+    TaskNotActiveError,
     TaskNotFoundError,
     TaskNotScheduledError,
+    TaskRunningError,
+    WaitTimeoutError,
 )
 
 MODULES = [quiv, quiv.exceptions, quiv.models]
@@ -85,10 +95,46 @@ def test_every_error_is_a_quiv_error(name: str) -> None:
     assert issubclass(error, Exception)
 
 
+# Each error's direct bases: quiv 0.4.0's documented tree, with 1.4.0's additions.
+TREE: dict[type[QuivError], tuple[type[Exception], ...]] = {
+    ConfigurationError: (QuivError, ValueError),
+    InvalidTimezoneError: (ConfigurationError,),
+    InvalidCronExpressionError: (ConfigurationError,),
+    HandlerRegistrationError: (QuivError, ValueError),
+    DatabaseInitializationError: (QuivError,),
+    DatabaseSchemaError: (DatabaseInitializationError,),
+    HandlerNotRegisteredError: (QuivError, LookupError),
+    TaskNotScheduledError: (QuivError, LookupError),
+    TaskNotFoundError: (QuivError, LookupError),
+    JobNotFoundError: (QuivError, LookupError),
+    TaskNotActiveError: (QuivError,),
+    TaskRunningError: (QuivError,),
+    JobCancelledError: (QuivError,),
+    InvalidTransitionError: (QuivError,),
+    SchedulerStateError: (QuivError, RuntimeError),
+    SchedulerStoppedError: (SchedulerStateError,),
+    MainLoopUnavailableError: (QuivError, RuntimeError),
+    WaitTimeoutError: (QuivError, TimeoutError),
+}
+
+
+def test_the_tree_covers_every_error() -> None:
+    assert {error.__name__ for error in TREE} | {"QuivError"} == set(quiv.exceptions.__all__)
+
+
+@pytest.mark.parametrize(("error", "bases"), TREE.items(), ids=[e.__name__ for e in TREE])
+def test_error_tree(error: type[QuivError], bases: tuple[type[Exception], ...]) -> None:
+    assert error.__bases__ == bases
+
+
 def test_configuration_errors() -> None:
     assert issubclass(ConfigurationError, ValueError)
     assert issubclass(InvalidTimezoneError, ConfigurationError)
-    assert issubclass(HandlerRegistrationError, ConfigurationError)
+    assert issubclass(InvalidCronExpressionError, ConfigurationError)
+    # Directly under QuivError since 0.4.0: ``except ConfigurationError`` does not catch it.
+    assert issubclass(HandlerRegistrationError, QuivError)
+    assert issubclass(HandlerRegistrationError, ValueError)
+    assert not issubclass(HandlerRegistrationError, ConfigurationError)
 
 
 @pytest.mark.parametrize(
@@ -101,6 +147,9 @@ def test_lookup_errors(error: type[QuivError]) -> None:
 
 def test_scheduler_state_error_is_a_runtime_error() -> None:
     assert issubclass(SchedulerStateError, RuntimeError)
+    assert issubclass(SchedulerStoppedError, SchedulerStateError)
+    assert issubclass(MainLoopUnavailableError, RuntimeError)
+    assert not issubclass(MainLoopUnavailableError, SchedulerStateError)
 
 
 @pytest.mark.parametrize(
@@ -128,6 +177,36 @@ def test_error_messages_keep_their_values() -> None:
     assert (state.operation, state.state) == ("add a task", "stopped")
     assert str(state) == "cannot add a task: the scheduler is stopped (build a new Quiv)"
     assert str(ConfigurationError("whole message")) == "whole message"
+    stopped = SchedulerStoppedError("add a task")
+    assert (stopped.operation, stopped.state) == ("add a task", "stopped")
+    assert str(stopped) == "cannot add a task: the scheduler is stopped (build a new Quiv)"
+
+
+@pytest.mark.parametrize(
+    ("error", "attributes", "text"),
+    [
+        (TaskNotActiveError("t1", "paused"), {"task_id": "t1", "status": "paused"}, "'t1'"),
+        (
+            TaskRunningError("t2", "move the run"),
+            {"task_id": "t2", "change": "move the run"},
+            "'t2'",
+        ),
+        (JobCancelledError("j1", "the call"), {"job_id": "j1", "what": "the call"}, "'j1'"),
+        (JobCancelledError(None, "the call"), {"job_id": None}, "the job was asked"),
+        (
+            MainLoopUnavailableError("call_on_main", "no loop"),
+            {"what": "call_on_main", "reason": "no loop"},
+            "call_on_main: no loop",
+        ),
+    ],
+    ids=["task-not-active", "task-running", "job-cancelled", "cancelled-no-job", "no-main-loop"],
+)
+def test_new_errors_keep_their_values(
+    error: QuivError, attributes: dict[str, object], text: str
+) -> None:
+    for attribute, value in attributes.items():
+        assert getattr(error, attribute) == value
+    assert text in str(error)
 
 
 # -- docstrings ------------------------------------------------------------------------------

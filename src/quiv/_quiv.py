@@ -217,6 +217,37 @@ def _task_change(
     return TaskChange(new_name, blobs, changed, schedule, moved)
 
 
+def _status(name: str, value: object, kind: type[Enum]) -> str | None:
+    """A status filter as its stored value; ``ConfigurationError`` for anything else."""
+    if value is None:
+        return None
+    allowed = sorted(str(member.value) for member in kind)
+    found = value.value if isinstance(value, kind) else value
+    if not isinstance(found, str) or found not in allowed:
+        raise ConfigurationError(f"{name} must be one of {allowed} or None, got {value!r}")
+    return found
+
+
+def _count(name: str, value: object, *, zero: bool = False) -> int | None:
+    """A ``limit`` (None, or an int >= 1) or an ``offset`` (an int >= 0)."""
+    if value is None and not zero:
+        return None
+    least = 0 if zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigurationError(f"{name} must be an int >= {least}, got {value!r}")
+    return value
+
+
+def _instant(name: str, value: object) -> float | None:
+    """A datetime bound as epoch seconds (naive: UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ConfigurationError(f"{name} must be a datetime or None, got {value!r}")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt_timezone.utc)
+    return aware.timestamp()
+
+
 def _same_schedule(stored: Row, given: Row) -> bool:
     """Whether two task rows have the same schedule: their words (``description``) may
     change between quiv releases without changing it."""
@@ -551,6 +582,7 @@ class Quiv:
         self._usable("add a task")
         if run_at is not None or (run_once and interval is None and cron is None and at is None):
             interval, delay, at = _run_at(run_at, interval, delay, at, cron, self._epoch())
+            run_once = run_once and at is None  # an at= time runs once by itself
         if max_retries is not None or retry_backoff is not None:
             retries = _retry_shortcut(retries, max_retries, retry_backoff)
         if not isinstance(task_name, str) or not task_name.strip():
@@ -1072,12 +1104,24 @@ class Quiv:
             raise TaskNotFoundError(task_id)
         return task_model(row, self._store.codec)
 
-    def get_all_tasks(self, include_run_once: bool = False) -> list[Task]:
-        """Every task, in the order they were added; run-once tasks only when asked for."""
+    def get_all_tasks(
+        self,
+        include_run_once: bool = False,
+        status: TaskStatus | str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Task]:
+        """Tasks in the order they were added; run-once tasks only when asked for; only
+        those of one ``status`` if given; ``limit`` of them from ``offset`` (a page)."""
         self._usable("read tasks")
         if not isinstance(include_run_once, bool):
             raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
-        rows = self._store.get_tasks(include_run_once=include_run_once)
+        rows = self._store.get_tasks(
+            include_run_once=include_run_once,
+            status=_status("status", status, TaskStatus),
+            limit=_count("limit", limit),
+            offset=_count("offset", offset, zero=True) or 0,
+        )
         return [task_model(row, self._store.codec) for row in rows]
 
     def get_job(self, job_id: str) -> Job:
@@ -1089,21 +1133,46 @@ class Quiv:
             raise JobNotFoundError(job_id)
         return job_model(row)
 
-    def get_all_jobs(self, status: str | None = None) -> list[Job]:
-        """Every job in the history, oldest first, optionally only those of one status.
+    def get_all_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        task_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        order_by: str = "started_at",
+        descending: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Jobs of the history, oldest first, filtered and a page of them.
 
-        ``status`` is a ``JobStatus`` or its value; anything else is a ``ConfigurationError``.
+        ``status`` is a ``JobStatus`` or its value; ``task_id`` keeps one task's jobs;
+        ``since``/``until`` bound the start (or, for a job that never started, the time it
+        was made; naive datetimes are UTC); ``order_by`` is ``"started_at"`` or
+        ``"ended_at"`` (jobs not ended last), ``descending=True`` puts the newest first
+        (quiv 1.4.0's default; this one keeps 0.4.0's oldest first); ``limit`` jobs from
+        ``offset``. A bad value is a ``ConfigurationError``.
         """
         self._usable("read jobs")
-        if status is not None:
-            allowed = {s.value for s in JobStatus}
-            value = status.value if isinstance(status, JobStatus) else status
-            if not isinstance(value, str) or value not in allowed:
-                raise ConfigurationError(
-                    f"status must be one of {sorted(allowed)} or None, got {status!r}"
-                )
-            status = value
-        return [job_model(row) for row in self._store.get_jobs(status=status)]
+        if order_by not in ("started_at", "ended_at"):
+            raise ConfigurationError(
+                f"order_by must be 'started_at' or 'ended_at', got {order_by!r}"
+            )
+        if not isinstance(descending, bool):
+            raise ConfigurationError(f"descending must be a bool, got {descending!r}")
+        if task_id is not None:
+            self._check_id("task_id", task_id)
+        rows = self._store.get_jobs(
+            status=_status("status", status, JobStatus),
+            task_id=task_id,
+            since=_instant("since", since),
+            until=_instant("until", until),
+            order_by=order_by,
+            descending=descending,
+            limit=_count("limit", limit),
+            offset=_count("offset", offset, zero=True) or 0,
+        )
+        return [job_model(row) for row in rows]
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""

@@ -171,8 +171,13 @@ def test_cancelled_when_stop_event_is_set_even_if_the_handler_ignores_it(q, gate
     assert job.error_message is None
 
 
-def test_raising_after_cancel_is_a_failure(q) -> None:
+def test_raising_after_cancel_is_a_cancel(q) -> None:
+    # Cancelled wins (quiv 0.4.0): an error raised on the way out of a cancelled job does
+    # not make it a failure; its message is kept in the record.
     job_ids: list[str] = []
+    cancelled, failed = Recorder(), Recorder()
+    q.add_listener(Event.JOB_CANCELLED, cancelled)
+    q.add_listener(Event.JOB_FAILED, failed)
 
     def handler(_job_id: str, _stop_event: threading.Event) -> None:
         job_ids.append(_job_id)
@@ -182,8 +187,73 @@ def test_raising_after_cancel_is_a_failure(q) -> None:
     task_id = q.add_task("raises", handler, interval=60)
     wait_until(lambda: job_ids, WAIT)
     q.cancel_job(job_ids[0])
-    job = _wait_job(q, task_id, JobStatus.FAILED.value)
+    job = _wait_job(q, task_id, JobStatus.CANCELLED.value)
+    assert job.id == job_ids[0]
     assert job.error_message == "stopped badly"
+    cancelled.wait_for(1)
+    assert [call[2].id for call in cancelled.calls] == [job.id]
+    assert len(failed) == 0
+
+
+def test_raising_after_cancel_is_not_retried(q) -> None:
+    job_ids: list[str] = []
+    failed, retried = Recorder(), Recorder()
+    q.add_listener(Event.JOB_FAILED, failed)
+    q.add_listener(Event.JOB_RETRYING, retried)
+
+    def handler(_job_id: str, _stop_event: threading.Event) -> None:
+        job_ids.append(_job_id)
+        _stop_event.wait(WAIT)
+        raise RuntimeError("stopped badly")
+
+    task_id = q.add_task("raises", handler, interval=60, run_once=True, retries=2)
+    wait_until(lambda: job_ids, WAIT)
+    q.cancel_job(job_ids[0])
+    job = _wait_job(q, task_id, JobStatus.CANCELLED.value)
+    quiesce(q)
+    assert job_ids == [job.id]  # no second attempt
+    assert [j.status for j in _jobs_of(q, task_id)] == [JobStatus.CANCELLED.value]
+    assert len(failed) == 0
+    assert len(retried) == 0
+
+
+def _run_once_events(q, handler: Any) -> tuple[Job, dict[Event, Recorder]]:
+    recorders = {event: Recorder() for event in Event if event.name.startswith("JOB_")}
+    for event, recorder in recorders.items():
+        q.add_listener(event, recorder)
+    task_id = q.add_task("self-stopping", handler, interval=60, run_once=True)
+    wait_until(lambda: any(j.ended_at is not None for j in _jobs_of(q, task_id)), WAIT)
+    (job,) = _jobs_of(q, task_id)
+    quiesce(q)
+    return job, recorders
+
+
+def test_a_handler_that_sets_its_own_stop_event_and_returns_is_cancelled(q) -> None:
+    def handler(_stop_event: threading.Event) -> str:
+        _stop_event.set()
+        return "done anyway"
+
+    job, events = _run_once_events(q, handler)
+    assert job.status == JobStatus.CANCELLED.value
+    assert job.error_message is None
+    events[Event.JOB_CANCELLED].wait_for(1)
+    assert [call[2].id for call in events[Event.JOB_CANCELLED].calls] == [job.id]
+    assert len(events[Event.JOB_COMPLETED]) == 0
+    assert len(events[Event.JOB_FAILED]) == 0
+
+
+def test_a_handler_that_sets_its_own_stop_event_and_raises_is_cancelled(q) -> None:
+    def handler(_stop_event: threading.Event) -> None:
+        _stop_event.set()
+        raise ValueError("gave up")
+
+    job, events = _run_once_events(q, handler)
+    assert job.status == JobStatus.CANCELLED.value
+    assert job.error_message == "gave up"
+    events[Event.JOB_CANCELLED].wait_for(1)
+    assert [call[2].id for call in events[Event.JOB_CANCELLED].calls] == [job.id]
+    assert len(events[Event.JOB_FAILED]) == 0
+    assert len(events[Event.JOB_COMPLETED]) == 0
 
 
 def test_cancel_finished_or_unknown_job(q) -> None:

@@ -1,5 +1,6 @@
-"""Bad input is refused with a ``ConfigurationError`` that says what was wrong, and a
-refused call leaves nothing behind: no task, no event, no temporary directory."""
+"""Bad input is refused with a ``ConfigurationError`` that says what was wrong (a
+``HandlerRegistrationError`` for something not callable), and a refused call leaves nothing
+behind: no task, no event, no temporary directory."""
 
 from __future__ import annotations
 
@@ -69,12 +70,15 @@ def test_bad_delay(q, delay) -> None:
 def test_func_not_callable(q, func) -> None:
     with pytest.raises(HandlerRegistrationError, match="func") as info:
         q.add_task("t", func, interval=1)
-    assert isinstance(info.value, ConfigurationError)
+    # quiv 0.4.0's tree: a ValueError directly under QuivError, not a ConfigurationError.
+    assert isinstance(info.value, ValueError)
+    assert not isinstance(info.value, ConfigurationError)
 
 
 def test_progress_callback_not_callable(q) -> None:
-    with pytest.raises(ConfigurationError, match="progress_callback"):
+    with pytest.raises(HandlerRegistrationError, match="progress_callback") as info:
         q.add_task("t", _noop, interval=1, progress_callback="nope")
+    assert not isinstance(info.value, ConfigurationError)
 
 
 @pytest.mark.parametrize("args", [[1, 2], "ab", {"a": 1}, 5], ids=repr)
@@ -110,19 +114,25 @@ def test_rejected_calls_leave_nothing_behind(q) -> None:
     added = Recorder()
     q.add_listener(Event.TASK_ADDED, added)
     bad_calls = [
-        lambda: q.add_task("", _noop, interval=1),
-        lambda: q.add_task("t", _noop, interval=0),
-        lambda: q.add_task("t", _noop, interval=1, delay=-1),
-        lambda: q.add_task("t", None, interval=1),
-        lambda: q.add_task("t", _noop, interval=1, args=[1]),
-        lambda: q.add_task("t", _noop, interval=1, kwargs=[1]),
-        lambda: q.add_task("t", _noop, interval=1, args=(threading.Lock(),)),
-        lambda: q.add_task("t", _noop, interval=1, kwargs={"lock": threading.Lock()}),
-        lambda: q.add_task("t", _noop, interval=1, run_once=True, args=(lambda: 0,)),
-        lambda: q.add_task("t", _noop, interval=1, progress_callback=3),
+        (ConfigurationError, lambda: q.add_task("", _noop, interval=1)),
+        (ConfigurationError, lambda: q.add_task("t", _noop, interval=0)),
+        (ConfigurationError, lambda: q.add_task("t", _noop, interval=1, delay=-1)),
+        (HandlerRegistrationError, lambda: q.add_task("t", None, interval=1)),
+        (ConfigurationError, lambda: q.add_task("t", _noop, interval=1, args=[1])),
+        (ConfigurationError, lambda: q.add_task("t", _noop, interval=1, kwargs=[1])),
+        (ConfigurationError, lambda: q.add_task("t", _noop, interval=1, args=(threading.Lock(),))),
+        (
+            ConfigurationError,
+            lambda: q.add_task("t", _noop, interval=1, kwargs={"lock": threading.Lock()}),
+        ),
+        (
+            ConfigurationError,
+            lambda: q.add_task("t", _noop, interval=1, run_once=True, args=(lambda: 0,)),
+        ),
+        (HandlerRegistrationError, lambda: q.add_task("t", _noop, interval=1, progress_callback=3)),
     ]
-    for call in bad_calls:
-        with pytest.raises(ConfigurationError):
+    for error, call in bad_calls:
+        with pytest.raises(error):
             call()
     assert q.get_all_tasks(include_run_once=True) == []
     assert q.statistics().tasks == 0
@@ -233,7 +243,7 @@ def test_add_listener_needs_an_event(q, event) -> None:
 
 @pytest.mark.parametrize("callback", [None, 1, "cb"], ids=repr)
 def test_add_listener_needs_a_callable(q, callback) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(HandlerRegistrationError, match="listener callback"):
         q.add_listener(Event.JOB_STARTED, callback)
 
 

@@ -85,7 +85,10 @@ async def _async_handler(x: int, _job_id: str, _stop_event: threading.Event) -> 
         (_var_args_only, NOTHING),
         (_star_named_like_injection, NOTHING),
         (_positional_only, STOP_EVENT),  # a positional-only name is no keyword
-        (_plain_positional_only, Injection(("stop_event",), positions=(("stop_event", 1),))),
+        (
+            _plain_positional_only,
+            Injection(stop_event=("stop_event",), positions=(("stop_event", 1),)),
+        ),
         (_similar_names, NOTHING),
         # *job_id and **stop_event are no parameters of those names; **stop_event is **kwargs.
         (_star_named_like_plain, EVERYTHING),
