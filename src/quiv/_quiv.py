@@ -1006,8 +1006,10 @@ class Quiv:
     def wait_for_task(self, task_id: str, timeout: float | None = None) -> Job:
         """Block until the next job of a task ends and return it (quiv 1.4.0's).
 
-        That job is the one running (or asked for) now, else the next one made. A job
-        that is retried is followed to its last attempt, as ``wait_for_job`` does.
+        That job is the one running (or asked for) now, else the next one made; for a
+        one-off task whose run is already over, its last job. A job that is retried is
+        followed to its last attempt, as ``wait_for_job`` does. (For a repeating task whose
+        run may be over before the call, ``wait_for_job(run_task(task_id))`` is exact.)
         Raises ``TaskNotFoundError`` for an unknown task or one removed before its next
         job, ``TaskNotActiveError`` for a paused task with nothing under way or asked for,
         and ``WaitTimeoutError`` when ``timeout`` seconds pass first.
@@ -1024,7 +1026,15 @@ class Quiv:
             found.append(job_id)
             made.set()
 
-        job_id = self._scheduler.call(partial(self._scheduler.watch_task, task_id, _made))
+        try:
+            job_id = self._scheduler.call(partial(self._scheduler.watch_task, task_id, _made))
+        except TaskNotFoundError:
+            # A one-off task whose run is over (add_task, then wait_for_task, as quiv 1.4.0
+            # users write it: the job may have ended before the wait began): its last job.
+            rows = self._store.get_jobs(status=None, task_id=task_id, descending=True, limit=1)
+            if not rows:
+                raise
+            job_id = str(rows[0]["id"])
         if job_id is None:
             if not made.wait(timeout):
                 raise WaitTimeoutError(f"the next job of task {task_id}", timeout)

@@ -52,7 +52,7 @@ def test_plain_injected_names(q: Quiv) -> None:
         seen.update(job_id=job_id, stop_event=stop_event)
         progress_hook(step=1)
 
-    task_id = q.add_task("plain", handler, interval=60, progress_callback=progress)
+    task_id = q.add_task("plain", handler, run_once=True, progress_callback=progress)
     job = q.wait_for_task(task_id, timeout=WAIT)
     assert job.status == JobStatus.COMPLETED.value
     assert seen["job_id"] == job.id
@@ -63,13 +63,24 @@ def test_plain_injected_names(q: Quiv) -> None:
 def test_a_parameter_named_job_id_keeps_the_value_the_task_gives_it(q: Quiv) -> None:
     """A handler of quiv 0.4.0 days with its own ``job_id`` argument is not overridden."""
     got: list[object] = []
-    task_id = q.add_task("own", lambda job_id: got.append(job_id), interval=60, args=(7,))
+
+    def handler(job_id: object) -> None:
+        got.append(job_id)
+
+    task_id = q.add_task("own", handler, run_once=True, args=(7,))
     q.wait_for_task(task_id, timeout=WAIT)
-    other = q.add_task(
-        "own-kw", lambda job_id: got.append(job_id), interval=60, kwargs={"job_id": 8}
-    )
+    other = q.add_task("own-kw", handler, run_once=True, kwargs={"job_id": 8})
     q.wait_for_task(other, timeout=WAIT)
     assert got == [7, 8]
+
+
+def test_wait_for_task_right_after_adding_a_one_off_gets_its_job(q: Quiv) -> None:
+    """quiv 1.4.0's pattern: add a run-once task, then wait for it; its job may well be
+    over before the wait begins."""
+    for _ in range(20):
+        task_id = q.add_task("quick", lambda: 1, run_once=True)
+        time.sleep(0.002)
+        assert q.wait_for_task(task_id, timeout=WAIT).result == 1
 
 
 def test_a_handler_that_sets_its_own_stop_event_ends_cancelled(q: Quiv) -> None:

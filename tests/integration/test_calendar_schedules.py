@@ -439,8 +439,11 @@ def test_a_cron_run_held_up_by_a_full_pool(
         assert runs.times == [utc(2027, 1, 1, 3, 10)]  # once, not three times
     else:
         assert runs.times == []
-        assert jobs_of(q, task_id) == [("missed", utc(2027, 1, 1, 3, 10))]
+        # One record for the three slots, for the first of them; made when the pool freed.
+        assert jobs_of(q, task_id) == [("missed", utc(2027, 1, 1, 1))]
         (job,) = q.get_all_jobs(status=JobStatus.MISSED)
+        assert (job.started_at, job.ended_at) == (None, utc(2027, 1, 1, 3, 10))
+        assert job.duration_seconds == 0
         assert job.error_message == late
         missed.wait_for(1)
         assert missed.calls == [(task_id, "missed", late)]
@@ -570,7 +573,10 @@ def test_a_suspension_makes_one_cron_run_or_one_missed_record(make: Make, misfir
     else:
         assert runs.times == []
         (job,) = q.get_all_jobs()
-        assert (job.status, job.started_at) == ("missed", woke)
+        # Never started: recorded when it woke, for the first slot it slept through.
+        assert (job.status, job.started_at, job.ended_at) == ("missed", None, woke)
+        assert job.scheduled_for == utc(2027, 1, 1, 1)
+        assert job.duration_seconds == 0
         assert job.error_message is not None
         assert job.error_message.startswith("missed: 16800.000 s late")
     assert q.get_task(task_id).next_run_at == utc(2027, 1, 1, 6)
@@ -595,7 +601,10 @@ def test_a_wall_jump_forward_past_a_slot(make: Make, misfire: str) -> None:
         assert runs.times == [utc(2027, 1, 1, 1, 10)]
     else:
         assert runs.times == []
-        assert jobs_of(q, task_id) == [("missed", utc(2027, 1, 1, 1, 10))]
+        # The 01:00 slot, recorded missed at 01:10 when the jump was noticed.
+        assert jobs_of(q, task_id) == [("missed", utc(2027, 1, 1, 1))]
+        (job,) = q.get_all_jobs()
+        assert (job.started_at, job.ended_at) == (None, utc(2027, 1, 1, 1, 10))
     assert q.get_task(task_id).next_run_at == utc(2027, 1, 1, 2)
     advance(q, clock, 50 * 60 - 1)
     quiesce(q)
@@ -959,7 +968,10 @@ def test_resuming_an_at_task_whose_time_passed(make: Make, misfire: str) -> None
     else:
         assert runs.times == []
         (job,) = q.get_all_jobs()
-        assert (job.status, job.started_at) == ("missed", utc(2027, 1, 1, 2))
+        # Recorded at the resume, for its time an hour before.
+        assert (job.status, job.started_at, job.ended_at) == ("missed", None, utc(2027, 1, 1, 2))
+        assert job.scheduled_for == utc(2027, 1, 1, 1)
+        assert job.duration_seconds == 0
         assert job.error_message is not None
         assert job.error_message.startswith("missed: 3600.000 s late")
     assert q.get_all_tasks(include_run_once=True) == []

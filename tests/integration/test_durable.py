@@ -327,7 +327,8 @@ def test_runs_missed_while_stopped_follow_the_misfire_policy(
     second.start()
     quiesce(second)
 
-    new_jobs = [job for job in second.get_all_jobs() if job.started_at >= back]
+    # The jobs the second process made: all have ended, a missed one without starting.
+    new_jobs = [job for job in second.get_all_jobs() if job.ended_at and job.ended_at >= back]
     if misfire == "coalesce":
         # One run of each now, for all it missed: never a burst.
         assert runs.times == [back, back]
@@ -341,6 +342,8 @@ def test_runs_missed_while_stopped_follow_the_misfire_policy(
             [(hourly, "missed"), (cron, "missed")]
         )
         for job in new_jobs:
+            assert (job.started_at, job.ended_at, job.duration_seconds) == (None, back, 0)
+            assert job.scheduled_for < back
             assert job.error_message is not None
             assert "missed" in job.error_message
             assert "misfire='skip'" in job.error_message
