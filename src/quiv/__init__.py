@@ -1,4 +1,4 @@
-"""quiv: an in-process, threadpool-backed job scheduler for Python applications.
+"""an in-process, threadpool-backed job scheduler for Python applications.
 
 How the parts fit. ``Quiv`` (``_quiv``) is the façade: it validates every argument, owns the
 lifecycle, and hands each request to the ``Scheduler`` (``_scheduler``), whose single thread is

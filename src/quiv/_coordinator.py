@@ -57,7 +57,7 @@ class Coordinator:
                 try:
                     result = work()
                 except Exception:
-                    self._logger.exception("quiv: a round trip to the shared store failed")
+                    self._logger.exception("a round trip to the shared store failed")
                     result = None
                 self._post(partial(done, result))
             self._working = False

@@ -301,7 +301,7 @@ def _is_async_callable(func: object) -> bool:
 
 def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
     # Also the finalizer of a Quiv dropped or left running at exit: it must not refer to it.
-    scheduler.stop(0.0)
+    scheduler.stop(0.0, at_exit=True)
     listeners.close(1.0)
     store.close()
     deactivate(bridge)
@@ -413,17 +413,17 @@ class Quiv:
         try:
             recovery = self._store.recover(now)
         except Exception:  # the heartbeat tries again in a few seconds
-            self._logger.exception("quiv: recovery after dead processes failed")
+            self._logger.exception("recovery after dead processes failed")
             return
         if recovery.interrupted:
             self._logger.warning(
-                "quiv: %d job(s) left unfinished by a process that died are now 'interrupted': %s",
+                "%d job(s) left unfinished by a process that died are now 'interrupted': %s",
                 len(recovery.interrupted),
                 ", ".join(recovery.interrupted[:10]),
             )
         if recovery.tasks_deleted:
             self._logger.info(
-                "quiv: deleted %d task(s) without a key left by processes that died",
+                "deleted %d task(s) without a key left by processes that died",
                 recovery.tasks_deleted,
             )
 
@@ -666,7 +666,7 @@ class Quiv:
         self._send_add(task, first)
         if self._logger.isEnabledFor(logging.DEBUG):
             self._logger.debug(
-                "quiv: task %r (%s) added, %s, first run at %s",
+                "task %r (%s) added, %s, first run at %s",
                 task_name,
                 task.id,
                 schedule.describe()["description"],
@@ -685,7 +685,7 @@ class Quiv:
         unchanged = _same_schedule(stored, same.row())
         if stored["status"] == TaskStatus.FINISHED.value and unchanged:
             self._logger.info(
-                "quiv: task %r (%s) ran already; registering its key again does not run it "
+                "task %r (%s) ran already; registering its key again does not run it "
                 "again (give it a new time to)",
                 same.name,
                 same.id,
@@ -704,7 +704,7 @@ class Quiv:
             first = at if same.wall_timed else self._clock.monotonic() + (at - self._epoch())
         self._send_add(same, first, restored=True, replanned=not unchanged)
         self._logger.info(
-            "quiv: task %r (%s) restored from the store: %s, next run at %s",
+            "task %r (%s) restored from the store: %s, next run at %s",
             same.name,
             same.id,
             same.status.value,

@@ -231,7 +231,7 @@ class JobRunner:
             # job, such as JobCancelledError, is kept in its record, not logged as a failure.
             error = None if isinstance(exc, JobCancelledError) else describe(exc)
             self._logger.debug(
-                "quiv: job %s of task %r (%s) was stopped and raised %s on its way out",
+                "job %s of task %r (%s) was stopped and raised %s on its way out",
                 job.id,
                 task.name,
                 task.id,

@@ -192,6 +192,8 @@ class Scheduler:
         self._late_unreported = 0
         self._late_max = 0.0
         self._late_reported_at: float | None = None
+        # When the late starts held back since the last report are due to be summed up.
+        self._late_summary_at: float | None = None
         self._jobs_started = 0
         self._calendar_tasks = 0
         # Tasks whose planned run was already past when it was planned (an at= time in the
@@ -373,7 +375,7 @@ class Scheduler:
         with self._inline_lock:
             self._thread = start_thread(self._run, "quiv-scheduler")
 
-    def stop(self, timeout: float | None) -> list[str]:
+    def stop(self, timeout: float | None, *, at_exit: bool = False) -> list[str]:
         """Stop dispatching, set every running job's stop event, and wait for jobs to end.
 
         Waits up to ``timeout`` real seconds (None: without limit) for running jobs; the
@@ -414,24 +416,33 @@ class Scheduler:
             try:
                 self._inbox.popleft()()
             except Exception:
-                self._logger.exception("quiv scheduler: a command failed during shutdown")
+                self._logger.exception("scheduler thread: a command failed during shutdown")
         # The thread has exited: what is still in flight is the caller's to close.
+        self._report_late(None)
         abandoned = list(self._jobs.values())
         for job in abandoned:
+            if at_exit:  # dropped, or left running at exit: nothing was waited for
+                self._logger.warning(
+                    "job %s of task %r was still running when its Quiv was dropped or the "
+                    "interpreter exited without shutdown(); recording it as cancelled",
+                    job.id,
+                    job.task.name,
+                )
+                continue
             self._logger.warning(
-                "quiv: job %s of task %r did not stop within the shutdown timeout; "
+                "job %s of task %r did not stop within the shutdown timeout; "
                 "recording it as cancelled and leaving its daemon thread behind",
                 job.id,
                 job.task.name,
             )
+        for job in abandoned:
+            error = (
+                "still running when the process exited without shutdown()"
+                if at_exit
+                else "still running when shutdown gave up waiting for it"
+            )
             self._finish(
-                job,
-                Outcome(
-                    "cancel",
-                    self._epoch(),
-                    self._clock.monotonic(),
-                    error="still running when shutdown gave up waiting for it",
-                ),
+                job, Outcome("cancel", self._epoch(), self._clock.monotonic(), error=error)
             )
         self._workers.shutdown(0.0 if abandoned else timeout)
         if self._coordinator is not None:
@@ -456,7 +467,7 @@ class Scheduler:
                 try:
                     command()
                 except Exception:
-                    self._logger.exception("quiv scheduler: a command failed")
+                    self._logger.exception("scheduler thread: a command failed")
                 # Hold no reference to the last command while asleep: it may be the last
                 # thing keeping a dropped Quiv alive, whose finalizer then cannot run.
                 del command
@@ -474,7 +485,7 @@ class Scheduler:
                     deadline = self._turn()
                 except Exception:
                     # A defect must not end the thread: scheduling would stop unseen.
-                    self._logger.exception("quiv scheduler: a dispatch pass failed")
+                    self._logger.exception("scheduler thread: a dispatch pass failed")
                     deadline = self._clock.monotonic() + 0.1
             if self._barriers:
                 for barrier in self._barriers:
@@ -488,7 +499,7 @@ class Scheduler:
             try:
                 self._clock.wait(self._wake, deadline)
             except Exception:
-                self._logger.exception("quiv scheduler: waiting on the clock failed")
+                self._logger.exception("scheduler thread: waiting on the clock failed")
                 self._wake.wait(0.1)
             finally:
                 self._state.acquire()
@@ -510,6 +521,8 @@ class Scheduler:
             self._hand_off()
         if self._purge_at is not None and now >= self._purge_at and not self._purge_pending:
             self._purge()
+        if self._late_summary_at is not None and now >= self._late_summary_at:
+            self._report_late(now)
         deadline = self._next_deadline()
         if self._store.take_deferred() and self._store_nudge_at is None:
             self._store_nudge_at = now + COALESCE_SECONDS
@@ -532,8 +545,7 @@ class Scheduler:
         if abs(offset - self._wall_offset) <= WALL_DRIFT_SECONDS:
             return
         self._logger.info(
-            "quiv: the wall clock moved %+.3f s against the monotonic clock; "
-            "re-timing calendar runs",
+            "the wall clock moved %+.3f s against the monotonic clock; re-timing calendar runs",
             offset - self._wall_offset,
         )
         self._wall_offset = offset
@@ -545,6 +557,9 @@ class Scheduler:
         # While a purge is in flight its answer wakes the loop; an overdue purge deadline
         # must not make it spin meanwhile.
         deadline = None if self._purge_pending else self._purge_at
+        summary = self._late_summary_at
+        if summary is not None and (deadline is None or summary < deadline):
+            deadline = summary
         timeout = self._timeouts.peek()
         if timeout is not None and (deadline is None or timeout[0] < deadline):
             deadline = timeout[0]
@@ -603,7 +618,7 @@ class Scheduler:
                 claims.append((Claim(task.id, slot, task.next_run_at, job_id), due, late))
                 task.claiming = True
                 continue
-            self._start_due(task, due, late, now)
+            self._start_due(task, due, late, now, overdue=overdue)
             free -= 1
         if claims:
             self._send_claims(claims, wall)
@@ -621,11 +636,14 @@ class Scheduler:
             try:
                 self._record(job)
             except Exception:  # one job's trouble must not cost the others their records
-                self._logger.exception("quiv: could not record the start of job %s", job.id)
+                self._logger.exception("could not record the start of job %s", job.id)
 
-    def _start_due(self, task: TaskEntry, due: float, late: float, now: float) -> None:
+    def _start_due(
+        self, task: TaskEntry, due: float, late: float, now: float, *, overdue: bool = False
+    ) -> None:
         """Start the due run of ``task`` (``late`` seconds late), or skip it by its misfire
-        policy."""
+        policy. ``overdue``: its time had passed when it was planned (a run restored from a
+        durable store, an ``at=`` time in the past), so no worker held it up."""
         try:
             if (
                 task.settings.misfire is Misfire.SKIP
@@ -635,12 +653,20 @@ class Scheduler:
             ):
                 self._miss(task, late, now)
                 return
-            if late > LATE_START_WARNING_SECONDS:
+            if overdue and late > LATE_START_WARNING_SECONDS:
+                self._logger.info(
+                    "task %r (%s) runs now, %.3f s after its planned time, which had passed "
+                    "when it was planned (restored from the store, or an at= time in the past)",
+                    task.name,
+                    task.id,
+                    late,
+                )
+            elif late > LATE_START_WARNING_SECONDS:
                 self._late_start(task, late, now)
             self._dispatch(task, due)
         except Exception:
             # A defect must cost this one run, not the scheduler thread.
-            self._logger.exception("quiv: could not start a job of task %r", task.id)
+            self._logger.exception("could not start a job of task %r", task.id)
 
     # -- shared tasks: claims, and catching up with other processes ------------------------
 
@@ -670,7 +696,7 @@ class Scheduler:
                 self._answer(task, claim, due, late_base, answers)
             except Exception:
                 # One task's trouble must not strand the others of the batch.
-                self._logger.exception("quiv: could not handle the claim of task %r", task.id)
+                self._logger.exception("could not handle the claim of task %r", task.id)
                 task.claiming = False
                 if answers is not None and answers.get(task.id, GONE) is None:
                     self._store.put_task_values(task.values())  # hand the run back
@@ -724,7 +750,7 @@ class Scheduler:
                     else:
                         self._catch_up(task, rows[task_id])
                 except Exception:
-                    self._logger.exception("quiv: could not catch up with task %r", task_id)
+                    self._logger.exception("could not catch up with task %r", task_id)
 
         self._coordinator.submit(lambda: store.read_tasks(task_ids), done)
 
@@ -857,7 +883,7 @@ class Scheduler:
         )
         self._store.put_job_values(job.values())
         self._logger.warning(
-            "quiv: task %r (%s) skipped a run %.3f s late (misfire grace %g s)",
+            "task %r (%s) skipped a run %.3f s late (misfire grace %g s)",
             task.name,
             task.id,
             late,
@@ -900,23 +926,41 @@ class Scheduler:
         if self._late_reported_at is not None and (
             now - self._late_reported_at < LATE_START_SUMMARY_SECONDS
         ):
+            # Held back: summed up when the window ends, with or without another one.
+            if self._late_summary_at is None:
+                self._late_summary_at = self._late_reported_at + LATE_START_SUMMARY_SECONDS
             return
         if self._late_unreported == 1:
             self._logger.warning(
-                "quiv: task %r (%s) starts %.3f s late: all %d workers were busy, or the "
-                "process was suspended",
+                "task %r (%s) starts %.3f s late: %s",
                 task.name,
                 task.id,
                 late,
-                self.pool_size,
+                self._why_late(),
             )
+            self._late_reported_at = now
+            self._late_unreported = 0
+            self._late_max = 0.0
         else:
+            self._report_late(now)
+
+    def _why_late(self) -> str:
+        workers = (
+            "the one worker was" if self.pool_size == 1 else f"all {self.pool_size} workers were"
+        )
+        return f"{workers} busy, or the process was suspended"
+
+    def _report_late(self, now: float | None) -> None:
+        """Log the late starts held back since the last report, if any (``now``: the
+        monotonic time of the report; None at shutdown)."""
+        self._late_summary_at = None
+        if self._late_unreported:
             self._logger.warning(
-                "quiv: %d job starts were late (up to %.3f s): all %d workers were busy, or "
-                "the process was suspended",
+                "%d job start%s late (up to %.3f s): %s",
                 self._late_unreported,
+                " was" if self._late_unreported == 1 else "s were",
                 self._late_max,
-                self.pool_size,
+                self._why_late(),
             )
         self._late_reported_at = now
         self._late_unreported = 0
@@ -955,7 +999,7 @@ class Scheduler:
             # nothing has changed yet. The job's own commands queue behind this one.
             on_worker = self._submit(job)
         except RuntimeError as exc:
-            self._logger.error("quiv: cannot start task %r: %s; retrying in 1 s", task.id, exc)
+            self._logger.error("cannot start task %r: %s; retrying in 1 s", task.id, exc)
             retry = self._plan_now(self._clock.monotonic() + 1.0, keep_slot=True, task=task)
             self._apply(task, retry)
             return
@@ -1039,7 +1083,7 @@ class Scheduler:
         if not job.timed_out:
             job.timed_out = True
             self._logger.warning(
-                "quiv: job %s of task %r ran past its %.3f s timeout; stopping it",
+                "job %s of task %r ran past its %.3f s timeout; stopping it",
                 job.id,
                 job.task.name,
                 job.task.settings.timeout,
@@ -1050,7 +1094,7 @@ class Scheduler:
         job.unresponsive = True
         self._store.put_job_values(job.values())
         self._logger.warning(
-            "quiv: job %s of task %r ignores its stop event %.0f s after its timeout; its "
+            "job %s of task %r ignores its stop event %.0f s after its timeout; its "
             "worker stays busy until the handler returns (Python cannot stop a thread)",
             job.id,
             job.task.name,
@@ -1162,7 +1206,7 @@ class Scheduler:
         if retry_at is not None:
             assert task.settings.retry is not None
             self._logger.warning(
-                "quiv: job %s of task %r (%s) raised %s: %s; attempt %d of %d, retrying in %.3g s",
+                "job %s of task %r (%s) raised %s: %s; attempt %d of %d, retrying in %.3g s",
                 job.id,
                 task.name,
                 task.id,
@@ -1174,7 +1218,7 @@ class Scheduler:
             )
             return
         self._logger.error(
-            "quiv: job %s of task %r (%s) raised %s",
+            "job %s of task %r (%s) raised %s",
             job.id,
             task.name,
             task.id,
@@ -1246,7 +1290,7 @@ class Scheduler:
             try:
                 callback()
             except Exception:
-                self._logger.exception("quiv: a waiter of job %s failed", job.id)
+                self._logger.exception("a waiter of job %s failed", job.id)
         job.on_end.clear()
         if self._purge_at is None:
             self._purge_at = ended_mono + self._retention
@@ -1462,7 +1506,7 @@ class Scheduler:
             task.schedule = new.schedule
             self._calendar_tasks += int(task.wall_timed) - int(before)
             self._logger.info(
-                "quiv: task %r (%s) registered again with a new schedule: %s",
+                "task %r (%s) registered again with a new schedule: %s",
                 task.name,
                 task.id,
                 new.schedule.describe()["description"],
@@ -1673,7 +1717,7 @@ class Scheduler:
                 if not self._collecting(partial(work, *args), events):
                     return False
             except Exception:  # as on the scheduler thread: logged, and the thread goes on
-                self._logger.exception("quiv scheduler: a command failed")
+                self._logger.exception("scheduler thread: a command failed")
             deadline, asleep_until = self._next_deadline(), self._sleep_until
             wake = bool(self._on_loop) or (
                 deadline is not None and (asleep_until is None or deadline < asleep_until)
@@ -1720,7 +1764,7 @@ class Scheduler:
         """Cancel jobs of this process that another process asked to cancel."""
         for job_id in job_ids:
             if self.cancel_job(job_id):
-                self._logger.info("quiv: job %s cancelled at another process's request", job_id)
+                self._logger.info("job %s cancelled at another process's request", job_id)
 
     def cancel_job(self, job_id: str) -> bool:
         """Stop a running job (its stop event, and asyncio cancellation on the main loop) or

@@ -285,10 +285,10 @@ _TASK_DEFAULTS = _defaults(_task_table)
 _ABSENT: Any = object()
 _TASK_NAMES = [column.name for column in _task_table.c]
 if tuple(_TASK_NAMES) != TASK_COLUMNS:  # TaskEntry.values() writes them in this order
-    raise RuntimeError(f"quiv: the task table's columns {_TASK_NAMES} are not TASK_COLUMNS")
+    raise RuntimeError(f"the task table's columns {_TASK_NAMES} are not TASK_COLUMNS")
 _JOB_NAMES = tuple(column.name for column in _job_table.c)
 if _JOB_NAMES != JOB_COLUMNS or _JOB_NAMES[0] != "id":  # JobEntry.values() writes these
-    raise RuntimeError(f"quiv: the job table's columns {_JOB_NAMES} are not JOB_COLUMNS")
+    raise RuntimeError(f"the job table's columns {_JOB_NAMES} are not JOB_COLUMNS")
 _TASK_ID = _TASK_NAMES.index("id")
 _TASK_STATUS = _TASK_NAMES.index("status")
 _TASK_NEXT_RUN = _TASK_NAMES.index("next_run_at")
@@ -802,7 +802,7 @@ class Store:
                     # Taken for dead (silent too long: a stalled process, a clock jump):
                     # the others have closed what it had. Register again, and go on.
                     self._logger.warning(
-                        "quiv: node %s was taken for dead by another process; it registers "
+                        "node %s was taken for dead by another process; it registers "
                         "again (its unfinished jobs may have been ended 'interrupted')",
                         self.node,
                     )
@@ -840,7 +840,7 @@ class Store:
             self.on_tasks_freed(recovery.tasks_freed)
         if recovery.interrupted or recovery.tasks_deleted:
             self._logger.warning(
-                "quiv: a process sharing this store died: %d of its jobs are now "
+                "a process sharing this store died: %d of its jobs are now "
                 "'interrupted', %d of its tasks without a key deleted",
                 len(recovery.interrupted),
                 recovery.tasks_deleted,
@@ -1102,7 +1102,7 @@ class Store:
                     )
                 )
             self._logger.warning(
-                "quiv: took over task %s from node %s, whose lease expired",
+                "took over task %s from node %s, whose lease expired",
                 task_id,
                 row["lease_node"],
             )
