@@ -1169,7 +1169,10 @@ class Scheduler:
             )
         job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
         if outcome.exc is not None:
-            self._log_failure(job, outcome, retry_at)
+            try:
+                self._log_failure(job, outcome, retry_at)
+            except Exception:  # a logging handler that raises must not strand the job
+                outcome.exc = None
         regular = None
         if task.state is TaskState.RUNNING and not task.run_once and not self._stopping:
             regular = self._next_regular(task, job, outcome)
