@@ -421,19 +421,35 @@ def test_run_on_main_from_an_async_handler_without_a_main_loop_raises(quiv) -> N
     assert isinstance(outcome[0], RuntimeError), outcome
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def test_listeners_stay_off_an_async_handlers_loop(quiv) -> None:
+    # Without a main loop, listeners run where quiv 0.4.0 ran them: never on the temporary
+    # loop an async handler runs on, even though its progress hook was called from there.
     q = quiv()
     q.start()
-    recorder = Recorder()
-    q.add_listener(Event.TASK_PAUSED, recorder)
+    seen: list[tuple[Event, threading.Thread, asyncio.AbstractEventLoop | None]] = []
+
+    def listener(event: Event, *_args: object) -> None:
+        seen.append((event, threading.current_thread(), _running_loop()))
+
+    q.add_listener(Event.TASK_PAUSED, listener)
+    q.add_listener(Event.JOB_COMPLETED, listener)
     reported = threading.Event()
+    handler_side: list[tuple[threading.Thread, asyncio.AbstractEventLoop]] = []
 
     async def handler(_progress_hook) -> None:
+        handler_side.append((threading.current_thread(), asyncio.get_running_loop()))
         _progress_hook(50)
         reported.set()
         # Keep this loop running until the listener was called, wherever that happens.
         for _ in range(int(WAIT * 100)):
-            if len(recorder):
+            if seen:
                 break
             await asyncio.sleep(0.01)
 
@@ -441,8 +457,14 @@ def test_listeners_stay_off_an_async_handlers_loop(quiv) -> None:
     q.add_task("async", handler, interval=60, run_once=True, progress_callback=lambda p: None)
     assert reported.wait(WAIT)
     q.pause_task(other)
-    recorder.wait_for(1)
-    assert recorder.threads[0].name == "quiv-events"
+    # A task event: on the caller's thread, before pause_task returned.
+    assert seen == [(Event.TASK_PAUSED, threading.current_thread(), None)]
+    # The async job's end: on the worker that ran it, once the handler's loop is gone.
+    wait_until(lambda: len(seen) == 2, WAIT)
+    ((handler_thread, handler_loop),) = handler_side
+    assert seen[1] == (Event.JOB_COMPLETED, handler_thread, None)
+    assert handler_thread.name.startswith("quiv-worker")
+    assert handler_loop.is_closed()
 
 
 def test_progress_callback_base_exception_is_not_raised_into_the_handler(quiv) -> None:

@@ -120,10 +120,17 @@ def test_no_worker_thread_to_be_had_changes_nothing_and_is_retried(
     assert quiesce(q).jobs_started == 1
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def test_a_loop_run_inside_a_sync_handler_is_never_taken_for_the_main_loop(quiv) -> None:
     q = quiv()
     where = Recorder()
-    q.add_listener(Event.JOB_COMPLETED, lambda *_: where())
+    q.add_listener(Event.JOB_COMPLETED, lambda _e, task, _j: where(task.task_name, _running_loop()))
     done = threading.Event()
 
     def handler() -> None:
@@ -140,7 +147,10 @@ def test_a_loop_run_inside_a_sync_handler_is_never_taken_for_the_main_loop(quiv)
     assert done.wait(WAIT)
     where.wait_for(2)
     assert q._bridge.loop is None
-    assert {thread.name for thread in where.threads} == {"quiv-events"}
+    # No main loop: each job's end goes to its own worker thread, on no loop (the handler's
+    # loop, closed by then, would have swallowed the second one).
+    assert sorted(where.calls) == [("other", None), ("uses-asyncio-run", None)]
+    assert all(thread.name.startswith("quiv-worker") for thread in where.threads)
 
 
 def test_add_task_after_shutdown_is_refused_and_leaves_nothing(quiv) -> None:
