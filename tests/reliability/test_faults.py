@@ -135,26 +135,36 @@ def test_a_blocking_progress_callback_stalls_neither_handler_nor_scheduler(
     assert_invariants(q, tracker)
 
 
-def test_a_blocking_listener_stalls_nothing_and_shutdown_keeps_its_bound(
+def test_a_blocking_listener_holds_only_its_worker_and_shutdown_keeps_its_bound(
     quiv, gate, tracker
 ) -> None:
+    # As in quiv 0.4.0, a job's listeners run on the worker that ran it: a listener that
+    # blocks holds that worker. The scheduler thread and the other workers go on.
     leaks = Leaks()
     q = quiv(pool_size=2, history_retention_seconds=10**9)
     release = gate()
-    entered = threading.Event()
+    entered, returned = threading.Event(), threading.Event()
+    held: list[tuple[str, threading.Thread]] = []
 
-    def listener(*_args: object) -> None:
-        # The first call blocks: as in quiv 0.4.0 it holds the worker that delivers it,
-        # and nothing else (the scheduler thread, the other worker, the next runs).
-        if not entered.is_set():
-            entered.set()
-            release.wait(WAIT)
+    def listener(_event: Event, _task: object, job) -> None:
+        if job.task_name != "blocked" or entered.is_set():
+            return
+        held.append((job.id, threading.current_thread()))
+        entered.set()
+        release.wait(WAIT)
+        returned.set()
 
     q.add_listener(Event.JOB_COMPLETED, listener)
+    q.add_task("blocked", tracker.handler("blocked"), interval=3600, run_once=True)
     task_id = q.add_task("t", tracker.handler("t"), interval=0.01)
     q.start()
     assert entered.wait(WAIT)
-    wait_until(lambda: tracker.calls("t") >= 20, WAIT)
+    ((job_id, thread),) = held
+    assert thread.name.startswith("quiv-worker")
+    assert q.get_job(job_id).status == JobStatus.COMPLETED  # its end was recorded first
+    before = tracker.calls("t")
+    wait_until(lambda: tracker.calls("t") >= before + 20, WAIT)
+    assert not returned.is_set()  # its worker was held all along
     q.pause_task(task_id)
     quiesce(q)
     assert_invariants(q, tracker)
