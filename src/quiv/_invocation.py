@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -100,6 +101,15 @@ def inspect_handler(func: Callable[..., Any]) -> Injection:
 _cache: weakref.WeakKeyDictionary[Callable[..., Any], Injection] = weakref.WeakKeyDictionary()
 
 
+def _bound_keywords(func: object) -> set[str]:
+    """The keywords that ``functools.partial`` layers around ``func`` bind."""
+    bound: set[str] = set()
+    while isinstance(func, functools.partial):
+        bound.update(func.keywords)
+        func = func.func
+    return bound
+
+
 def _inspect(func: Callable[..., Any]) -> Injection:
     try:
         parameters = inspect.signature(func).parameters.values()
@@ -109,11 +119,14 @@ def _inspect(func: Callable[..., Any]) -> Injection:
     positions: list[tuple[str, int]] = []
     var_keyword = False
     index = 0
+    bound = _bound_keywords(func)
     for parameter in parameters:
         kind = parameter.kind
         if kind is inspect.Parameter.VAR_KEYWORD:
             var_keyword = True
         elif kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            if parameter.name in PLAIN and parameter.name in bound:
+                continue  # a value the application bound (functools.partial) stays its own
             names.append(parameter.name)
             if parameter.name in PLAIN:
                 keyword_only = kind is inspect.Parameter.KEYWORD_ONLY

@@ -33,6 +33,7 @@ from ._entries import (
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
+from ._logging import NeverRaising
 from ._machines import TaskState
 from ._preview import check_count, run_times, upcoming_runs
 from ._schedule import (
@@ -367,9 +368,11 @@ class Quiv:
                 f"clock must have monotonic(), now() and wait() (see quiv.testing), got {clock!r}"
             )
         self.config = config
-        # A LoggerAdapter has every method quiv calls; it is passed on as a Logger.
+        # Every log call of quiv goes through NeverRaising (an adapter has every method
+        # quiv calls; it is passed on as a Logger).
         self._logger = cast(
-            logging.Logger, logger if logger is not None else logging.getLogger("Quiv")
+            logging.Logger,
+            NeverRaising(logger if logger is not None else logging.getLogger("Quiv")),
         )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._epoch = epoch_seconds(self._clock)

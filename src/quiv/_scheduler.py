@@ -188,17 +188,19 @@ class Scheduler:
         self._purge_at: float | None = None
         self._purge_pending = False
         self._running = 0
-        self._late_starts = 0
-        self._late_unreported = 0
-        self._late_max = 0.0
+        # Late starts: all of them, and those not yet reported (how many, the latest).
+        self._late_starts, self._late_unreported, self._late_max = 0, 0, 0.0
+        # When the late starts were last reported, and when those held back since are due
+        # to be summed up.
         self._late_reported_at: float | None = None
-        # When the late starts held back since the last report are due to be summed up.
         self._late_summary_at: float | None = None
         self._jobs_started = 0
         self._calendar_tasks = 0
         # Tasks whose planned run was already past when it was planned (an at= time in the
         # past): late from that time, not from start(). Cleared by the next plan.
         self._overdue: set[str] = set()
+        # Shared tasks whose claimed run was overdue in that sense (see _dispatch_due).
+        self._overdue_claims: set[str] = set()
         self._wall_offset = 0.0  # wall minus monotonic clock, when last looked at
         self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
@@ -578,7 +580,9 @@ class Scheduler:
             if task.claiming and self._tasks.get(task.id) is task:
                 task.claiming = False
                 task.claimed_job = job_id
-                self._start_due(task, due, late_base + now, now)
+                overdue = task.id in self._overdue_claims
+                self._overdue_claims.discard(task.id)
+                self._start_due(task, due, late_base + now, now, overdue=overdue)
                 task.claimed_job = None
             free = self.pool_size - self._running
         if free <= 0:
@@ -617,6 +621,8 @@ class Scheduler:
                 slot = task.slot if regular else None
                 claims.append((Claim(task.id, slot, task.next_run_at, job_id), due, late))
                 task.claiming = True
+                if overdue:
+                    self._overdue_claims.add(task_id)
                 continue
             self._start_due(task, due, late, now, overdue=overdue)
             free -= 1
@@ -1412,6 +1418,7 @@ class Scheduler:
         task.state = state
         self._timeline.cancel(task.id)
         self._overdue.discard(task.id)
+        self._overdue_claims.discard(task.id)
         del self._tasks[task.id]
         if task.waiters and task.job is None:  # no job of it will come
             waiters, task.waiters = task.waiters, None

@@ -92,6 +92,36 @@ def test_a_logging_handler_that_raises_does_not_leave_the_job_running(quiv, cloc
     assert [job.status for job in q.get_all_jobs()] == [JobStatus.FAILED]
 
 
+def test_a_logging_handler_that_raises_does_not_break_shutdown(quiv) -> None:
+    """Shutdown logs a warning for a job that ignores its stop event: a raising handler
+    must cost that line, not the job's record, the shutdown or the worker's release."""
+
+    class Exploding(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise RuntimeError("log sink down")
+
+    logger = logging.getLogger("quiv.test.exploding-at-shutdown")
+    logger.propagate = False
+    logger.addHandler(Exploding())
+    q = quiv(pool_size=1, logger=logger)
+    q.start()
+    release = threading.Event()
+    started = threading.Event()
+
+    def stubborn() -> None:
+        started.set()
+        release.wait(WAIT)
+
+    q.add_task("stubborn", stubborn, interval=60, run_once=True)
+    assert started.wait(WAIT)
+    assert len(q.get_all_jobs(status="running")) == 1
+    try:
+        q.shutdown(timeout=0.1)  # must return, not raise the handler's error
+        assert q.lifecycle.value == "stopped"
+    finally:
+        release.set()
+
+
 def test_no_worker_thread_to_be_had_changes_nothing_and_is_retried(
     quiv, clock, monkeypatch
 ) -> None:

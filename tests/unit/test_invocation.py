@@ -431,3 +431,15 @@ def test_run_here_inside_a_running_loop_propagates_the_exception() -> None:
     with pytest.raises(_Boom) as info:
         _nested(_fail(error))
     assert info.value is error
+
+
+def test_a_plain_name_bound_by_a_partial_keeps_its_bound_value() -> None:
+    """The application bound that value; a 1.4.0 injection must not replace it."""
+
+    def handler(job_id: str, stop_event: object = None, _job_id: str = "") -> None: ...
+
+    injection = inspect_handler(functools.partial(handler, job_id="mine"))
+    assert injection.job_id == ("_job_id",)
+    assert injection.stop_event == ("stop_event",)
+    nested = functools.partial(functools.partial(handler, stop_event=1), job_id="x")
+    assert inspect_handler(nested).stop_event == ()
