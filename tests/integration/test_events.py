@@ -288,3 +288,19 @@ def test_a_listener_raising_system_exit_is_harmless(q) -> None:
     # Either the next listener is called, or the dispatcher thread is gone for good.
     wait_until(lambda: len(after) or not dispatcher[0].is_alive(), WAIT)
     assert len(after) == 1
+
+
+def test_a_queued_run_cancelled_by_cancel_job_never_started(q) -> None:
+    release = threading.Event()
+    cancelled = Recorder()
+    q.add_listener(Event.JOB_CANCELLED, cancelled)
+    task_id = q.add_task("t", lambda: release.wait(WAIT), interval=60)
+    wait_until(lambda: q.get_task(task_id).status == TaskStatus.RUNNING.value)
+    queued = q.run_task(task_id)
+    assert q.cancel_job(queued)
+    release.set()
+    job = q.get_job(queued)
+    assert (job.status, job.started_at, job.duration_seconds) == ("cancelled", None, 0)
+    assert job.error_message == "cancelled before it started: cancel_job was called"
+    # The event says the same as the record, delivered before cancel_job returned.
+    assert cancelled.calls[0][2] == job
