@@ -107,6 +107,25 @@ def check_number(
     return number
 
 
+def check_text(name: str, value: object, *, limit: int | None = None) -> str:
+    """Return ``value`` if it is text every store can keep, else raise ``ConfigurationError``
+    naming ``name``: a non-empty ``str`` (not only spaces), of at most ``limit`` characters,
+    with no NUL character (PostgreSQL refuses it) and no lone surrogate (no UTF-8 for it)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{name} must be a non-empty str, got {value!r}")
+    if limit is not None and len(value) > limit:
+        raise ConfigurationError(
+            f"{name} must be at most {limit} characters, got {len(value)}: {value[:40]!r}..."
+        )
+    if "\x00" in value:
+        raise ConfigurationError(f"{name} must not contain NUL characters, got {value!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it
+        raise ConfigurationError(f"{name} must be valid Unicode text: {exc}") from exc
+    return value
+
+
 def validate_config(config: QuivConfig) -> tzinfo:
     """Check every field of ``config``; return the resolved display time zone."""
     pool_size = config.pool_size

@@ -19,6 +19,7 @@ the schema once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -102,7 +103,11 @@ def open_database(url: object, metadata: Any) -> Database:
             "(UPDATE ... RETURNING); use a newer Python build, or PostgreSQL",
         )
     try:
-        engine = _sqlite_engine(target, private=False) if kind == "sqlite" else _pg_engine(target)
+        if kind == "sqlite":
+            _create_private_file(target)
+            engine = _sqlite_engine(target, private=False)
+        else:
+            engine = _pg_engine(target)
     except Exception as exc:
         raise DatabaseInitializationError(location, exc) from exc
     database = Database(engine, kind, location, path=target if kind == "sqlite" else None)
@@ -130,14 +135,25 @@ def _parse(url: object) -> tuple[Kind, str]:
         return "sqlite", os.path.abspath(url)
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigurationError(f"database_url {url!r} is not a URL: {exc}") from exc
+        port = parsed.port  # parsed lazily: a malformed one raises only when read
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(
+            f"database_url {_hidden(url)!r} is not a URL quiv can use: {exc}"
+        ) from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
             raise ConfigurationError(
                 "database_url: an in-memory SQLite database can neither outlive the process "
                 "nor be shared; leave database_url unset for a private one"
+            )
+        if parsed.query:
+            raise ConfigurationError(
+                f"database_url: SQLite URL options are not supported (got "
+                f"{'&'.join(sorted(parsed.query))}): quiv opens its file read-write with its "
+                "own settings; give 'sqlite:///path' alone"
             )
         return "sqlite", os.path.abspath(parsed.database)
     if backend in ("postgresql", "postgres"):
@@ -148,6 +164,24 @@ def _parse(url: object) -> tuple[Kind, str]:
             )
         return "postgresql", parsed.set(drivername="postgresql+psycopg").render_as_string(False)
     raise ConfigurationError(f"database_url must be {allowed}; got the {backend!r} kind")
+
+
+def _hidden(url: str) -> str:
+    """``url`` without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+def _create_private_file(path: str) -> None:
+    """Create a durable SQLite file readable by its owner only (0600): it holds task
+    arguments, results and errors. SQLite gives its -wal and -shm files the same mode. A
+    file that exists keeps the mode its owner gave it."""
+    # There already, or another worker created it a moment ago: nothing to do.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _open_private(metadata: Any) -> Database:

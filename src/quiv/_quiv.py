@@ -20,7 +20,13 @@ from typing import Any, TypeVar, cast
 from ._arguments import ArgumentCodec
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock, epoch_seconds
-from ._config import MIN_INTERVAL_SECONDS, QuivConfig, check_number, validate_config
+from ._config import (
+    MIN_INTERVAL_SECONDS,
+    QuivConfig,
+    check_number,
+    check_text,
+    validate_config,
+)
 from ._entries import (
     Row,
     TaskEntry,
@@ -155,9 +161,7 @@ def _task_change(
     """``update_task``'s arguments, checked as ``add_task`` checks them, as a change."""
     new_name = None
     if name is not UNSET:
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigurationError(f"task_name must be a non-empty str, got {name!r}")
-        new_name = name
+        new_name = check_text("task_name", name)
     schedule: Schedule | None = None
     current = entry.schedule
     if interval is not UNSET or fixed is not UNSET:
@@ -400,6 +404,7 @@ class Quiv:
             self._store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
         self._lifecycle = Lifecycle.CREATED
         self._lifecycle_lock = threading.Lock()
+        self._stopped = threading.Event()  # set once shutdown() has done its work
         self._finalizer = weakref.finalize(
             self, _close, self._scheduler, self._listeners, self._store, self._bridge
         )
@@ -459,7 +464,8 @@ class Quiv:
         self.start()
 
     def shutdown(self, *, timeout: float | _Default | None = DEFAULT) -> None:
-        """Stop the scheduler; idempotent.
+        """Stop the scheduler; idempotent. A call made while another thread's shutdown is
+        under way waits for that one to finish (up to this call's own bound).
 
         Sets the stop event of every running job, stops scheduling, waits up to ``timeout``
         seconds (None: without limit) for running jobs to return, hands pending events to
@@ -481,6 +487,10 @@ class Quiv:
             )
         with self._lifecycle_lock:
             if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+                # Another thread is stopping it (an atexit hook and a lifespan, say): this
+                # call returns when that one has, or after its own bound.
+                bound = None if timeout is None else timeout + max(timeout, 1.0) + 1.0
+                self._stopped.wait(bound)
                 return
             self._lifecycle = Lifecycle.STOPPING
         deactivate(self._bridge)
@@ -496,6 +506,7 @@ class Quiv:
                 finally:
                     self._finalizer.detach()
                     self._lifecycle = Lifecycle.STOPPED
+                    self._stopped.set()
         self._logger.info("quiv stopped")
 
     def stop(self, *, timeout: float | _Default | None = DEFAULT) -> None:
@@ -588,12 +599,7 @@ class Quiv:
             run_once = run_once and at is None  # an at= time runs once by itself
         if max_retries is not None or retry_backoff is not None:
             retries = _retry_shortcut(retries, max_retries, retry_backoff)
-        if not isinstance(task_name, str) or not task_name.strip():
-            raise ConfigurationError(f"task_name must be a non-empty str, got {task_name!r}")
-        try:
-            task_name.encode("utf-8")
-        except UnicodeEncodeError as exc:  # a lone surrogate: no database can store it
-            raise ConfigurationError(f"task_name must be valid Unicode text: {exc}") from exc
+        check_text("task_name", task_name)
         if not callable(func):
             raise HandlerRegistrationError("func", func)
         delay = check_number("delay", delay)
@@ -614,10 +620,8 @@ class Quiv:
         misfire_policy = check_misfire(misfire)
         grace = check_number("misfire_grace", misfire_grace)
         jitter = check_number("jitter", jitter)
-        if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 200):
-            raise ConfigurationError(
-                f"key must be a non-empty str of at most 200 characters, got {key!r}"
-            )
+        if key is not None:
+            check_text("key", key, limit=200)
         if scope not in ("deployment", "process"):
             raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
         shared = key is not None and scope == "deployment" and self._store.durable

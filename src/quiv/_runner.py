@@ -21,7 +21,7 @@ from ._invocation import resolve_awaitable, run_coroutine_here
 from .exceptions import JobCancelledError
 from .models import Event
 
-__all__ = ["RESULT_LIMIT_BYTES", "JobRunner", "Outcome"]
+__all__ = ["ERROR_LIMIT_CHARACTERS", "RESULT_LIMIT_BYTES", "JobRunner", "Outcome", "describe"]
 
 RESULT_LIMIT_BYTES = 64 * 1024
 
@@ -42,17 +42,27 @@ class Outcome:
     exc: BaseException | None = None
 
 
+ERROR_LIMIT_CHARACTERS = 64 * 1024
+
+
 def describe(exc: BaseException) -> str:
     """The error message stored for a failed job: ``str(exc)``, else the exception's type.
 
-    Lone surrogates (file names decoded with surrogateescape) are escaped: the message must
-    be text a database can store.
+    Made storable text: lone surrogates (file names decoded with surrogateescape) and NUL
+    characters (which PostgreSQL refuses) are escaped, and a message over 64 Ki characters
+    is cut there, with a note of how long it was (results are capped alike).
     """
     try:
         text = str(exc) or type(exc).__name__
     except Exception:  # a __str__ that raises
         return type(exc).__name__
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    if len(text) > ERROR_LIMIT_CHARACTERS:
+        text = (
+            f"{text[:ERROR_LIMIT_CHARACTERS]}... [cut: the message had {len(text):,} characters, "
+            f"over the {ERROR_LIMIT_CHARACTERS:,} kept]"
+        )
+    return text
 
 
 def encode_result(value: Any) -> tuple[str | None, str | None]:

@@ -195,7 +195,7 @@ def test_unknown_job_ids_to_cancel_are_false(prepared) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", [LONG, "x", " padded ", "ünï©ødé ✓", "a\x00b"], ids=["long", "1", "pad", "uni", "nul"]
+    "name", [LONG, "x", " padded ", "ünï©ødé ✓"], ids=["long", "1", "pad", "uni"]
 )
 def test_unusual_but_valid_names_round_trip(prepared, name) -> None:
     q, _ = prepared

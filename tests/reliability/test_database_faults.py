@@ -1,0 +1,141 @@
+"""Issue #16's cases that need no outage: text a store cannot keep, file modes, URLs quiv
+cannot use, unbounded messages, and a shutdown called twice at once. Each runs on SQLite and
+on PostgreSQL where a database is involved."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from quiv import ConfigurationError, JobStatus, Quiv
+from quiv._runner import ERROR_LIMIT_CHARACTERS
+
+WAIT = 20.0
+MakeQuiv = Callable[..., Quiv]
+
+
+# -- 4 and 10: text no store can keep is refused at the call -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("task_name", "abc\x00def", "NUL"),
+        ("key", "abc\x00def", "NUL"),
+        ("key", "bad\udcffkey", "valid Unicode"),
+        ("task_name", "bad\udcffname", "valid Unicode"),
+    ],
+)
+def test_text_a_store_cannot_keep_is_refused_at_the_call(
+    durable_url: str, quiv: MakeQuiv, field: str, value: str, says: str
+) -> None:
+    q = quiv(database_url=durable_url)
+    arguments: dict[str, Any] = {"task_name": "t", "key": "k"}
+    arguments[field] = value
+    with pytest.raises(ConfigurationError, match=says):
+        q.add_task(func=lambda: None, interval=60, **arguments)
+    assert q.get_all_tasks(include_run_once=True) == []
+
+
+def test_a_nul_in_a_handlers_error_is_escaped_and_the_job_kept(
+    durable_url: str, quiv: MakeQuiv
+) -> None:
+    q = quiv(database_url=durable_url)
+    q.start()
+
+    def handler() -> None:
+        raise ValueError("abc\x00def")
+
+    task_id = q.add_task("nul", handler, run_once=True)
+    job = q.wait_for_task(task_id, timeout=WAIT)
+    assert job.status == JobStatus.FAILED.value
+    stored = q.get_job(job.id)  # read back from the database, not from memory
+    assert stored.error_message == "abc\\x00def"
+
+
+# -- 12: an error message is capped like a result ---------------------------------------------
+
+
+def test_a_huge_error_message_is_cut(durable_url: str, quiv: MakeQuiv) -> None:
+    q = quiv(database_url=durable_url)
+    q.start()
+
+    def handler() -> None:
+        raise ValueError("x" * 5_000_000)
+
+    job = q.wait_for_task(q.add_task("big", handler, run_once=True), timeout=WAIT)
+    message = q.get_job(job.id).error_message
+    assert message is not None
+    assert message.startswith("x" * 1000)
+    assert len(message) < ERROR_LIMIT_CHARACTERS + 200
+    assert "the message had 5,000,000 characters" in message
+
+
+# -- 8: a durable SQLite file is its owner's alone ---------------------------------------------
+
+
+def test_durable_sqlite_files_are_created_0600(tmp_path: Any, quiv: MakeQuiv) -> None:
+    path = tmp_path / "quiv.db"
+    q = quiv(database_url=f"sqlite:///{path}")
+    q.add_task("t", lambda: None, interval=60, key="k")
+    q.start()
+    q.get_all_tasks()  # the writer has written: the write-ahead log exists
+    for name in ("quiv.db", "quiv.db-wal", "quiv.db-shm"):
+        file = tmp_path / name
+        assert file.exists(), name
+        assert stat.S_IMODE(os.stat(file).st_mode) == 0o600, name
+
+
+def test_an_existing_file_keeps_the_mode_its_owner_gave_it(tmp_path: Any, quiv: MakeQuiv) -> None:
+    path = tmp_path / "shared.db"
+    path.touch(mode=0o640)
+    os.chmod(path, 0o640)
+    quiv(database_url=str(path))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o640
+
+
+# -- 10: URLs quiv cannot use are configuration errors -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://u:secret@[::1:99999/x", "not a URL quiv can use"),
+        ("postgresql://u:secret@localhost:99999/x", "not a URL quiv can use"),
+        ("sqlite:///{tmp}/q.db?mode=ro", "options are not supported"),
+    ],
+)
+def test_urls_quiv_cannot_use_are_configuration_errors(tmp_path: Any, url: str, says: str) -> None:
+    with pytest.raises(ConfigurationError, match=says) as raised:
+        Quiv(database_url=url.format(tmp=tmp_path))
+    assert "secret" not in str(raised.value)
+
+
+# -- 11: a second shutdown waits for the first -------------------------------------------------
+
+
+def test_a_second_shutdown_waits_for_the_first(quiv: MakeQuiv) -> None:
+    q = quiv(pool_size=1)
+    q.start()
+    started = threading.Event()
+
+    def slow_to_stop(_stop_event: threading.Event) -> None:
+        started.set()
+        _stop_event.wait(WAIT)
+        time.sleep(0.3)  # it takes a moment to wind down after its stop event
+
+    q.add_task("slow", slow_to_stop, run_once=True)
+    assert started.wait(WAIT)
+    first = threading.Thread(target=q.shutdown, kwargs={"timeout": WAIT})
+    first.start()
+    while q.lifecycle.value != "stopping":
+        time.sleep(0.001)
+    q.shutdown(timeout=WAIT)  # the second call, from this thread
+    assert q.lifecycle.value == "stopped"  # it did not return while the first still worked
+    first.join(WAIT)
