@@ -502,7 +502,8 @@ class Quiv:
                 self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
             finally:
                 try:
-                    self._store.close()
+                    # A database that does not answer gets a bound too (see Store.close).
+                    self._store.close(5.0 if timeout is None else max(timeout, 1.0))
                 finally:
                     self._finalizer.detach()
                     self._lifecycle = Lifecycle.STOPPED
@@ -1038,10 +1039,9 @@ class Quiv:
         except TaskNotFoundError:
             # A one-off task whose run is over (add_task, then wait_for_task, as quiv 1.4.0
             # users write it: the job may have ended before the wait began): its last job.
-            rows = self._store.get_jobs(status=None, task_id=task_id, descending=True, limit=1)
-            if not rows:
+            job_id = self._store.last_job_of(task_id)
+            if job_id is None:
                 raise
-            job_id = str(rows[0]["id"])
         if job_id is None:
             if not made.wait(timeout):
                 raise WaitTimeoutError(f"the next job of task {task_id}", timeout)

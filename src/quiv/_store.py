@@ -37,7 +37,8 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -65,7 +66,18 @@ LEASE_SECONDS = NODE_TIMEOUT_SECONDS
 # How often a node looks for cancel requests other processes made for its running jobs.
 CANCEL_POLL_SECONDS = 1.0
 RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
+# A row the database refuses (bad data, a constraint) is given up after this many tries. A
+# database that does not answer (down, unreachable, disk full, locked) costs no row: rows
+# wait and are retried, every RETRY_SECONDS doubling up to OUTAGE_RETRY_MAX_SECONDS.
 MAX_WRITE_ATTEMPTS = 3
+OUTAGE_RETRY_MAX_SECONDS = 5.0
+# How many job rows may wait for a database that does not answer. Beyond that the oldest
+# waiting rows are dropped (logged once per outage): memory must stay bounded.
+MAX_WAITING_JOB_ROWS = 100_000
+
+_JOB_TASK_ID = JOB_COLUMNS.index("task_id")
+_JOB_ATTEMPT = JOB_COLUMNS.index("attempt")
+_JOB_STARTED = JOB_COLUMNS.index("started_at")
 
 _UNFINISHED = (JobStatus.SCHEDULED.value, JobStatus.RUNNING.value)
 _TERMINAL = tuple(status.value for status in JobStatus if status.value not in _UNFINISHED)
@@ -445,6 +457,9 @@ class Store:
         # Rows whose write failed, by (kind, id): how many times. Guarded by _write_lock.
         self._attempts: dict[tuple[str, str], int] = {}
         self._jobs: dict[str, Values] = {}
+        # The rows a commit took and is writing now (get_job reads them meanwhile).
+        self._writing: Mapping[str, Values] = {}
+        self._writing_tasks = 0
         self._purge: tuple[float, PurgeDone] | None = None
         self._wake = threading.Event()
         self._deferring: int | None = None  # the thread whose rows wait for its nudge
@@ -452,6 +467,11 @@ class Store:
         self._gathered = False  # the next wake needs no pause: see nudge()
         self._closed = False
         self.write_failures = 0
+        # Since when (monotonic) the database has not answered, and the wait before the
+        # next try; None while it answers. Job rows dropped for the bound in this outage.
+        self._outage_since: float | None = None
+        self._outage_wait = RETRY_SECONDS
+        self._dropped = 0
         self._writer: threading.Thread | None = None
 
     def start(self) -> None:
@@ -583,19 +603,24 @@ class Store:
                 tasks, self._tasks = self._tasks, {}
                 self._new_tasks = set()
                 jobs, self._jobs = self._jobs, {}
+                self._writing, self._writing_tasks = jobs, len(tasks)
                 purge, self._purge = self._purge, None
             if tasks or jobs or purge:
                 try:
                     self._write(tasks, jobs, purge)
-                except Exception:  # _write handles its own failures; this is a last guard
+                except Exception as exc:  # _write handles its own failures: a last guard
                     self.write_failures += 1
-                    self._logger.exception("quiv store: a commit failed; its rows will be retried")
+                    self._logger.exception("store: a commit failed; its rows will be retried")
+                    counted = not self._unanswered(exc)
                     for task_id, task_row in tasks.items():
-                        self._requeue("task", task_id, task_row)
+                        self._requeue("task", task_id, task_row, counted=counted)
                     for job_id, job_row in jobs.items():
-                        self._requeue("job", job_id, job_row)
+                        self._requeue("job", job_id, job_row, counted=counted)
                     if purge is not None:
                         purge[1](None)
+            if jobs or tasks:
+                with self._pending_lock:  # written, or handed back to the pending rows
+                    self._writing, self._writing_tasks = {}, 0
 
     def _write(
         self,
@@ -656,30 +681,41 @@ class Store:
                     oldest = conn.execute(
                         select(func.min(_job_table.c.ended_at)).where(finished)
                     ).scalar()
-        except Exception:
-            # The rows go back to be written again (unless newer ones replaced them): a
-            # scheduler that stops scheduling would be worse than a late record.
-            self.write_failures += 1
-            self._logger.exception(
-                "quiv store: writing %d task and %d job rows failed; they will be retried",
-                len(tasks),
-                len(jobs),
-            )
-            for task_id, task_row in tasks.items():
-                self._requeue("task", task_id, task_row)
-            for job_id, job_row in jobs.items():
-                self._requeue("job", job_id, job_row)
+        except Exception as exc:
+            self._failed(exc, tasks, jobs)
             oldest = None  # the caller must hear back all the same, or it waits forever
+        else:
+            if tasks or jobs or purge is not None:
+                self._answered()
         if purge is not None:
             try:
                 purge[1](oldest)
             except Exception:
-                self._logger.exception("quiv store: purge callback failed")
+                self._logger.exception("store: purge callback failed")
+
+    def _failed(
+        self, exc: Exception, tasks: Mapping[str, PendingTask], jobs: Mapping[str, Values]
+    ) -> None:
+        """A batch failed: its rows go back to be written again (unless newer ones replaced
+        them): a scheduler that stops scheduling would be worse than a late record."""
+        self.write_failures += 1
+        counted = not self._unanswered(exc, len(tasks) + len(jobs))
+        if counted:
+            self._logger.error(
+                "store: writing %d task and %d job rows failed; they will be retried",
+                len(tasks),
+                len(jobs),
+                exc_info=exc,
+            )
+        for task_id, task_row in tasks.items():
+            self._requeue("task", task_id, task_row, counted=counted)
+        for job_id, job_row in jobs.items():
+            self._requeue("job", job_id, job_row, counted=counted)
 
     def _write_each(self, tasks: Mapping[str, PendingTask], jobs: Mapping[str, Values]) -> None:
         items: list[tuple[str, str, PendingTask]] = [("task", i, r) for i, r in tasks.items()]
         items += [("job", i, r) for i, r in jobs.items()]
-        for kind, row_id, row in items:
+        for index, (kind, row_id, row) in enumerate(items):
             try:
                 with self._engine.begin() as conn:
                     if kind == "job":
@@ -690,23 +726,33 @@ class Store:
                         conn.exec_driver_sql(self._task_state_update, [(*row, row_id)])
                     else:
                         conn.exec_driver_sql(self._task_upsert, [_values(row)])
-            except Exception:
+            except Exception as exc:
                 self.write_failures += 1
-                self._logger.exception("quiv store: writing %s %s failed", kind, row_id)
+                if self._unanswered(exc, len(items) - index):
+                    # Nobody answers: this row and the rest wait, none of them at fault.
+                    for rest_kind, rest_id, rest_row in items[index:]:
+                        self._requeue(rest_kind, rest_id, rest_row, counted=False)
+                    return
+                self._logger.exception("store: writing %s %s failed", kind, row_id)
                 self._requeue(kind, row_id, row)
             else:
                 self._attempts.pop((kind, row_id), None)
+                self._answered()
 
-    def _requeue(self, kind: str, row_id: str, row: PendingTask) -> None:
+    def _requeue(self, kind: str, row_id: str, row: PendingTask, *, counted: bool = True) -> None:
+        """Hand a row whose write failed back to be written again; ``counted``: the database
+        refused it (after MAX_WRITE_ATTEMPTS it is given up), else nobody answered (it waits
+        for the database, whatever the time, within MAX_WAITING_JOB_ROWS)."""
         key = (kind, row_id)
-        attempts = self._attempts.get(key, 0) + 1
-        if attempts >= MAX_WRITE_ATTEMPTS:
-            self._attempts.pop(key, None)
-            self._logger.error(
-                "quiv store: giving up on %s %s after %d failed writes", kind, row_id, attempts
-            )
-            return
-        self._attempts[key] = attempts
+        if counted:
+            attempts = self._attempts.get(key, 0) + 1
+            if attempts >= MAX_WRITE_ATTEMPTS:
+                self._attempts.pop(key, None)
+                self._logger.error(
+                    "store: giving up on %s %s after %d failed writes", kind, row_id, attempts
+                )
+                return
+            self._attempts[key] = attempts
         pending: dict[str, Any] = self._tasks if kind == "task" else self._jobs
         with self._pending_lock:
             newer = pending.get(row_id, _ABSENT)
@@ -722,7 +768,78 @@ class Store:
                 # that state already.)
                 pending[row_id] = _with_state(row, newer) if isinstance(row, tuple) else row
             # Otherwise a newer row (or deletion) handed over meanwhile wins.
+            if kind == "job" and len(pending) > MAX_WAITING_JOB_ROWS:
+                self._drop_oldest(pending)
         self._nudge()
+
+    def _drop_oldest(self, jobs: dict[str, Any]) -> None:
+        """Drop the oldest waiting job rows beyond MAX_WAITING_JOB_ROWS (under the pending
+        lock): memory stays bounded in an outage of any length."""
+        excess = len(jobs) - MAX_WAITING_JOB_ROWS
+        for job_id in list(jobs)[:excess]:
+            del jobs[job_id]
+        if not self._dropped:
+            self._logger.error(
+                "store: %d job rows wait for the database, the most it keeps: the oldest "
+                "are dropped from now on until it answers again (their jobs will be missing "
+                "from the history)",
+                MAX_WAITING_JOB_ROWS,
+            )
+        self._dropped += excess
+
+    @staticmethod
+    def is_unanswered(exc: BaseException) -> bool:
+        """Whether ``exc`` says the database did not answer (down, unreachable, a lost
+        connection, a full disk, a lock not granted), rather than refused a row."""
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return True
+        return isinstance(
+            exc,
+            (OperationalError, InterfaceError, PoolTimeoutError, OSError, sqlite3.OperationalError),
+        )
+
+    def _unanswered(self, exc: BaseException, rows: int = 0) -> bool:
+        """``is_unanswered``, noting the outage it means: logged when it begins, not at
+        every try."""
+        if not self.is_unanswered(exc):
+            return False
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._outage_wait = RETRY_SECONDS
+            self._logger.warning(
+                "store: the database does not answer (%s: %s); %d rows wait, and are written "
+                "when it answers again (tried every few seconds, logged once)",
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+                rows,
+            )
+        return True
+
+    def _answered(self) -> None:
+        """A write went through: an outage, if any, is over."""
+        since = self._outage_since
+        if since is None:
+            return
+        self._outage_since = None
+        dropped, self._dropped = self._dropped, 0
+        self._logger.warning(
+            "store: the database answers again after %.1f s; the rows that waited are written%s",
+            time.monotonic() - since,
+            f" (but {dropped} job rows were dropped)" if dropped else "",
+        )
+
+    @property
+    def unanswered(self) -> bool:
+        """Whether the database has not answered the last write (an outage is under way)."""
+        return self._outage_since is not None
+
+    def waiting(self) -> tuple[int, int]:
+        """How many task and job rows wait to be written (or are being written now)."""
+        with self._pending_lock:
+            return (
+                len(self._tasks) + self._writing_tasks,
+                len(self._jobs) + len(self._writing),
+            )
 
     def _run_writer(self) -> None:
         beat = time.monotonic() + HEARTBEAT_SECONDS
@@ -744,7 +861,11 @@ class Store:
             # Let rows gather for a moment: the batch gets bigger, the changes of one job
             # coalesce, and the writer does not fight for the GIL at the instant a job
             # starts, when the worker needs it to reach the handler.
-            if self._attempts:
+            if self._outage_since is not None:
+                # Backing off: a database that does not answer gets fewer tries.
+                time.sleep(self._outage_wait)
+                self._outage_wait = min(self._outage_wait * 2, OUTAGE_RETRY_MAX_SECONDS)
+            elif self._attempts:
                 time.sleep(RETRY_SECONDS)
             elif not self._gathered:
                 time.sleep(COALESCE_SECONDS)
@@ -755,7 +876,7 @@ class Store:
             try:
                 self.flush()
             except Exception:  # the writer must outlive any one batch
-                self._logger.exception("quiv store: a commit failed")
+                self._logger.exception("store: a commit failed")
             # A steady stream of rows must not starve the heartbeat: other nodes would take
             # this one for dead.
             now = time.monotonic()
@@ -827,14 +948,16 @@ class Store:
                     .where(_task_table.c.lease_node == self.node)
                     .values(lease_until=now + LEASE_SECONDS)
                 )
-        except Exception:
-            self._logger.exception("quiv store: the heartbeat of node %s failed", self.node)
+        except Exception as exc:
+            if not self._unanswered(exc):  # an outage is logged once, not every beat
+                self._logger.exception("store: the heartbeat of node %s failed", self.node)
             return
         # Nodes die while this one lives: close what they leave, without waiting for a start.
         try:
             recovery = self.recover(now)
-        except Exception:
-            self._logger.exception("quiv store: recovery after dead nodes failed")
+        except Exception as exc:
+            if not self._unanswered(exc):
+                self._logger.exception("store: recovery after dead nodes failed")
             return
         if recovery.tasks_freed and self.on_tasks_freed is not None:
             self.on_tasks_freed(recovery.tasks_freed)
@@ -865,8 +988,9 @@ class Store:
                 )
             if ids:
                 callback(list(ids))
-        except Exception:
-            self._logger.exception("quiv store: polling for cancel requests failed")
+        except Exception as exc:
+            if not self._unanswered(exc):
+                self._logger.exception("store: polling for cancel requests failed")
 
     def recover(self, now: float) -> Recovery:
         """Close what dead nodes left behind: their unfinished jobs end ``interrupted``,
@@ -1246,6 +1370,19 @@ class Store:
             )
             conn.execute(delete(_node_table).where(_node_table.c.id == node))
 
+    def _drain(self, deadline: float) -> bool:
+        """Flush until nothing waits or ``deadline`` (monotonic) passes; whether all went."""
+        wait = RETRY_SECONDS
+        while True:
+            self.flush()
+            if self.waiting() == (0, 0):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(wait, remaining))
+            wait = min(wait * 2, OUTAGE_RETRY_MAX_SECONDS)
+
     # -- reads --------------------------------------------------------------------------
 
     def get_task(self, task_id: str) -> Row | None:
@@ -1271,8 +1408,29 @@ class Store:
         return self._all(query if limit is None else query.limit(limit))
 
     def get_job(self, job_id: str) -> Row | None:
-        """The stored row of a job, or None."""
+        """The row of a job, or None: the one waiting to be written if there is one (so
+        a job's end is known while the database does not answer), else the stored one."""
+        with self._pending_lock:
+            waiting = self._jobs.get(job_id) or self._writing.get(job_id)
+        if waiting is not None:
+            return dict(zip(JOB_COLUMNS, waiting, strict=True))
         return self._one(select(*_JOB_COLUMNS).where(_job_table.c.id == job_id))
+
+    def last_job_of(self, task_id: str) -> str | None:
+        """The id of the latest job of a task: among the rows waiting to be written first
+        (a job that just ended, while the database does not answer), else stored."""
+        with self._pending_lock:
+            waiting = [
+                row
+                for rows in (self._jobs, self._writing)
+                for row in rows.values()
+                if row[_JOB_TASK_ID] == task_id
+            ]
+        if waiting:
+            latest = max(waiting, key=lambda row: (row[_JOB_ATTEMPT], row[_JOB_STARTED]))
+            return str(latest[0])
+        rows = self.get_jobs(status=None, task_id=task_id, descending=True, limit=1)
+        return str(rows[0]["id"]) if rows else None
 
     def get_jobs(
         self,
@@ -1340,16 +1498,35 @@ class Store:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
         """Commit what is pending, stop the writer, and close the database (deleting a
         private one and its directory; a durable one forgets this node and its tasks
-        without a key)."""
+        without a key).
+
+        A durable database that does not answer gets up to ``timeout`` seconds to take the
+        rows that wait. Rows still unwritten then are lost with the process, and said so
+        in the log; this node then stays registered, so that other processes (or the next
+        start) end its unfinished jobs ``interrupted`` rather than leave them ``running``.
+        """
         if self._closed:
             return
+        if self.durable and not self._drain(time.monotonic() + timeout):
+            tasks, jobs = self.waiting()
+            self._logger.error(
+                "store: the database did not take %d task and %d job rows before shutdown "
+                "gave up on it: they are lost; node %s stays registered, so that its "
+                "unfinished jobs end 'interrupted' when another process recovers it",
+                tasks,
+                jobs,
+                self.node,
+            )
+            if self.node is not None:
+                _LIVE_NODES.discard(self.node)
+                self.node = None
         try:
             self.unregister_node()
         except Exception:
-            self._logger.exception("quiv store: could not unregister this node")
+            self._logger.exception("store: could not unregister this node")
         self.flush()
         self._closed = True
         self._wake.set()

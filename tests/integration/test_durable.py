@@ -437,7 +437,7 @@ def test_a_bad_key_is_refused(durable_url: str, quiv: MakeQuiv) -> None:
     q = quiv(database_url=durable_url)
     bad: list[Any] = ["", "   ", "\t\n", 42, b"bytes", ["k"], "k" * 201]
     for key in bad:
-        with pytest.raises(ConfigurationError, match="key must be (a non-empty str|at most 200)"):
+        with pytest.raises(ConfigurationError, match=r"key must be (a non-empty str|at most 200)"):
             q.add_task("t", noop, interval=60, key=key)
     assert q.get_all_tasks() == []
     assert select(q, "SELECT count(*) FROM quiv_task") == [(0,)]

@@ -314,11 +314,14 @@ def test_a_failed_database_write_is_logged_and_scheduling_goes_on(quiv, tracker,
     q = _run_through_a_failed_write(quiv, tracker, escape=False)
     assert tracker.calls("t") == 4
     assert q.statistics().store_write_failures == 1
-    assert "rows failed" in caplog.text
+    # A disk I/O error is the database not answering: logged once, as an outage, and
+    # its end when the next write went through.
+    assert "the database does not answer" in caplog.text
     assert q._store._writer.is_alive()
     # The rows of the runs after the failure are all written.
     jobs = q.get_all_jobs()
     assert [j.status for j in jobs[-3:]] == ["completed"] * 3
+    assert "the database answers again" in caplog.text
     q._scheduler.call(q._scheduler.check)
 
 

@@ -361,7 +361,7 @@ def test_failing_purge_callback_is_logged(store: Store, caplog: pytest.LogCaptur
     store.purge(1.0, broken)
     store.flush()
     records = [r for r in caplog.records if r.name == LOGGER_NAME]
-    assert [r.getMessage() for r in records] == ["quiv store: purge callback failed"]
+    assert [r.getMessage() for r in records] == ["store: purge callback failed"]
     assert records[0].exc_info is not None
     assert store.write_failures == 0  # the write itself succeeded
     store.put_task(task_row("after"))
@@ -501,20 +501,23 @@ def _store_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_failed_write_is_logged_and_the_store_keeps_working(
     store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
+    caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     store.put_task(task_row("before"))
     store.flush()
     real = store._engine
     monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
     store.put_task(task_row("retried"))
     store.flush()
-    assert store.write_failures == 1
-    records = _store_errors(caplog)
-    assert [r.getMessage() for r in records] == [
-        "quiv store: writing 1 task and 0 job rows failed; they will be retried"
+    store.flush()  # tried again: an outage is logged once, not at every try
+    assert store.write_failures == 2
+    assert store.unanswered
+    assert store.waiting() == (1, 0)  # kept, however many tries fail
+    said = [r.getMessage() for r in caplog.records if r.name == LOGGER_NAME]
+    assert said == [
+        "store: the database does not answer (OSError: disk full); 1 rows wait, and are "
+        "written when it answers again (tried every few seconds, logged once)"
     ]
-    assert records[0].exc_info is not None
-    assert isinstance(records[0].exc_info[1], OSError)
+    assert _store_errors(caplog) == []
 
     monkeypatch.setattr(store, "_engine", real)
     store.put_task(task_row("after"))
@@ -523,8 +526,10 @@ def test_failed_write_is_logged_and_the_store_keeps_working(
     assert store.get_job("j-after") is not None
     assert store.get_task("before") is not None
     assert store.get_task("retried") is not None  # the failed batch was written after all
-    assert store.write_failures == 1
-    assert len(_store_errors(caplog)) == 1
+    assert store.write_failures == 2
+    assert not store.unanswered
+    assert "store: the database answers again after" in caplog.records[-1].getMessage()
+    assert _store_errors(caplog) == []
 
 
 def test_bad_row_is_logged_and_later_writes_succeed(
@@ -537,8 +542,11 @@ def test_bad_row_is_logged_and_later_writes_succeed(
     records = _store_errors(caplog)
     assert len(records) == 1
     assert "0 task and 1 job rows failed" in records[0].getMessage()
-    # Retried row by row, so that it costs only itself, then given up on.
+    # Retried row by row, so that it costs only itself, then given up on. (A row that
+    # waits is read from memory meanwhile.)
+    assert store.get_job("bad") is not None
     store.put_job(job_row("good"))
+    store.flush()
     assert store.get_job("good") == job_row("good")
     store.flush()
     assert store.get_job("bad") is None
