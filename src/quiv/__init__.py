@@ -36,6 +36,7 @@ from ._subprocess import run_subprocess as run_subprocess
 from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import DatabaseInitializationError as DatabaseInitializationError
 from .exceptions import DatabaseSchemaError as DatabaseSchemaError
+from .exceptions import DatabaseUnavailableError as DatabaseUnavailableError
 from .exceptions import HandlerNotRegisteredError as HandlerNotRegisteredError
 from .exceptions import HandlerRegistrationError as HandlerRegistrationError
 from .exceptions import InvalidCronExpressionError as InvalidCronExpressionError
@@ -66,6 +67,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseInitializationError",
     "DatabaseSchemaError",
+    "DatabaseUnavailableError",
     "Event",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",

@@ -20,6 +20,7 @@ the schema once.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import shutil
@@ -32,13 +33,20 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
+from ._watchdog import Watchdog
 from .exceptions import ConfigurationError, DatabaseInitializationError, DatabaseSchemaError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database", "open_database"]
 
 Kind = Literal["private", "sqlite", "postgresql"]
+
+# Bounds on calls to a PostgreSQL server (see _watchdog): a connection's use, a statement
+# (the server's statement_timeout, the same), a lock wait, and connecting.
+CALL_LIMIT_SECONDS = 30.0
+LOCK_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 5
 
 # The version this quiv writes. Bump it with a migration from the version before.
 SCHEMA_VERSION = 1
@@ -66,6 +74,7 @@ class Database:
     location: str  # for messages: a path, or a URL without its password
     path: str | None = None  # the SQLite file, if any
     directory: str | None = None  # the private directory, deleted by close()
+    watchdog: Watchdog | None = None  # bounds calls to a server (PostgreSQL)
 
     @property
     def durable(self) -> bool:
@@ -79,12 +88,14 @@ class Database:
 
     def close(self) -> None:
         """Release connections; delete a private database and its directory."""
+        if self.watchdog is not None:
+            self.watchdog.stop()
         self.engine.dispose()
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def open_database(url: object, metadata: Any) -> Database:
+def open_database(url: object, metadata: Any, logger: logging.Logger | None = None) -> Database:
     """Open (and for a durable one, create or migrate) the database ``url`` names.
 
     ``metadata`` holds the store's tables. Raises ``ConfigurationError`` for a ``url`` of a
@@ -102,22 +113,26 @@ def open_database(url: object, metadata: Any) -> Database:
             f"SQLite {sqlite3.sqlite_version} is too old for a durable store: quiv needs 3.35 "
             "(UPDATE ... RETURNING); use a newer Python build, or PostgreSQL",
         )
+    watchdog = None
     try:
         if kind == "sqlite":
             _create_private_file(target)
             engine = _sqlite_engine(target, private=False)
         else:
-            engine = _pg_engine(target)
+            watchdog = Watchdog(CALL_LIMIT_SECONDS, logger)
+            engine = _pg_engine(target, watchdog)
     except Exception as exc:
         raise DatabaseInitializationError(location, exc) from exc
-    database = Database(engine, kind, location, path=target if kind == "sqlite" else None)
+    database = Database(
+        engine, kind, location, path=target if kind == "sqlite" else None, watchdog=watchdog
+    )
     try:
         _prepare(database, metadata)
     except DatabaseSchemaError:
-        engine.dispose()
+        database.close()
         raise
     except Exception as exc:
-        engine.dispose()
+        database.close()
         raise DatabaseInitializationError(location, exc) from exc
     return database
 
@@ -256,7 +271,7 @@ def _sqlite_engine(path: str, *, private: bool) -> Engine:
     return engine
 
 
-def _pg_engine(url: str) -> Engine:
+def _pg_engine(url: str, watchdog: Watchdog) -> Engine:
     try:
         import psycopg  # noqa: F401 - only PostgreSQL users need it
     except ImportError as exc:
@@ -264,7 +279,44 @@ def _pg_engine(url: str) -> Engine:
             "database_url is a PostgreSQL URL, but psycopg is not installed: "
             "install quiv[postgresql]"
         ) from exc
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Every call is bounded: connecting by libpq's connect_timeout, a statement or a lock
+    # wait by the server, and any use of a connection (a server that stopped answering
+    # included) by the watchdog, which also takes the place of SQLAlchemy's pre-ping: that
+    # ping runs before the pool's checkout event, out of the watchdog's sight.
+    engine = create_engine(
+        url,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": (
+                f"-c statement_timeout={int(CALL_LIMIT_SECONDS * 1000)} "
+                f"-c lock_timeout={int(LOCK_TIMEOUT_SECONDS * 1000)}"
+            ),
+        },
+    )
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info["quiv_fresh"] = True  # just connected: no need to ping it
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        watchdog.hold(id(record), dbapi_connection.fileno())
+        if record.info.pop("quiv_fresh", False):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            watchdog.release(id(record))
+            # SQLAlchemy then discards it and takes another (its pre-ping, watched).
+            raise DisconnectionError(f"a pooled connection is dead: {exc}") from exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        watchdog.release(id(record))
+
+    return engine
 
 
 def _prepare(database: Database, metadata: Any) -> None:

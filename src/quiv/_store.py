@@ -47,7 +47,7 @@ from ._database import Database, open_database
 from ._entries import JOB_COLUMNS, TASK_COLUMNS
 from ._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from ._threads import start_thread
-from .exceptions import SchedulerStoppedError
+from .exceptions import DatabaseUnavailableError, SchedulerStoppedError
 from .models import JobStatus
 
 __all__ = ["GONE", "Claim", "JobRow", "Recovery", "Store", "TaskRow", "TaskSource"]
@@ -411,7 +411,7 @@ class Store:
 
     def __init__(self, logger: logging.Logger, url: object = None) -> None:
         self._logger = logger
-        self.database: Database = open_database(url, _registry.metadata)
+        self.database: Database = open_database(url, _registry.metadata, logger)
         self.path = self.database.path
         self.durable = self.database.durable
         self.codec: ArgumentCodec = codec_for(durable=self.durable)
@@ -1492,9 +1492,14 @@ class Store:
         if self._closed:
             raise SchedulerStoppedError("read the history (its database is deleted)")
         self.flush()
-        with self._engine.connect() as conn:
-            result: Sequence[Any] = conn.execute(query).mappings().all()
-            return [dict(row) for row in result]
+        try:
+            with self._engine.connect() as conn:
+                result: Sequence[Any] = conn.execute(query).mappings().all()
+                return [dict(row) for row in result]
+        except Exception as exc:
+            if self.is_unanswered(exc):
+                raise DatabaseUnavailableError(self.database.location, exc) from exc
+            raise
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -1510,7 +1515,11 @@ class Store:
         """
         if self._closed:
             return
-        if self.durable and not self._drain(time.monotonic() + timeout):
+        deadline = time.monotonic() + timeout
+        watchdog = self.database.watchdog
+        if watchdog is not None:  # a server that hangs is cut off at the bound (and a bit)
+            watchdog.cut_off(deadline + 2.0)
+        if self.durable and not self._drain(deadline):
             tasks, jobs = self.waiting()
             self._logger.error(
                 "store: the database did not take %d task and %d job rows before shutdown "

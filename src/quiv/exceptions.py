@@ -9,6 +9,7 @@ The tree::
     ├── HandlerRegistrationError (also ValueError)  a handler or callback is not callable
     ├── DatabaseInitializationError                 the store's database could not be opened
     │   └── DatabaseSchemaError                     its schema version is one quiv cannot use
+    ├── DatabaseUnavailableError (also ConnectionError) a read the database did not answer
     ├── HandlerNotRegisteredError (also LookupError) no handler is known for a task id
     ├── TaskNotScheduledError (also LookupError)    a handler is known but no task is stored
     ├── TaskNotFoundError (also LookupError)        no task with that id
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseInitializationError",
     "DatabaseSchemaError",
+    "DatabaseUnavailableError",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
     "InvalidCronExpressionError",
@@ -111,6 +113,18 @@ class DatabaseSchemaError(DatabaseInitializationError):
         super().__init__(
             location, None, f"schema version {found}, and this quiv uses {expected}: {reason}"
         )
+
+
+class DatabaseUnavailableError(QuivError, ConnectionError):
+    """A read could not be answered: the database is down, unreachable, stopped answering
+    (past quiv's bound on every call), or its disk failed. Writes are not lost for it: they
+    wait and are written when it answers again."""
+
+    def __init__(self, location: str, cause: BaseException) -> None:
+        self.location = location
+        self.cause = cause
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(f"the quiv database at {location} did not answer: {first}")
 
 
 class HandlerRegistrationError(QuivError, ValueError):

@@ -7,9 +7,11 @@ which is what a full disk looks like to SQLite: "database or disk is full").
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from quiv import JobStatus, Quiv
+from quiv import DatabaseUnavailableError, JobStatus, Quiv
+from quiv import _database as quiv_database
 from quiv.testing import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,3 +206,50 @@ def test_a_full_disk_delays_job_records_and_loses_none(tmp_path: Path, store: st
     assert result["full"], "the limit never made a write fail: the test tests nothing"
     assert result["ended"] == ["completed"] * 100  # answered from memory meanwhile
     assert result["stored"] == ["completed"] * 100  # and all written once there was space
+
+
+def _server_pids(server: Server) -> list[int]:
+    """The postmaster of ``server`` and its children (the backends)."""
+    with open(f"{server.directory}/data/postmaster.pid") as file:
+        postmaster = int(file.readline())
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == postmaster:
+                children.append(int(entry))
+    return [postmaster, *children]
+
+
+def test_a_frozen_server_bounds_reads_and_shutdown(
+    own_postgres: Server, quiv: MakeQuiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server stopped by SIGSTOP answers nothing and closes nothing: reads fail after
+    quiv's bound instead of hanging, and shutdown keeps its own."""
+    monkeypatch.setattr(quiv_database, "CALL_LIMIT_SECONDS", 2.0)
+    monkeypatch.setattr(quiv_database, "CONNECT_TIMEOUT_SECONDS", 2)
+    url = own_postgres.fresh_database()
+    q = quiv(database_url=url, pool_size=2)
+    q.start()
+    q.add_task("t", lambda: None, interval=3600, delay=3600)
+    assert len(q.get_all_tasks()) == 1
+    pids = _server_pids(own_postgres)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError):
+            q.get_all_tasks()
+        assert time.monotonic() - started < 2.0 + 2.0 + 2.0 + 10.0  # watchdog, connects
+        started = time.monotonic()
+        q.shutdown(timeout=2.0)
+        assert time.monotonic() - started < 2.0 + 2.0 + 2.0 + 10.0
+        assert q.lifecycle.value == "stopped"
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
