@@ -405,6 +405,7 @@ class Quiv:
         self._lifecycle = Lifecycle.CREATED
         self._lifecycle_lock = threading.Lock()
         self._stopped = threading.Event()  # set once shutdown() has done its work
+        self._unreadable: set[tuple[str, str]] = set()  # malformed rows, logged once each
         self._finalizer = weakref.finalize(
             self, _close, self._scheduler, self._listeners, self._store, self._bridge
         )
@@ -1112,14 +1113,42 @@ class Quiv:
             loop_alive=self._bridge.loop is not None,
         )
 
+    def _task_model(self, row: Row) -> Task:
+        return task_model(row, self._store.codec)
+
+    def _readable(self, kind: str, rows: list[Row], build: Callable[[Row], T]) -> list[T]:
+        """The models of ``rows``, without those that cannot be read (a durable store may
+        hold rows others wrote, or damaged ones): each is logged once, by id, and skipped,
+        so that one bad row does not break every read of every process."""
+        models = []
+        for row in rows:
+            try:
+                models.append(build(row))
+            except Exception as exc:
+                key = (kind, str(row.get("id")))
+                if key not in self._unreadable:
+                    if len(self._unreadable) < 10_000:
+                        self._unreadable.add(key)
+                    self._logger.warning(
+                        "%s %s in the database cannot be read (%s: %s); reads skip it. It was "
+                        "written by something other than this quiv, or damaged: fix or delete "
+                        "that row",
+                        kind,
+                        key[1],
+                        type(exc).__name__,
+                        exc,
+                    )
+        return models
+
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
         self._usable("read tasks")
         self._check_id("task_id", task_id)
         row = self._store.get_task(task_id)
-        if row is None:
+        found = None if row is None else self._readable("task", [row], self._task_model)
+        if not found:
             raise TaskNotFoundError(task_id)
-        return task_model(row, self._store.codec)
+        return found[0]
 
     def get_all_tasks(
         self,
@@ -1139,16 +1168,17 @@ class Quiv:
             limit=_count("limit", limit),
             offset=_count("offset", offset, zero=True) or 0,
         )
-        return [task_model(row, self._store.codec) for row in rows]
+        return self._readable("task", rows, self._task_model)
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
         self._usable("read jobs")
         self._check_id("job_id", job_id)
         row = self._store.get_job(job_id)
-        if row is None:
+        found = None if row is None else self._readable("job", [row], job_model)
+        if not found:
             raise JobNotFoundError(job_id)
-        return job_model(row)
+        return found[0]
 
     def get_all_jobs(
         self,
@@ -1189,7 +1219,7 @@ class Quiv:
             limit=_count("limit", limit),
             offset=_count("offset", offset, zero=True) or 0,
         )
-        return [job_model(row) for row in rows]
+        return self._readable("job", rows, job_model)
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""

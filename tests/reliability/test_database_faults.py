@@ -4,6 +4,7 @@ on PostgreSQL where a database is involved."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -13,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from quiv import ConfigurationError, JobStatus, Quiv
+from quiv import (
+    ConfigurationError,
+    JobNotFoundError,
+    JobStatus,
+    Quiv,
+    TaskNotFoundError,
+)
 from quiv._runner import ERROR_LIMIT_CHARACTERS
 
 WAIT = 20.0
@@ -139,3 +146,43 @@ def test_a_second_shutdown_waits_for_the_first(quiv: MakeQuiv) -> None:
     q.shutdown(timeout=WAIT)  # the second call, from this thread
     assert q.lifecycle.value == "stopped"  # it did not return while the first still worked
     first.join(WAIT)
+
+
+# -- 9: one malformed row breaks no reader ------------------------------------------------------
+
+
+def test_malformed_rows_are_skipped_with_one_warning_each(
+    durable_url: str, quiv: MakeQuiv, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import text
+
+    q = quiv(database_url=durable_url)
+    # No run falls due meanwhile: a run would write its task's row whole again.
+    good = q.add_task("good", lambda: None, interval=3600, delay=3600, key="good")
+    bad_args = q.add_task(
+        "bad-args", lambda: None, interval=3600, delay=3600, key="bad-args", args=(1,)
+    )
+    bad_schedule = q.add_task("bad-schedule", lambda: None, cron="0 3 * * *", key="bad-cron")
+    q.start()
+    job_id = q.wait_for_job(q.run_task(good), timeout=WAIT).id
+    q.get_all_tasks()  # every row is written
+    # Another writer (or a damaged disk) leaves rows no quiv wrote.
+    statements = [
+        ("UPDATE quiv_task SET args = :b WHERE id = :i", {"b": b"\xff", "i": bad_args}),
+        ("UPDATE quiv_task SET schedule = '{broken' WHERE id = :i", {"i": bad_schedule}),
+        ("UPDATE quiv_job SET result = 'not json' WHERE id = :i", {"i": job_id}),
+    ]
+    with q._store._engine.begin() as conn:
+        for statement, values in statements:
+            assert conn.execute(text(statement), values).rowcount == 1
+    with caplog.at_level(logging.WARNING, logger="Quiv"):
+        assert [task.id for task in q.get_all_tasks()] == [good]
+        assert [task.id for task in q.get_all_tasks()] == [good]  # again: no second warning
+        assert q.get_all_jobs(task_id=good) == []
+        with pytest.raises(TaskNotFoundError):
+            q.get_task(bad_args)
+        with pytest.raises(JobNotFoundError):
+            q.get_job(job_id)
+    warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
+    assert sorted(line.split()[1] for line in warned) == sorted([bad_args, bad_schedule, job_id])
+    assert q.get_task(good).task_name == "good"
