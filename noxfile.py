@@ -1,7 +1,8 @@
 """Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``docs``,
-``stress``; ``soak`` (one Python, long); and the benchmarks: ``bench`` (the suite, per
-Python), ``bench_peers`` (quiv against quiv 0.4.0, APScheduler and a bare loop) and
-``bench_report`` (renders docs/performance.md).
+``stress``, ``flake`` (the default suite again and again on a loaded machine); ``soak`` (one
+Python, long); and the benchmarks: ``bench`` (the suite, per Python), ``bench_peers`` (quiv
+against quiv 0.4.0, APScheduler and a bare loop) and ``bench_report`` (renders
+docs/performance.md).
 
 Interpreters come from the machine (pyenv, or shared/tools/install-python3.14); nox reports a
 missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=true sets it).
@@ -10,7 +11,10 @@ missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=t
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
 
 import nox
 
@@ -101,6 +105,117 @@ def soak(session: nox.Session) -> None:
         *args,
         env=env,
     )
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _node_id(case: ElementTree.Element) -> str:
+    """A junit ``testcase`` (xunit1: it names its file) as pytest's node id."""
+    name, path = case.get("name", ""), case.get("file")
+    if not path:  # a collection error names the module only
+        return name
+    module = path.removesuffix(".py").replace("/", ".").replace("\\", ".")
+    classes = case.get("classname", "").removeprefix(module).strip(".")
+    return "::".join([path, *(classes.split(".") if classes else []), name])
+
+
+def _outcome(report: str) -> tuple[Counter[str], list[str]]:
+    """Counts of passed/failed/error/skipped tests in a junit report, and the failed ids
+    (errors in setup or teardown, and collection errors, among them)."""
+    counts: Counter[str] = Counter()
+    failed: list[str] = []
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        kinds = {child.tag for child in case}
+        kind = next((k for k in ("failure", "error", "skipped") if k in kinds), "passed")
+        counts[{"failure": "failed"}.get(kind, kind)] += 1
+        if kind in ("failure", "error"):
+            node = _node_id(case)
+            if node not in failed:  # a failure and a teardown error of one test
+                failed.append(node)
+    return counts, failed
+
+
+@nox.session(python=PYTHONS)
+def flake(session: nox.Session) -> None:
+    """The default test suite (``pytest``) run again and again on a loaded machine: one
+    busy-looping process per core runs beside it, so that tests that depend on timing show.
+
+    ``-- --runs 3`` changes the number of runs (10), ``--busy 0`` the number of busy loops
+    (one per core); other arguments go to pytest. Every run goes on whatever the one before
+    did; the end prints each run's counts and every test that failed, with the runs it
+    failed in. The session fails if any run failed.
+    """
+    _install(session, "test", "example")
+    args = list(session.posargs)
+    runs = int(_option(args, "--runs", "10"))
+    busy = int(_option(args, "--busy", str(_cores())))
+    tmp = session.create_tmp()
+    results: list[tuple[int, Counter[str], list[str]]] = []
+    loops: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(busy):
+            loops.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+        session.log(f"{busy} busy loops (pids {', '.join(str(p.pid) for p in loops)})")
+        for run in range(1, runs + 1):
+            report = os.path.join(tmp, f"flake-{run}.xml")
+            if os.path.exists(report):
+                os.remove(report)
+            session.log(f"run {run} of {runs}")
+            # 1: tests failed; 2: a collection error; 3: an internal error. A usage error
+            # (4) or nothing collected (5) would be the same every run: the session ends.
+            session.run(
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-rfE",
+                f"--junitxml={report}",
+                "-o",
+                "junit_family=xunit1",
+                *args,
+                success_codes=[0, 1, 2, 3],
+            )
+            if os.path.exists(report):
+                counts, failed = _outcome(report)
+            else:
+                counts, failed = Counter(), ["(pytest ended without a report)"]
+            results.append((run, counts, failed))
+            session.log(f"run {run}: {_summary(counts)}")
+    finally:
+        for loop in loops:
+            loop.kill()
+        for loop in loops:
+            loop.wait()
+    _report(session, results)
+
+
+def _summary(counts: Counter[str]) -> str:
+    return ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped"))
+
+
+def _report(session: nox.Session, results: list[tuple[int, Counter[str], list[str]]]) -> None:
+    session.log("run  passed  failed  error  skipped")
+    for run, counts, failed in results:
+        session.log(
+            f"{run:>3}  {counts['passed']:>6}  {counts['failed']:>6}  {counts['error']:>5}  "
+            f"{counts['skipped']:>7}" + ("  FAILED" if failed else "")
+        )
+    failures: dict[str, list[int]] = {}
+    for run, _, failed in results:
+        for node in failed:
+            failures.setdefault(node, []).append(run)
+    bad = sum(1 for _, _, failed in results if failed)
+    if not failures:
+        session.log(f"all {len(results)} runs passed")
+        return
+    session.log("failed in runs  test")
+    for node, in_runs in sorted(failures.items(), key=lambda item: (-len(item[1]), item[0])):
+        session.log(f"{len(in_runs):>3}/{len(results)} ({','.join(map(str, in_runs))})  {node}")
+    session.error(f"{bad} of {len(results)} runs failed")
 
 
 @nox.session(python=PYTHONS)

@@ -451,6 +451,7 @@ class Store:
         self._job_defaults = _JOB_DEFAULTS
         self._pending_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._node_lock = threading.Lock()  # a heartbeat, or this node's unregistering
         # Pending task writes by id (see PendingTask).
         self._tasks: dict[str, PendingTask] = {}
         self._new_tasks: set[str] = set()  # handed over as new since the last commit
@@ -910,13 +911,21 @@ class Store:
 
     def _heartbeat(self) -> None:
         """Tell other nodes this one is alive, renew the leases of the runs it holds, and
-        recover after nodes that died."""
+        recover after nodes that died. Never at the same time as ``unregister_node``: a
+        beat racing a clean shutdown would register the node again, or take its own last
+        jobs for a dead node's."""
+        with self._node_lock:
+            node = self.node
+            if node is not None:
+                self._beat(node)
+
+    def _beat(self, node: str) -> None:
         now = time.time()
         try:
             with self._engine.begin() as conn:
                 alive = conn.execute(
                     update(_node_table)
-                    .where(_node_table.c.id == self.node)
+                    .where(_node_table.c.id == node)
                     .values(heartbeat_at=now)
                 ).rowcount
                 if not alive:
@@ -925,11 +934,11 @@ class Store:
                     self._logger.warning(
                         "node %s was taken for dead by another process; it registers "
                         "again (its unfinished jobs may have been ended 'interrupted')",
-                        self.node,
+                        node,
                     )
                     conn.execute(
                         insert(_node_table).values(
-                            id=self.node,
+                            id=node,
                             host=socket.gethostname(),
                             pid=os.getpid(),
                             started_at=now,
@@ -939,18 +948,18 @@ class Store:
                 if self.database.kind == "postgresql":  # lock in id order, as claims do
                     conn.execute(
                         select(_task_table.c.id)
-                        .where(_task_table.c.lease_node == self.node)
+                        .where(_task_table.c.lease_node == node)
                         .order_by(_task_table.c.id)
                         .with_for_update()
                     )
                 conn.execute(
                     update(_task_table)
-                    .where(_task_table.c.lease_node == self.node)
+                    .where(_task_table.c.lease_node == node)
                     .values(lease_until=now + LEASE_SECONDS)
                 )
         except Exception as exc:
             if not self._unanswered(exc):  # an outage is logged once, not every beat
-                self._logger.exception("store: the heartbeat of node %s failed", self.node)
+                self._logger.exception("store: the heartbeat of node %s failed", node)
             return
         # Nodes die while this one lives: close what they leave, without waiting for a start.
         try:
@@ -1350,7 +1359,8 @@ class Store:
 
     def unregister_node(self) -> None:
         """At shutdown: delete this node's tasks without a key, and the node itself."""
-        node, self.node = self.node, None
+        with self._node_lock:  # after a beat under way, and no beat after this
+            node, self.node = self.node, None
         if node is None:
             return
         _LIVE_NODES.discard(node)

@@ -186,3 +186,31 @@ def test_malformed_rows_are_skipped_with_one_warning_each(
     warned = [r.getMessage() for r in caplog.records if "cannot be read" in r.getMessage()]
     assert sorted(line.split()[1] for line in warned) == sorted([bad_args, bad_schedule, job_id])
     assert q.get_task(good).task_name == "good"
+
+
+# -- 6: a clean shutdown racing a heartbeat ------------------------------------------------------
+
+
+def test_a_clean_shutdown_never_races_a_heartbeat(
+    durable_url: str,
+    quiv: MakeQuiv,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With a beat every few milliseconds, some beat always falls inside a shutdown: it must
+    neither register the node again nor take the node's own last jobs for a dead one's."""
+    from quiv import _store as quiv_store
+
+    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.002)
+    with caplog.at_level(logging.WARNING, logger="Quiv"):
+        for round_ in range(15):
+            q = quiv(database_url=durable_url)
+            q.start()
+            task_id = q.add_task(f"t{round_}", lambda: None, interval=3600, key=f"k{round_}")
+            q.wait_for_task(task_id, timeout=WAIT)
+            q.shutdown(timeout=WAIT)
+    said = [r.getMessage() for r in caplog.records]
+    assert not [line for line in said if "taken for dead" in line or "None" in line], said
+    later = quiv(database_url=durable_url)
+    statuses = {job.status for job in later.get_all_jobs()}
+    assert statuses == {JobStatus.COMPLETED.value}  # none 'interrupted' by its own node
