@@ -26,9 +26,16 @@ T = TypeVar("T")
 class Coordinator:
     """One thread that runs store round trips and posts their answers to the scheduler."""
 
-    def __init__(self, post: Callable[[Callable[[], None]], None], logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        post: Callable[[Callable[[], None]], None],
+        logger: logging.Logger,
+        quiet: Callable[[BaseException], bool] = lambda _exc: False,
+    ) -> None:
         self._post = post
         self._logger = logger
+        # Failures already told once elsewhere (the store's outage log): not again per trip.
+        self._quiet = quiet
         self._queue: deque[tuple[Callable[[], Any], Callable[[Any], None]]] = deque()
         self._wake = threading.Event()
         self._closed = False
@@ -56,8 +63,9 @@ class Coordinator:
                 work, done = self._queue.popleft()
                 try:
                     result = work()
-                except Exception:
-                    self._logger.exception("a round trip to the shared store failed")
+                except Exception as exc:
+                    if not self._quiet(exc):
+                        self._logger.exception("a round trip to the shared store failed")
                     result = None
                 self._post(partial(done, result))
             self._working = False

@@ -1231,8 +1231,10 @@ class Quiv:
     def add_listener(self, event: Event, callback: Callable[..., Any]) -> None:
         """Call ``callback`` on ``event``: ``(event, task)`` or ``(event, task, job)``.
 
-        Listeners run in registration order on the main loop when there is one, else on
-        a dispatcher thread of their own; their failures are logged. ``ConfigurationError``
+        Listeners run in registration order, where quiv 0.4.0 ran them: on the main loop
+        when one runs; else a task event's on the thread of the call that made it (before
+        that call returns) and a job's on the worker that runs it (``job_started`` before
+        the handler, its end once recorded). Their failures are logged, never raised. ``ConfigurationError``
         for an event that is not an ``Event`` or a callback that is not callable.
         """
         self._listeners.add(event, callback)

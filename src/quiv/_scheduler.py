@@ -204,7 +204,9 @@ class Scheduler:
         self._wall_offset = 0.0  # wall minus monotonic clock, when last looked at
         self._started_wall = 0.0
         self._workers = WorkerPool(pool_size, "quiv-worker")
-        self._coordinator = Coordinator(self.post, logger) if store.durable else None
+        self._coordinator = (
+            Coordinator(self.post, logger, store.told_once) if store.durable else None
+        )
         self._claims_in_flight = 0
         # Runs of shared tasks claimed and waiting for a free worker: (task, due, late).
         self._ready: deque[tuple[TaskEntry, float, float, str]] = deque()

@@ -414,6 +414,12 @@ class Store:
         self.database: Database = open_database(url, _registry.metadata, logger)
         self.path = self.database.path
         self.durable = self.database.durable
+        # A durable SQLite file's identity, to notice it deleted or replaced under us.
+        self._file_id: tuple[int, int] | None = None
+        self._file_lost = False
+        if self.database.kind == "sqlite" and self.path is not None:
+            opened = os.stat(self.path)
+            self._file_id = (opened.st_dev, opened.st_ino)
         self.codec: ArgumentCodec = codec_for(durable=self.durable)
         self._engine = self.database.engine
         placeholder = self.database.paramstyle
@@ -829,6 +835,11 @@ class Store:
             f" (but {dropped} job rows were dropped)" if dropped else "",
         )
 
+    def told_once(self, exc: BaseException) -> bool:
+        """Whether a failure of a round trip to the store is one it logs once (an outage,
+        a lost file), not at every try."""
+        return isinstance(exc, DatabaseUnavailableError) or self._unanswered(exc)
+
     @property
     def unanswered(self) -> bool:
         """Whether the database has not answered the last write (an outage is under way)."""
@@ -842,6 +853,30 @@ class Store:
                 len(self._jobs) + len(self._writing),
             )
 
+    def file_intact(self) -> bool:
+        """Whether a durable SQLite file is still the one opened (not deleted, not replaced
+        by another file on its path); logged once when it is not. Always True for other
+        kinds of database. O(1): one stat."""
+        if self._file_id is None:
+            return True
+        path = self.database.path
+        assert path is not None
+        try:
+            found = os.stat(path)
+            intact = (found.st_dev, found.st_ino) == self._file_id
+        except OSError:
+            intact = False
+        if not intact and not self._file_lost:
+            self._file_lost = True
+            self._logger.error(
+                "store: the database file %s was deleted or replaced while in use: what this "
+                "process writes now goes to a file nobody else reads, and shared tasks claim "
+                "no more runs here (another process on that path would run them too). "
+                "Restore the file and restart this process",
+                path,
+            )
+        return intact
+
     def _run_writer(self) -> None:
         beat = time.monotonic() + HEARTBEAT_SECONDS
         poll = time.monotonic() + CANCEL_POLL_SECONDS
@@ -852,6 +887,7 @@ class Store:
                 now = time.monotonic()
                 if now >= beat:
                     beat = now + HEARTBEAT_SECONDS
+                    self.file_intact()
                     self._heartbeat()
                 if now >= poll:
                     poll = now + CANCEL_POLL_SECONDS
@@ -1121,6 +1157,12 @@ class Store:
         loses gets the row as it is now (``GONE`` if the task was removed), so that the
         caller can catch up with other processes.
         """
+        if not self.file_intact():
+            # Another worker starting on this path makes a new database: both would run
+            # every shared slot. Claim nothing here rather than run anything twice.
+            raise DatabaseUnavailableError(
+                self.database.location, FileNotFoundError("the database file was replaced")
+            )
         by_slot = [claim for claim in claims if claim.slot is not None]
         by_time = [claim for claim in claims if claim.slot is None]
         if by_time:

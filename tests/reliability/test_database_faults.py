@@ -214,3 +214,36 @@ def test_a_clean_shutdown_never_races_a_heartbeat(
     later = quiv(database_url=durable_url)
     statuses = {job.status for job in later.get_all_jobs()}
     assert statuses == {JobStatus.COMPLETED.value}  # none 'interrupted' by its own node
+
+
+# -- 7: a durable SQLite file deleted while in use ------------------------------------------------
+
+
+def test_a_deleted_database_file_is_noticed_and_shared_runs_stop(
+    tmp_path: Any, quiv: MakeQuiv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from quiv import _store as quiv_store
+
+    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.05)
+    path = tmp_path / "quiv.db"
+    q = quiv(database_url=f"sqlite:///{path}")
+    runs: list[float] = []
+    q.add_task("shared", lambda: runs.append(time.monotonic()), interval=0.1, key="shared")
+    with caplog.at_level(logging.ERROR, logger="Quiv"):
+        q.start()
+        deadline = time.monotonic() + WAIT
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(runs) >= 3
+        for suffix in ("", "-wal", "-shm"):
+            (tmp_path / f"quiv.db{suffix}").unlink(missing_ok=True)
+        deadline = time.monotonic() + WAIT
+        while "deleted or replaced" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # a run under way, or claimed already, may still end
+        settled = len(runs)
+        time.sleep(0.6)  # six more slots pass
+        assert len(runs) == settled  # no shared run is claimed on a file nobody else sees
+    lines = [r.getMessage() for r in caplog.records if "deleted or replaced" in r.getMessage()]
+    assert len(lines) == 1  # once, not at every beat or claim
+    assert "a round trip to the shared store failed" not in caplog.text
