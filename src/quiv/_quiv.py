@@ -1234,8 +1234,9 @@ class Quiv:
         Listeners run in registration order, where quiv 0.4.0 ran them: on the main loop
         when one runs; else a task event's on the thread of the call that made it (before
         that call returns) and a job's on the worker that runs it (``job_started`` before
-        the handler, its end once recorded). Their failures are logged, never raised. ``ConfigurationError``
-        for an event that is not an ``Event`` or a callback that is not callable.
+        the handler, its end once recorded). Their failures are logged, never raised.
+        ``ConfigurationError`` for an event that is not an ``Event``,
+        ``HandlerRegistrationError`` for a callback that is not callable.
         """
         self._listeners.add(event, callback)
 
