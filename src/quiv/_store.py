@@ -960,9 +960,7 @@ class Store:
         try:
             with self._engine.begin() as conn:
                 alive = conn.execute(
-                    update(_node_table)
-                    .where(_node_table.c.id == node)
-                    .values(heartbeat_at=now)
+                    update(_node_table).where(_node_table.c.id == node).values(heartbeat_at=now)
                 ).rowcount
                 if not alive:
                     # Taken for dead (silent too long: a stalled process, a clock jump):
