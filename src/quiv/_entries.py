@@ -381,6 +381,9 @@ class JobEntry:
     result_note: str | None = None
     timed_out: bool = False
     unresponsive: bool = False
+    # Stopped because its lease could not be renewed (a shared job), and why, for its record.
+    fenced: bool = False
+    note: str | None = None
     # The task's planned run this job displaced when it was made ahead; restored if it is
     # cancelled before it starts.
     displaced: Plan | None = None

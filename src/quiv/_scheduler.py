@@ -519,6 +519,7 @@ class Scheduler:
         for job_id, _ in self._timeouts.pop_due(now):
             self._time_out(job_id, now)
         waiting_for_loop = self._check_loop()
+        fence_at = self._fence(now) if self._coordinator is not None else None
         try:
             self._dispatch_due(now)
         finally:
@@ -537,6 +538,8 @@ class Scheduler:
         if waiting_for_loop:
             check = now + LOOP_CHECK_SECONDS
             deadline = check if deadline is None else min(deadline, check)
+        if fence_at is not None:
+            deadline = fence_at if deadline is None else min(deadline, fence_at)
         if self._calendar_tasks:
             check = now + WALL_CHECK_SECONDS
             deadline = check if deadline is None else min(deadline, check)
@@ -1078,6 +1081,33 @@ class Scheduler:
             self._finish(job, Outcome("fail", wall, mono, error=error))
         return False
 
+    def _fence(self, now: float) -> float | None:
+        """Stop the shared jobs of this process if it could not renew their leases for
+        ``FENCE_AFTER_SECONDS`` (the database did not answer its heartbeats): before the
+        leases expire and another process may run those slots, their handlers are asked
+        to return. Returns when to look again (this scheduler's clock), None if no shared
+        job runs here."""
+        shared = [job for job in self._jobs.values() if job.task.shared and not job.fenced]
+        if not shared:
+            return None
+        left = self._store.fence_deadline() - time.monotonic()  # the store's real clock
+        if left > 0:
+            return now + left
+        for job in shared:
+            job.fenced = True
+            job.note = (
+                "stopped: this process could not renew its lease on the run (the database "
+                "did not answer its heartbeats), so another process may take the run over"
+            )
+            self._logger.warning(
+                "job %s of shared task %r: its lease could not be renewed; stopping it "
+                "before another process may take the run over",
+                job.id,
+                job.task.name,
+            )
+            self._stop(job)
+        return None
+
     def _stop(self, job: JobEntry) -> None:
         """Set ``job``'s stop event, and cancel its asyncio task if it runs on the main loop."""
         job.request_stop()
@@ -1192,7 +1222,7 @@ class Scheduler:
                 task.slot, task.next_run_at = following.slot, following.at
         job.state = job_state
         job.ended_at = outcome.ended_at
-        job.error = outcome.error
+        job.error = outcome.error if outcome.error is not None else job.note
         job.result, job.result_note = outcome.result, outcome.result_note
         start = job.started_mono
         job.duration = 0.0 if start is None else max(0.0, outcome.ended_mono - start)

@@ -63,6 +63,10 @@ HEARTBEAT_SECONDS = 5.0
 NODE_TIMEOUT_SECONDS = 30.0
 # A claimed run's lease: renewed with each heartbeat, taken over by others once expired.
 LEASE_SECONDS = NODE_TIMEOUT_SECONDS
+# A node that could not renew its leases for this long (its heartbeats failed: the database
+# did not answer it) stops its shared jobs: their handlers get the rest of the lease to
+# return before another process may take the runs over.
+FENCE_AFTER_SECONDS = LEASE_SECONDS - 2 * HEARTBEAT_SECONDS
 # How often a node looks for cancel requests other processes made for its running jobs.
 CANCEL_POLL_SECONDS = 1.0
 RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
@@ -474,6 +478,10 @@ class Store:
         self._gathered = False  # the next wake needs no pause: see nudge()
         self._closed = False
         self.write_failures = 0
+        # Liveness (durable stores): when the last heartbeat that went through began
+        # (monotonic), whether one failed since, and when (database clock) this node
+        # reached the database again after failing: others' silence counts from then.
+        self.renewed_at, self._missed_beat, self._back_at = time.monotonic(), False, 0.0
         # Since when (monotonic) the database has not answered, and the wait before the
         # next try; None while it answers. Job rows dropped for the bound in this outage.
         self._outage_since: float | None = None
@@ -810,6 +818,7 @@ class Store:
         every try."""
         if not self.is_unanswered(exc):
             return False
+        self._missed_beat = True  # others may have been cut off as well
         if self._outage_since is None:
             self._outage_since = time.monotonic()
             self._outage_wait = RETRY_SECONDS
@@ -928,17 +937,20 @@ class Store:
 
     def register_node(self, node: str, now: float) -> None:
         """Record this process as a live node; from now on the writer keeps it alive."""
-        row = {
-            "id": node,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            # Liveness is between processes: on the real clock, whatever clock the
-            # scheduler runs on (a test's fake clock cannot speak for another process).
-            "started_at": time.time(),
-            "heartbeat_at": time.time(),
-        }
+        began = time.monotonic()
         with self._engine.begin() as conn:
+            # Liveness is between processes: on the database's clock, whatever clock the
+            # scheduler runs on (a test's fake clock, a host's wrong one).
+            now = self._db_now(conn)
+            row = {
+                "id": node,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": now,
+                "heartbeat_at": now,
+            }
             conn.execute(insert(_node_table).values(**row))
+        self.renewed_at = began
         self.node = node
         _LIVE_NODES.add(node)
         self._job_defaults = {**_JOB_DEFAULTS, "node": node}
@@ -955,12 +967,27 @@ class Store:
             if node is not None:
                 self._beat(node)
 
+    def _db_now(self, conn: Any) -> float:
+        """The database's clock, epoch seconds (a SQLite file's is this host's)."""
+        if self.database.kind == "postgresql":
+            return float(
+                conn.execute(text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")).scalar()
+            )
+        return time.time()
+
+    def fence_deadline(self) -> float:
+        """When (monotonic) this node must stop its shared jobs unless a heartbeat renews
+        its leases before: FENCE_AFTER_SECONDS after the start of the last renewal."""
+        return self.renewed_at + FENCE_AFTER_SECONDS
+
     def _beat(self, node: str) -> None:
-        now = time.time()
+        now = time.time()  # leases: on the clock claims use (see claim)
+        began = time.monotonic()
         try:
             with self._engine.begin() as conn:
+                seen = self._db_now(conn)
                 alive = conn.execute(
-                    update(_node_table).where(_node_table.c.id == node).values(heartbeat_at=now)
+                    update(_node_table).where(_node_table.c.id == node).values(heartbeat_at=seen)
                 ).rowcount
                 if not alive:
                     # Taken for dead (silent too long: a stalled process, a clock jump):
@@ -975,8 +1002,8 @@ class Store:
                             id=node,
                             host=socket.gethostname(),
                             pid=os.getpid(),
-                            started_at=now,
-                            heartbeat_at=now,
+                            started_at=seen,
+                            heartbeat_at=seen,
                         )
                     )
                 if self.database.kind == "postgresql":  # lock in id order, as claims do
@@ -992,9 +1019,16 @@ class Store:
                     .values(lease_until=now + LEASE_SECONDS)
                 )
         except Exception as exc:
+            self._missed_beat = True
             if not self._unanswered(exc):  # an outage is logged once, not every beat
                 self._logger.exception("store: the heartbeat of node %s failed", node)
             return
+        self.renewed_at = began
+        if self._missed_beat:
+            # Back after beats that failed: the others could likely not beat either, so
+            # their silence counts from now (see recover).
+            self._missed_beat = False
+            self._back_at = seen
         # Nodes die while this one lives: close what they leave, without waiting for a start.
         try:
             recovery = self.recover(now)
@@ -1047,12 +1081,16 @@ class Store:
                 # two processes noticing the same death must not both record it.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RECOVERY_LOCK})
             nodes = conn.execute(select(_node_table)).mappings().all()
+            # Silent for NODE_TIMEOUT_SECONDS on the database's clock, counted from this
+            # node's own return if it could not reach the database meanwhile: an outage
+            # that silenced everyone must not make each take the others for dead.
+            silent_since = self._db_now(conn) - NODE_TIMEOUT_SECONDS
             dead = [
                 node["id"]
                 for node in nodes
                 if node["id"] != self.node
                 and (
-                    node["heartbeat_at"] < time.time() - NODE_TIMEOUT_SECONDS
+                    max(node["heartbeat_at"], self._back_at) < silent_since
                     or (
                         node["host"] == host
                         and (

@@ -85,7 +85,8 @@ def _jobs(url: str) -> list[Any]:
             return list(
                 conn.execute(
                     text(
-                        "SELECT task_name, scheduled_for, status, node, error_message FROM quiv_job"
+                        "SELECT task_name, scheduled_for, status, node, error_message, "
+                        "started_at, ended_at FROM quiv_job"
                     )
                 )
             )
@@ -113,26 +114,47 @@ def _wait(processes: list[subprocess.Popen[bytes]]) -> None:
 def test_each_slot_of_a_shared_task_runs_in_exactly_one_process(
     tmp_path: Path, shared_url: str
 ) -> None:
+    interval = 0.25
     workers = [
-        _start(tmp_path, shared_url, seconds=4, tasks=8, interval=0.25, hold=0) for _ in range(3)
+        _start(tmp_path, shared_url, seconds=4, tasks=8, interval=interval, hold=0)
+        for _ in range(3)
     ]
     _wait(workers)
-    jobs = [job for job in _jobs(shared_url) if job.status == JobStatus.COMPLETED.value]
-    by_task: dict[str, list[float]] = collections.defaultdict(list)
-    for job in jobs:
+    by_task: dict[str, list[Any]] = collections.defaultdict(list)
+    for job in _jobs(shared_url):
         assert job.scheduled_for is not None
-        by_task[job.task_name].append(job.scheduled_for)
+        by_task[job.task_name].append(job)
     assert sorted(by_task) == [f"t{i}" for i in range(8)]
-    for name, slots in by_task.items():
-        # No slot twice (a duplicate run) ...
-        assert len(slots) == len(set(slots)), name
-        # ... and none left out between the first and the last (a lost run).
-        ordered = sorted(slots)
-        gaps = [round((b - a) / 0.25) for a, b in itertools.pairwise(ordered)]
-        assert set(gaps) == {1}, (name, gaps)
-        assert len(slots) >= 8
-    # The handlers' own record agrees with the job rows, one call per job.
-    assert len(_marks(tmp_path)) >= len(jobs)
+    for name, runs in by_task.items():
+        assert len(runs) >= 2, name
+        runs.sort(key=lambda job: (job.scheduled_for, job.started_at))
+        for before, after in itertools.pairwise(runs):
+            # No slot twice (a duplicate run), unless the first run's process was taken
+            # for dead (a stall beyond the lease, on a loaded machine): its run ended
+            # interrupted, and another ran the slot again, as recovery should.
+            if after.scheduled_for == before.scheduled_for:
+                assert before.status == JobStatus.INTERRUPTED.value, (name, before, after)
+                continue
+            # ... and none left out (a lost run). A slot can only be passed over while
+            # the run of the slot before is still on its way: one that starts late (the
+            # machine is busy, a claim waits for the database) or runs long stands for
+            # the slots that pass meanwhile (a fixed cadence skips them, never makes them
+            # up; README). Every slot skipped fell before that run ended, and the next
+            # run is the first slot at or after its end. How late the runs are is up to
+            # the machine, not the test: only this rule is.
+            ended = before.ended_at
+            skipped = [
+                before.scheduled_for + k * interval
+                for k in range(1, round((after.scheduled_for - before.scheduled_for) / interval))
+            ]
+            assert all(slot <= ended + 1e-3 for slot in skipped), (name, before, after)
+            assert after.scheduled_for >= ended - 1e-3, (name, before, after)
+    # The handlers' own record agrees with the job rows, one call per completed job. (A
+    # run that a process's shutdown cancelled may have ended before or after its call.)
+    completed = [
+        job for runs in by_task.values() for job in runs if job.status == JobStatus.COMPLETED.value
+    ]
+    assert len(_marks(tmp_path)) >= len(completed)
     # (Which processes run the slots is not promised: one that claims ahead may run most.)
 
 

@@ -247,3 +247,69 @@ def test_a_deleted_database_file_is_noticed_and_shared_runs_stop(
     lines = [r.getMessage() for r in caplog.records if "deleted or replaced" in r.getMessage()]
     assert len(lines) == 1  # once, not at every beat or claim
     assert "a round trip to the shared store failed" not in caplog.text
+
+
+# -- 1: an outage longer than the lease -----------------------------------------------------------
+
+
+def test_a_node_that_cannot_renew_its_lease_stops_its_shared_jobs(
+    durable_url: str, quiv: MakeQuiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fencing by the holder: before its lease can expire, and another process run the same
+    slot, a node whose heartbeats fail asks its shared jobs to stop, and says why."""
+    from sqlalchemy.exc import OperationalError
+
+    from quiv import _store as quiv_store
+
+    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(quiv_store, "FENCE_AFTER_SECONDS", 0.5)
+    q = quiv(database_url=durable_url)
+    started = threading.Event()
+
+    def long_run(_stop_event: threading.Event) -> None:
+        started.set()
+        _stop_event.wait(WAIT)
+
+    task_id = q.add_task("shared", long_run, interval=3600, key="shared")
+    q.start()
+    assert started.wait(WAIT)
+    (running,) = q.get_all_jobs(status="running")
+
+    def unanswered(conn: object) -> float:  # every heartbeat from now on fails
+        raise OperationalError("SELECT now", {}, OSError("connection refused"))
+
+    monkeypatch.setattr(q._store, "_db_now", unanswered)
+    job = q.wait_for_job(running.id, timeout=WAIT)
+    assert job.status == JobStatus.CANCELLED.value
+    assert job.error_message is not None
+    assert "could not renew its lease" in job.error_message
+    assert q.get_task(task_id).id == task_id
+
+
+def test_after_an_outage_others_silence_counts_from_this_nodes_return(
+    durable_url: str, quiv: MakeQuiv
+) -> None:
+    """Nobody could beat during an outage: a node back from one must not take the others
+    for dead (ending their live jobs 'interrupted', deleting their tasks) for their silence
+    while it lasted."""
+    from sqlalchemy import insert
+
+    from quiv._store import NODE_TIMEOUT_SECONDS, _node_table
+
+    q = quiv(database_url=durable_url)
+    store = q._store
+    quiet = time.time() - NODE_TIMEOUT_SECONDS - 5  # silent past the timeout
+    with store._engine.begin() as conn:
+        conn.execute(
+            insert(_node_table).values(
+                id="other", host="elsewhere", pid=1, started_at=quiet, heartbeat_at=quiet
+            )
+        )
+    store._back_at = time.time()  # this node just reached the database again
+    assert store.recover(time.time()).interrupted == []
+    with store._engine.connect() as conn:
+        assert conn.execute(_node_table.select().where(_node_table.c.id == "other")).first()
+    store._back_at = 0.0  # no outage seen: the same silence is a death
+    store.recover(time.time())
+    with store._engine.connect() as conn:
+        assert not conn.execute(_node_table.select().where(_node_table.c.id == "other")).first()
