@@ -96,6 +96,7 @@ TASK_COLUMNS = (
     "lease_node",
     "lease_job",
     "lease_until",
+    "lease_token",
     "updated_by",
     "changed_at",
 )
@@ -264,6 +265,9 @@ class TaskEntry:
     claiming: bool = False  # a claim of its due run is on its way to the store
     recheck: bool = False  # its deadline is a look at the store, not a run
     claimed_job: str | None = None  # the job id of a claim just won, for the job it starts
+    # The fencing token of the latest lease on it this process knows of (a shared task):
+    # the store refuses a write of its row that carries an older one.
+    lease_token: int = 0
     # When a user last paused, resumed or removed it, as far as this process knows (epoch).
     changed_at: float = 0.0
     # wait_for_task callers waiting for its next job to be made: given its id (None: the
@@ -333,6 +337,7 @@ class TaskEntry:
             None if job is None else self.node,  # lease_node
             None if job is None else job.id,  # lease_job
             None,  # lease_until: the store keeps it
+            self.lease_token if shared else 0,
             self.node,  # updated_by
             self.changed_at if shared else 0.0,
         )

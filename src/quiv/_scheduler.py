@@ -695,7 +695,7 @@ class Scheduler:
         )
 
     def _claimed(
-        self, dues: dict[str, tuple[Claim, float, float]], answers: dict[str, Row | None] | None
+        self, dues: dict[str, tuple[Claim, float, float]], answers: dict[str, Row | int] | None
     ) -> None:
         """The store's answer to claims: start the runs won, catch up on the others."""
         self._claims_in_flight -= 1
@@ -709,7 +709,7 @@ class Scheduler:
                 # One task's trouble must not strand the others of the batch.
                 self._logger.exception("could not handle the claim of task %r", task.id)
                 task.claiming = False
-                if answers is not None and answers.get(task.id, GONE) is None:
+                if answers is not None and isinstance(answers.get(task.id, GONE), int):
                     self._store.put_task_values(task.values())  # hand the run back
 
     def _answer(
@@ -718,13 +718,16 @@ class Scheduler:
         claim: Claim,
         due: float,
         late_base: float,
-        answers: dict[str, Row | None] | None,
+        answers: dict[str, Row | int] | None,
     ) -> None:
         now = self._clock.monotonic()
         wall = self._epoch()
         task_id = task.id
+        answer = GONE if answers is None else answers.get(task_id, GONE)
+        if isinstance(answer, int):  # won: this process's writes carry the lease's token
+            task.lease_token = answer
         if not task.claiming:  # paused meanwhile: a run won is handed back
-            if answers is not None and answers.get(task_id, GONE) is None:
+            if isinstance(answer, int):
                 self._store.put_task_values(task.values())
             return
         if self._stopping:
@@ -734,8 +737,7 @@ class Scheduler:
             task.claiming = False
             self._apply(task, Plan(now + 1.0, task.slot, wall + 1.0))
             return
-        answer = answers.get(task_id, GONE)
-        if answer is not None:
+        if not isinstance(answer, int):
             task.claiming = False
             self._catch_up(task, answer)
             return
@@ -776,6 +778,8 @@ class Scheduler:
         status = row["status"]
         if status != "gone":
             task.changed_at = max(task.changed_at, float(row["changed_at"] or 0.0))
+            # What it knows now is the store's latest: its writes may carry that token.
+            task.lease_token = max(task.lease_token, int(row["lease_token"] or 0))
         if status == TaskStatus.FINISHED.value:  # a one-shot run elsewhere: it is done
             if task.state is TaskState.ACTIVE:
                 self._end(task, "miss_last")

@@ -138,6 +138,9 @@ class TaskRow(_Base, table=True):
     lease_node: str | None = None  # the node running it now
     lease_job: str | None = None
     lease_until: float | None = None
+    # Grows with every claim and take-over: a write of the row carrying an older token (a
+    # process whose lease was taken over, and which has not heard of it) is refused.
+    lease_token: int = 0
     updated_by: str | None = None  # the node that wrote the row last
     # When a user last paused, resumed or removed it (epoch): the latest such change wins.
     changed_at: float = 0.0
@@ -276,7 +279,10 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
             f"lease_until = CASE WHEN excluded.lease_node IS NULL THEN NULL "
             f"ELSE {t}.lease_until END",
         ]
-        guard = f" WHERE {t}.lease_node IS NULL OR {t}.lease_node = excluded.updated_by"
+        guard = (
+            f" WHERE ({t}.lease_node IS NULL OR {t}.lease_node = excluded.updated_by)"
+            f" AND {t}.lease_token <= excluded.lease_token"
+        )
     elif "cancel_requested" in names:
         # A job's end is final: a process whose run was taken over (its lease expired and
         # another ended the job 'interrupted') cannot turn it into another ending.
@@ -1144,12 +1150,23 @@ class Store:
                         )
                     )
                 )
-                .values(status="active", lease_node=None, lease_job=None, lease_until=None)
+                .values(
+                    status="active",
+                    lease_node=None,
+                    lease_job=None,
+                    lease_until=None,
+                    lease_token=_task_table.c.lease_token + 1,
+                )
             )
             conn.execute(
                 update(_task_table)
                 .where(_task_table.c.lease_node.in_(dead))
-                .values(lease_node=None, lease_job=None, lease_until=None)
+                .values(
+                    lease_node=None,
+                    lease_job=None,
+                    lease_until=None,
+                    lease_token=_task_table.c.lease_token + 1,
+                )
             )
             conn.execute(delete(_node_table).where(_node_table.c.id.in_(dead)))
         return Recovery([job.id for job in lost], int(gone or 0), list(freed))
@@ -1184,12 +1201,13 @@ class Store:
 
     # -- shared tasks: claims, leases, cancel requests ----------------------------------------
 
-    def claim(self, claims: Sequence[Claim], now: float) -> dict[str, Row | None]:
+    def claim(self, claims: Sequence[Claim], now: float) -> dict[str, Row | int]:
         """Try to claim each run in ``claims`` for this node, in one transaction.
 
         A claim wins when the task is ``active`` and its stored ``slot`` (or, for a run that
         is not a regular one, its ``next_run_at``) is the one claimed: then the row is
-        ``running`` under this node's lease, and the answer for it is None. A claim that
+        ``running`` under this node's lease, and the answer for it is the lease's fencing
+        token (an int, which the holder's writes of the row carry). A claim that
         loses gets the row as it is now (``GONE`` if the task was removed), so that the
         caller can catch up with other processes.
         """
@@ -1203,7 +1221,7 @@ class Store:
         by_time = [claim for claim in claims if claim.slot is None]
         if by_time:
             self.flush()  # a run asked for here is known by the next_run_at written here
-        won: set[str] = set()
+        won: dict[str, int] = {}
         with self._engine.connect() as conn, conn.execution_options(immediate=True).begin():
             if self.database.kind == "postgresql":
                 # Lock the rows in id order first, as row writes do (see _write): the update
@@ -1240,14 +1258,15 @@ class Store:
                         lease_node=self.node,
                         lease_job=case(jobs, value=_task_table.c.id),
                         lease_until=now + LEASE_SECONDS,
+                        lease_token=_task_table.c.lease_token + 1,
                         updated_by=self.node,
                     )
-                    .returning(_task_table.c.id)
+                    .returning(_task_table.c.id, _task_table.c.lease_token)
                 )
-                won.update(result.scalars().all())
+                won.update({row.id: row.lease_token for row in result})
             lost = [claim.task_id for claim in claims if claim.task_id not in won]
             rows = self._rows(conn, lost)
-        answers: dict[str, Row | None] = dict.fromkeys(won)
+        answers: dict[str, Row | int] = dict(won)
         for task_id in lost:
             answers[task_id] = rows.get(task_id, GONE)
         return answers
@@ -1289,6 +1308,7 @@ class Store:
                     lease_node=None,
                     lease_job=None,
                     lease_until=None,
+                    lease_token=_task_table.c.lease_token + 1,  # its holder's writes: refused
                     updated_by=self.node,
                 )
             ).rowcount

@@ -313,3 +313,47 @@ def test_after_an_outage_others_silence_counts_from_this_nodes_return(
     store.recover(time.time())
     with store._engine.connect() as conn:
         assert not conn.execute(_node_table.select().where(_node_table.c.id == "other")).first()
+
+
+def test_a_write_under_a_lease_that_was_taken_over_is_refused(durable_url: str) -> None:
+    """Fencing tokens: a process whose lease expired and was taken over, and which has not
+    heard of it, cannot write its view of the task over its successor's."""
+    from quiv._store import LEASE_SECONDS, Claim, Store
+
+    logger = logging.getLogger("Quiv")
+    a, b = Store(logger, durable_url), Store(logger, durable_url)
+    try:
+        a.register_node("node-a", time.time())
+        b.register_node("node-b", time.time())
+        row: dict[str, Any] = {
+            "id": "t",
+            "key": "k",
+            "task_name": "t",
+            "args": b"[]",
+            "kwargs": b"{}",
+            "interval_seconds": 60.0,
+            "fixed_interval": True,
+            "run_once": False,
+            "status": "active",
+            "next_run_at": 100.0,
+            "shared": True,
+            "slot": 100.0,
+        }
+        a.put_task(row)
+        a.flush()
+        assert a.claim([Claim("t", 100.0, 100.0, "job-a")], time.time()) == {"t": 1}
+        # Its lease expires unrenewed; b takes the run over (it is to run again).
+        taken = b.take_over("t", time.time() + LEASE_SECONDS + 1)
+        assert (taken["status"], taken["lease_token"], taken["slot"]) == ("active", 2, 100.0)
+        # a, back, writes the end of its run as it saw it: refused.
+        ended = {**row, "slot": 160.0, "next_run_at": 160.0, "updated_by": "node-a"}
+        a.put_task({**ended, "lease_token": 1})
+        a.flush()
+        assert (b.get_task("t") or {})["slot"] == 100.0
+        # Once it has caught up with the store (the current token), its writes go through.
+        a.put_task({**ended, "lease_token": 2})
+        a.flush()
+        assert (b.get_task("t") or {})["slot"] == 160.0
+    finally:
+        a.close()
+        b.close()

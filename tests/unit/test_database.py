@@ -231,3 +231,27 @@ def test_json_never_decodes_a_pickle() -> None:
     blob, _ = PICKLE.encode((1,), None)
     with pytest.raises(UnicodeDecodeError, match="invalid start byte"):
         JSON.decode_args(blob)
+
+
+def test_a_version_1_database_gets_its_lease_tokens(durable_url: str) -> None:
+    """Schema 2 adds quiv_task.lease_token; a database of quiv's first schema keeps its
+    rows and gets the column, every lease at token 0."""
+    open_database(durable_url, METADATA).close()
+    _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN lease_token")  # as in schema 1
+    _execute(
+        durable_url,
+        "INSERT INTO quiv_task (id, scope, created_at, task_name, args, kwargs, "
+        "fixed_interval, run_once, status, next_run_at, max_retries, on_main_loop, schedule, "
+        "misfire, misfire_grace_seconds, jitter_seconds, shared, changed_at) VALUES "
+        "('kept', 'deployment', 0, 'n', '', '', true, false, 'active', 0, 0, false, '', "
+        "'coalesce', 1, 0, false, 0)",
+    )
+    _execute(durable_url, "UPDATE quiv_schema SET version = 1")
+    assert _version(durable_url) == SCHEMA_VERSION == 2
+    database = open_database(durable_url, METADATA)
+    try:
+        with database.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, lease_token FROM quiv_task")).all()
+    finally:
+        database.close()
+    assert [tuple(row) for row in rows] == [("kept", 0)]

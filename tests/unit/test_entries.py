@@ -125,6 +125,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         changed_at=55.5,
     )
     task.slot = 1230.0
+    task.lease_token = 17
     task.job = JobEntry(id="the-job", task=task, created_at=0.0)
     row = task.row()
     assert tuple(row) == TASK_COLUMNS
@@ -154,6 +155,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         "lease_node": "the-node",
         "lease_job": "the-job",
         "lease_until": None,
+        "lease_token": 17,
         "updated_by": "the-node",
         "changed_at": 55.5,
     }

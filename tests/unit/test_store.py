@@ -76,6 +76,7 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "lease_node": None,
         "lease_job": None,
         "lease_until": None,
+        "lease_token": 0,
         "updated_by": None,
         "changed_at": 0.0,
     }
