@@ -284,9 +284,13 @@ def _upsert(table: Any, placeholder: str) -> tuple[str, Callable[[Row], tuple[An
             f" AND {t}.lease_token <= excluded.lease_token"
         )
     elif "cancel_requested" in names:
-        # A job's end is final: a process whose run was taken over (its lease expired and
-        # another ended the job 'interrupted') cannot turn it into another ending.
-        guard = f" WHERE {t}.status IN ('scheduled', 'running')"
+        # A job's end is final, but for one guess: 'interrupted' is what another process
+        # wrote for a run it took for lost (its lease expired, its node fell silent). The
+        # process that ran it knows better, and its own record of the end replaces it.
+        guard = (
+            f" WHERE {t}.status IN ('scheduled', 'running')"
+            f" OR ({t}.status = 'interrupted' AND {t}.node = excluded.node)"
+        )
     statement = (
         f"INSERT INTO {table.name} ({', '.join(names)}) "
         f"VALUES ({', '.join(placeholder for _ in names)}) "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import json
 import os
 import signal
@@ -253,3 +254,58 @@ def test_a_frozen_server_bounds_reads_and_shutdown(
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGCONT)
+
+
+def test_an_outage_longer_than_the_lease_runs_no_slot_twice_at_once(
+    own_postgres: Server, quiv: MakeQuiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two live processes share a task whose runs outlast an outage longer than the lease.
+    Before, each took the other for dead when the server came back, and one ran the slot
+    again while the holder's run went on. Now the holder stops its run before its lease can
+    expire, nobody is taken for dead, and no task of a live process is deleted."""
+    from quiv import _store as quiv_store
+
+    for name, value in (
+        ("HEARTBEAT_SECONDS", 0.2),
+        ("NODE_TIMEOUT_SECONDS", 2.0),
+        ("LEASE_SECONDS", 2.0),
+        ("FENCE_AFTER_SECONDS", 1.2),
+    ):
+        monkeypatch.setattr(quiv_store, name, value)
+    monkeypatch.setattr(quiv_database, "CALL_LIMIT_SECONDS", 2.0)
+    monkeypatch.setattr(quiv_database, "CONNECT_TIMEOUT_SECONDS", 1)
+    url = own_postgres.fresh_database()
+    runs: list[tuple[float, float, str]] = []
+
+    def long_run(_stop_event: Any, _job_id: str) -> None:
+        began = time.monotonic()
+        _stop_event.wait(6.0)
+        runs.append((began, time.monotonic(), _job_id))
+
+    nodes = [quiv(database_url=url, pool_size=2) for _ in range(2)]
+    own = nodes[0].add_task("keyless", lambda: None, interval=3600, delay=3600)
+    for q in nodes:
+        q.add_task("shared", long_run, interval=0.5, key="shared")
+        q.start()
+    wait_until(lambda: len(nodes[0].get_all_jobs(status="running")) == 1, WAIT)
+    own_postgres.stop()
+    try:
+        time.sleep(3.0)  # longer than the lease, and than the node timeout
+    finally:
+        own_postgres.start()
+    time.sleep(4.0)  # the server answers again: catch up, claim, run
+    nodes[0].pause_task(_shared_id(nodes[0]))  # for every process
+    wait_until(lambda: not nodes[0].get_all_jobs(status="running"), WAIT)
+    time.sleep(0.5)
+    ordered = sorted(runs)
+    assert len(ordered) >= 2
+    for (_, first_end, first), (second_start, _, second) in itertools.pairwise(ordered):
+        assert first_end <= second_start + 0.05, (first, second)  # never two at once
+    assert nodes[1].get_task(own).id == own  # the live process's task was not deleted
+    interrupted = nodes[0].get_all_jobs(status="interrupted")
+    assert interrupted == [], [job.error_message for job in interrupted]
+
+
+def _shared_id(q: Quiv) -> str:
+    (task,) = [task for task in q.get_all_tasks() if task.key == "shared"]
+    return task.id
