@@ -725,7 +725,9 @@ class Store:
         them): a scheduler that stops scheduling would be worse than a late record."""
         self.write_failures += 1
         counted = not self._unanswered(exc, len(tasks) + len(jobs))
-        if counted:
+        if counted and not (tasks or jobs):  # only the history's purge was in the batch
+            self._logger.error("store: purging the job history failed", exc_info=exc)
+        elif counted:
             self._logger.error(
                 "store: writing %d task and %d job rows failed; they will be retried",
                 len(tasks),

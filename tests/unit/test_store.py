@@ -871,3 +871,23 @@ def test_a_large_batch_of_tasks_jobs_and_deletions_is_written_in_order(store: St
     assert _committed_task_ids(store) == expected
     jobs = store.get_jobs(status=None)
     assert [job["id"] for job in jobs] == [f"j{i:03d}" for i in range(700)]
+
+
+def test_a_failed_purge_alone_is_not_reported_as_rows(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy.exc
+
+    class Refusing:
+        def begin(self) -> Any:
+            raise sqlalchemy.exc.ProgrammingError("DELETE", {}, ValueError("refused"))
+
+    caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
+    answers: list[float | None] = []
+    monkeypatch.setattr(store, "_engine", Refusing())
+    store.purge(0.0, answers.append)
+    store.flush()
+    assert answers == [None]  # the scheduler hears back all the same
+    assert [r.getMessage() for r in _store_errors(caplog)] == [
+        "store: purging the job history failed"
+    ]
