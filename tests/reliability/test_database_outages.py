@@ -11,6 +11,7 @@ import contextlib
 import glob
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -103,7 +104,7 @@ def _slow(seconds: float) -> Callable[[], str]:
 
 
 def test_jobs_ending_while_postgresql_restarts_keep_their_final_rows(
-    own_postgres: Server, quiv: MakeQuiv
+    own_postgres: Server, quiv: MakeQuiv, caplog: pytest.LogCaptureFixture
 ) -> None:
     url = own_postgres.fresh_database()
     q = quiv(database_url=url, pool_size=4)
@@ -111,6 +112,8 @@ def test_jobs_ending_while_postgresql_restarts_keep_their_final_rows(
     tasks = [q.add_task(f"t{i}", _slow(1.0), interval=3600, delay=3600) for i in range(4)]
     jobs = [q.run_task(task_id) for task_id in tasks]
     wait_until(lambda: len(q.get_all_jobs(status="running")) == 4, WAIT)
+    caplog.set_level(logging.DEBUG, logger="Quiv")
+    caplog.clear()
     own_postgres.stop()
     try:
         # The jobs end while nobody answers: their ends are known all the same.
@@ -124,6 +127,11 @@ def test_jobs_ending_while_postgresql_restarts_keep_their_final_rows(
     wait_until(lambda: q._store.waiting() == (0, 0), WAIT)
     stored = own_postgres.rows(url, "SELECT id, status FROM quiv_job")
     assert sorted(stored) == sorted((job_id, "completed") for job_id in jobs)
+    # The outage is told once, and its end: not a line per try, beat or claim.
+    told = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(told) <= 3, told
+    assert any("does not answer" in line for line in told)
+    assert any("answers again" in line for line in told)
 
 
 def test_a_shutdown_while_postgresql_is_down_is_bounded_and_leaves_no_job_running(
