@@ -185,19 +185,25 @@ def flake(session: nox.Session) -> None:
                 counts, failed = Counter(), ["(pytest ended without a report)"]
             results.append((run, counts, failed))
             session.log(f"run {run}: {_summary(counts)}")
+    except KeyboardInterrupt:
+        _report(session, results)  # what the runs before found
+        raise
     finally:
         for loop in loops:
             loop.kill()
         for loop in loops:
             loop.wait()
-    _report(session, results)
+    bad = _report(session, results)
+    if bad:
+        session.error(f"{bad} of {len(results)} runs failed")
 
 
 def _summary(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped"))
 
 
-def _report(session: nox.Session, results: list[tuple[int, Counter[str], list[str]]]) -> None:
+def _report(session: nox.Session, results: list[tuple[int, Counter[str], list[str]]]) -> int:
+    """Log a table of the runs and every test that failed; return how many runs failed."""
     session.log("run  passed  failed  error  skipped")
     for run, counts, failed in results:
         session.log(
@@ -208,14 +214,13 @@ def _report(session: nox.Session, results: list[tuple[int, Counter[str], list[st
     for run, _, failed in results:
         for node in failed:
             failures.setdefault(node, []).append(run)
-    bad = sum(1 for _, _, failed in results if failed)
     if not failures:
         session.log(f"all {len(results)} runs passed")
-        return
+        return 0
     session.log("failed in runs  test")
     for node, in_runs in sorted(failures.items(), key=lambda item: (-len(item[1]), item[0])):
         session.log(f"{len(in_runs):>3}/{len(results)} ({','.join(map(str, in_runs))})  {node}")
-    session.error(f"{bad} of {len(results)} runs failed")
+    return sum(1 for _, _, failed in results if failed)
 
 
 @nox.session(python=PYTHONS)
