@@ -65,8 +65,9 @@ NODE_TIMEOUT_SECONDS = 30.0
 LEASE_SECONDS = NODE_TIMEOUT_SECONDS
 # A node that could not renew its leases for this long (its heartbeats failed: the database
 # did not answer it) stops its shared jobs: their handlers get the rest of the lease to
-# return before another process may take the runs over.
-FENCE_AFTER_SECONDS = LEASE_SECONDS - 2 * HEARTBEAT_SECONDS
+# return before another process may take the runs over. None: the lease minus two beats,
+# reckoned when used, so that a process that changes the lease or the beat changes it too.
+FENCE_AFTER_SECONDS: float | None = None
 # How often a node looks for cancel requests other processes made for its running jobs.
 CANCEL_POLL_SECONDS = 1.0
 RETRY_SECONDS = 0.2  # before writing again the rows of a batch that failed
@@ -990,7 +991,10 @@ class Store:
     def fence_deadline(self) -> float:
         """When (monotonic) this node must stop its shared jobs unless a heartbeat renews
         its leases before: FENCE_AFTER_SECONDS after the start of the last renewal."""
-        return self.renewed_at + FENCE_AFTER_SECONDS
+        after = FENCE_AFTER_SECONDS
+        if after is None:
+            after = max(HEARTBEAT_SECONDS, LEASE_SECONDS - 2 * HEARTBEAT_SECONDS)
+        return self.renewed_at + after
 
     def _beat(self, node: str) -> None:
         now = time.time()  # leases: on the clock claims use (see claim)

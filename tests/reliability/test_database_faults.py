@@ -357,3 +357,19 @@ def test_a_write_under_a_lease_that_was_taken_over_is_refused(durable_url: str) 
     finally:
         a.close()
         b.close()
+
+
+def test_the_fence_follows_the_lease_and_the_beat_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A process that shortens its lease (as the multi-process tests do after import)
+    fences in time for that lease, not the default one."""
+    from quiv import _store as quiv_store
+
+    store = quiv_store.Store(logging.getLogger("Quiv"), f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        monkeypatch.setattr(quiv_store, "LEASE_SECONDS", 2.0)
+        monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.2)
+        assert store.fence_deadline() - store.renewed_at == pytest.approx(1.6)
+    finally:
+        store.close()
