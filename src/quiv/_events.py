@@ -82,11 +82,12 @@ class Listeners:
                 else:
                     del self._by_event[event]  # back to the no-listener fast path
 
-    def wants(self, event: Event) -> bool:
-        """Whether anyone listens to ``event``: emitters skip building payloads otherwise."""
+    def wants_any(self, events: frozenset[Event]) -> bool:
+        """Whether anyone listens to one of ``events``."""
         # An empty dict first: hashing an Enum member runs Python code, and most
         # schedulers have no listener at all.
-        return bool(self._by_event) and bool(self._by_event.get(event))
+        by_event = self._by_event
+        return bool(by_event) and not events.isdisjoint(by_event)
 
     def emission(self, event: Event | None, payload: Payload) -> Emission | None:
         """``event`` with the arguments ``payload()`` returns now, for its listeners now;

@@ -88,6 +88,15 @@ RECHECK_SECONDS = 5.0
 CLAIM_AHEAD = 256
 
 
+# The events of a job's end: a worker that posts its end waits for it to be recorded only
+# when someone listens to one of them (it then delivers them itself).
+_END_EVENTS = frozenset(
+    event
+    for trigger in ("complete", "fail", "cancel", "time_out", "retry")
+    if (event := JOB_MACHINE.event_for(trigger)) is not None
+)
+
+
 class TaskChange(NamedTuple):
     """What ``update_task`` changes, each checked by the facade (None: unchanged)."""
 
@@ -1714,7 +1723,7 @@ class Scheduler:
         on_loop = task.settings.on_main_loop
         if not on_loop and not task.shared and self._here(self._finish_now, job, outcome):
             return
-        if on_loop or not self._listeners.any:
+        if on_loop or not self._listeners.wants_any(_END_EVENTS):
             # Nobody to tell, or the main loop must not wait: its events go to it later.
             self.post(partial(self._finish, job, outcome))
             return
