@@ -102,7 +102,7 @@ def test_arguments(benchmark: Any, size: str, impl: str) -> None:
     stop = threading.Event()
 
     def quiv_unpickle() -> tuple[Any, dict[str, Any]]:
-        # The steps of the worker (quiv._scheduler.Scheduler._work) before the call.
+        # The steps of the worker (quiv._runner.JobRunner.run_on_worker) before the call.
         run_args = pickle.loads(args_blob)
         run_kwargs = pickle.loads(kwargs_blob)
         if injection.job_id:

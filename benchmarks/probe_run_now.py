@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 import quiv._runner as runner_module
-import quiv._scheduler as scheduler_module
+import quiv._scheduler.runs as runs_module
 import quiv._workers as workers_module
 from quiv import Quiv
 
@@ -46,7 +46,7 @@ def _stamp(owner: Any, name: str, mark: str) -> None:
 
 
 def main(samples: int) -> None:
-    _stamp(scheduler_module.Scheduler, "run_soon", "scheduler")
+    _stamp(runs_module.RunCommands, "run_soon", "scheduler")
     _stamp(workers_module.WorkerPool, "hand", "handed")
     _stamp(runner_module.JobRunner, "run_on_worker", "worker")
     q = Quiv(pool_size=10)

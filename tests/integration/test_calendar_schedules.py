@@ -68,9 +68,8 @@ def assert_consistent(q: Quiv) -> None:
 
     def snapshot() -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
         scheduler.check()
-        held = {
-            task.id: (task.status.value, task.next_run_at) for task in scheduler._tasks.values()
-        }
+        tasks = scheduler.state.tasks.values()
+        held = {task.id: (task.status.value, task.next_run_at) for task in tasks}
         stored = {
             row["id"]: (row["status"], row["next_run_at"])
             for row in q._store.get_tasks(include_run_once=True)
@@ -652,7 +651,7 @@ def test_a_wall_jump_backwards_before_a_slot_waits_for_the_wall_clock(make: Make
 
 def test_jitter_moves_each_run_within_its_window_without_drift(make: Make) -> None:
     q, clock = make(utc(2027, 1, 1, 0, 0, 10))
-    q._scheduler._random.seed(20270101)
+    q._scheduler.planner.rng.seed(20270101)
     runs = WallRuns(clock)
     task_id = q.add_task("jittered", runs, cron="0 * * * *", jitter=30)
     settle(q)
@@ -680,7 +679,7 @@ def test_jitter_moves_each_run_within_its_window_without_drift(make: Make) -> No
 
 def test_next_run_times_shows_the_jittered_run_then_plain_slots(make: Make) -> None:
     q, _ = make(utc(2027, 1, 1))
-    q._scheduler._random.seed(5)
+    q._scheduler.planner.rng.seed(5)
     task_id = q.add_task("jittered", lambda: None, cron="0 * * * *", jitter=30)
     settle(q)
     planned = q.get_task(task_id).next_run_at

@@ -297,7 +297,7 @@ def test_a_running_quiv_dropped_without_shutdown_is_cleaned_up(gate) -> None:
     directory = os.path.dirname(q._store.path)
     # Parts to clean up by hand if the finalizer fails (they do not refer to the Quiv).
     scheduler, store, listeners, bridge = q._scheduler, q._store, q._listeners, q._bridge
-    scheduler_thread = scheduler._thread
+    scheduler_thread = scheduler.thread
     try:
         task_id = q.add_task("t", handler, interval=3600)
         assert entered.wait(WAIT)
@@ -315,5 +315,5 @@ def test_a_running_quiv_dropped_without_shutdown_is_cleaned_up(gate) -> None:
         release.set()
         listeners.close(WAIT)
         store.close()
-        scheduler._workers.shutdown(WAIT)
+        scheduler.workers.shutdown(WAIT)
         quiv_bridge.deactivate(bridge)

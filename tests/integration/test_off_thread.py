@@ -83,7 +83,7 @@ def test_a_sleeping_scheduler_is_not_needed_to_start_the_run(q, clock) -> None:
 def test_a_run_now_queued_behind_a_command_runs_after_it(q, clock) -> None:
     runs, task_id, order = _run_now_in_order(q, clock)
     scheduler = q._scheduler
-    with scheduler._state:  # the scheduler thread is busy: commands queue up
+    with scheduler.state_lock:  # the scheduler thread is busy: commands queue up
         scheduler.send(lambda: order.append("first"))
         assert q.run_task_immediately(task_id) == 1
         assert order == []
@@ -150,7 +150,7 @@ def test_a_run_now_goes_behind_a_command_still_in_the_queue(q, clock) -> None:
     """The scheduler thread sleeps, but a command waits in its queue (it was queued and
     not yet read): the request must not overtake it."""
     runs, task_id, order = _run_now_in_order(q, clock)
-    q._scheduler._inbox.append(lambda: order.append("first"))  # queued, its wake-up not yet
+    q._scheduler.inbox.queue.append(lambda: order.append("first"))  # queued, its wake-up not yet
     assert q.run_task_immediately(task_id) == 1
     wait_until(lambda: len(runs.times) == 1, WAIT)
     assert order == ["first", "run now"]
@@ -161,7 +161,7 @@ def test_a_run_now_goes_behind_a_command_still_in_the_queue(q, clock) -> None:
 
 def _posted(q: Any) -> list[Any]:
     """Jobs' ends posted to the scheduler thread from now on."""
-    finish = q._scheduler._finish
+    finish = q._scheduler.outcomes.finish
     return _queued(q, "post", lambda command: getattr(command, "func", None) == finish)
 
 
@@ -199,7 +199,7 @@ def test_a_jobs_end_is_posted_while_the_scheduler_thread_is_busy(quiv, clock, ga
     wait_until(lambda: q.statistics().running_jobs == 1, WAIT)
     posted = _posted(q)
     scheduler = q._scheduler
-    with scheduler._state:  # busy: the worker cannot record the end itself
+    with scheduler.state_lock:  # busy: the worker cannot record the end itself
         release.set()
         wait_until(lambda: len(posted) == 1, WAIT)
     quiesce(q)

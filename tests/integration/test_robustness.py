@@ -41,8 +41,8 @@ def test_a_huge_retention_keeps_the_scheduler_alive(quiv) -> None:
     runs.wait_for(1)
     stats = quiesce(q)
     assert stats.jobs_started == 1
-    assert q._scheduler._thread is not None
-    assert q._scheduler._thread.is_alive()
+    assert q._scheduler.thread is not None
+    assert q._scheduler.thread.is_alive()
     q.run_task_immediately(task_id)
     runs.wait_for(2)
 

@@ -128,7 +128,7 @@ def assert_scheduler_consistent(q: Quiv) -> None:
     def snapshot() -> tuple[set[str], set[str]]:
         scheduler.check()
         stored = {row["id"] for row in q._store.get_tasks(include_run_once=True)}
-        return set(scheduler._tasks), stored
+        return set(scheduler.state.tasks), stored
 
     held, stored = scheduler.call(snapshot)
     assert held == stored, (

@@ -241,7 +241,7 @@ def test_a_job_handed_to_the_main_loop_as_it_stops_fails_instead_of_hanging(
 
         task_id = q.add_task("on-loop", on_loop, interval=3600, delay=3600, on_main_loop=True)
         q.start()
-        monkeypatch.setattr("quiv._scheduler.asyncio.run_coroutine_threadsafe", stop_first)
+        monkeypatch.setattr("quiv._scheduler.dispatch.asyncio.run_coroutine_threadsafe", stop_first)
         job_id = q.run_task(task_id)
         thread.join(WAIT)
         assert not thread.is_alive()

@@ -1,0 +1,251 @@
+"""The scheduler's state: its tables of tasks, jobs and deadlines, and the primitive changes
+that every part of the scheduler makes to them.
+
+One ``SchedulerState`` belongs to one scheduler. Only the thread that holds the scheduler's
+state lock touches it (the scheduler thread, or a caller on a fast path, see ``loop``), so
+nothing here locks. The parts of the scheduler (dispatch, outcomes, shared tasks, the
+commands) share these tables and these primitives, and nothing else of one another.
+
+Invariants (``check``): a task is on the timeline only while no job of it runs; a job made
+ahead is its task's ``pending`` and ``scheduled``; no more jobs run than there are workers;
+every timeout belongs to a running job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from .._clock import Clock
+from .._entries import JobEntry, Plan, TaskEntry
+from .._ids import new_id
+from .._machines import JOB_MACHINE, TASK_MACHINE, TaskState
+from .._store import Store
+from .._timing import Timeline
+from ..exceptions import TaskNotFoundError
+from ..models import Event, JobStatus, TaskStatus
+from .emitting import Emitter
+from .planning import Planner
+
+__all__ = ["RECHECK_SECONDS", "SchedulerState"]
+
+# A shared task that another process has paused, or is running without a slot to expect
+# next, is looked at again in the store this often.
+RECHECK_SECONDS = 5.0
+
+
+class SchedulerState:
+    """The tables of one scheduler and the changes made to them (see the module)."""
+
+    def __init__(
+        self,
+        *,
+        pool_size: int,
+        retention: float,
+        store: Store,
+        emitter: Emitter,
+        planner: Planner,
+        clock: Clock,
+        epoch: Callable[[], float],
+        logger: logging.Logger,
+    ) -> None:
+        self.pool_size = pool_size
+        self._retention = retention
+        self._store, self._emitter, self._planner = store, emitter, planner
+        self._clock, self._epoch, self._logger = clock, epoch, logger
+        self.tasks: dict[str, TaskEntry] = {}
+        # Tasks sent by add_task whose add command has not run yet (written by callers).
+        self.incoming: dict[str, TaskEntry] = {}
+        self.jobs: dict[str, JobEntry] = {}  # dispatched, not yet ended
+        self.pending: dict[str, JobEntry] = {}  # made ahead, not yet dispatched
+        self.on_loop: dict[str, JobEntry] = {}  # handed to the main loop, not begun there
+        self.timeline: Timeline[str] = Timeline()  # task id -> its next run
+        self.timeouts: Timeline[str] = Timeline()  # job id -> its timeout, then its grace
+        # Runs of shared tasks claimed and waiting for a free worker:
+        # (task, due, late at the claim minus when that was, the job id the claim named).
+        self.ready: deque[tuple[TaskEntry, float, float, str]] = deque()
+        # Tasks whose planned run was already past when it was planned (an at= time in the
+        # past, a stored run): late from that time, not from start(). Cleared by the next plan.
+        self.overdue: set[str] = set()
+        self.overdue_claims: set[str] = set()  # shared tasks whose claimed run was overdue
+        self.running = 0
+        self.jobs_started = 0
+        self.calendar_tasks = 0  # wall-timed tasks: while there are any, drift is watched
+        self.threaded = False  # the scheduler thread was started
+        self.stopping = False
+        self.started_mono = 0.0  # when the scheduler started, on each clock
+        self.started_wall = 0.0
+        self.purge_at: float | None = None  # monotonic; set by the first end after a purge
+
+    def task(self, task_id: str) -> TaskEntry:
+        """The entry of a live task; ``TaskNotFoundError`` for any other id."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise TaskNotFoundError(task_id)
+        return task
+
+    # -- plans --------------------------------------------------------------------------
+
+    def apply(self, task: TaskEntry, plan: Plan, *, starts_now: bool = False) -> None:
+        """Plan ``task``'s next run; ``starts_now``: the caller starts it at once, so its
+        deadline stays off the timeline (and any earlier one leaves it)."""
+        self.overdue.discard(task.id)
+        task.recheck = False
+        if starts_now:
+            self.timeline.cancel(task.id)
+        else:
+            self.timeline.schedule(task.id, plan.deadline)
+        task.slot = plan.slot
+        task.next_run_at = plan.at
+
+    def current_plan(self, task: TaskEntry) -> Plan | None:
+        deadline = self.timeline.deadline(task.id)
+        return None if deadline is None else Plan(deadline, task.slot, task.next_run_at)
+
+    def recheck(self, task: TaskEntry, seconds: float) -> None:
+        """Look at a shared task in the store again ``seconds`` from now."""
+        self.apply(task, self._planner.at(self._clock.monotonic() + seconds))
+        task.recheck = True
+
+    def write_task(self, task: TaskEntry) -> None:
+        """Hand ``task``'s changed state to the store: a shared task's whole row (its lease
+        and stamps go with it), any other's status and next run only (the rest of its row
+        changes only when it is registered again, which writes it whole)."""
+        if task.shared:
+            self._store.put_task_values(task.values())
+        else:
+            self._store.put_task_state(task.id, task.status.value, task.next_run_at)
+
+    # -- jobs -----------------------------------------------------------------------------
+
+    def new_job(self, task: TaskEntry, attempt: int = 1) -> JobEntry:
+        # A shared task's claimed run takes the job id its claim named.
+        claimed, task.claimed_job = task.claimed_job, None
+        job = JobEntry(
+            id=new_id() if claimed is None else claimed,
+            task=task,
+            created_at=self._epoch(),
+            attempt=attempt,
+        )
+        if task.waiters:  # wait_for_task: its next job is this one
+            waiters, task.waiters = task.waiters, None
+            for waiter in waiters:
+                waiter(job.id)
+        return job
+
+    def begin(
+        self, job: JobEntry, state: JobStatus, started_at: float, started_mono: float
+    ) -> None:
+        """The job is running from ``started_at``: in memory; the store hears of it after."""
+        job.state = state
+        job.started_at, job.started_mono = started_at, started_mono
+        timeout = job.task.settings.timeout
+        if timeout is not None:
+            self.timeouts.schedule(job.id, started_mono + timeout)
+
+    @staticmethod
+    def stop_job(job: JobEntry) -> None:
+        """Set ``job``'s stop event, and cancel its asyncio task if it runs on the main loop."""
+        job.request_stop()
+        if job.loop_future is not None:
+            job.loop_future.cancel()
+
+    def make_pending(self, task: TaskEntry, job: JobEntry) -> None:
+        task.pending = job
+        self.pending[job.id] = job
+        self._store.put_job_values(job.values())
+
+    def cancel_pending(self, job: JobEntry, reason: str, *, restore: bool = True) -> None:
+        """Cancel a job made ahead (scheduled, never started: no start time, a duration
+        of 0, and ``reason`` in its record); with ``restore``, the task's schedule returns
+        to what it was before the job displaced it."""
+        task = job.task
+        job.state = JOB_MACHINE.next_state(job.id, job.state, "cancel")
+        now = self._clock.monotonic()
+        job.ended_at = self._epoch()
+        # No duration stored: that is how the record says it never started (job_model).
+        job.error = f"cancelled before it started: {reason}"
+        del self.pending[job.id]
+        task.pending = None
+        self._store.put_job_values(job.values())
+        if not restore:
+            pass
+        elif task.job is not None:
+            task.follow_up = None if job.displaced is None else job.displaced.deadline
+        elif task.state is TaskState.ACTIVE and not self.stopping:
+            if job.displaced is not None:
+                self.apply(task, job.displaced)
+                self.write_task(task)
+            elif task.run_once and job.attempt > 1:
+                self.end_task(task, "abandon")  # its one run failed and its retry is cancelled
+            else:
+                self.timeline.cancel(task.id)
+        self.ended(job, JOB_MACHINE.event_for("cancel"), now)
+
+    def ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
+        """After a job's end is recorded: tell listeners and waiters; time the next purge."""
+        self._emitter.job(event, job)
+        if job.ended is not None:
+            job.ended.set()
+        for callback in job.on_end:
+            try:
+                callback()
+            except Exception:
+                self._logger.exception("a waiter of job %s failed", job.id)
+        job.on_end.clear()
+        if self.purge_at is None:
+            self.purge_at = ended_mono + self._retention
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def end_task(self, task: TaskEntry, trigger: str) -> None:
+        """Take ``task`` to its terminal state and forget it; its snapshots keep the
+        status it had before (there is no stored status for a task that is gone)."""
+        state = TASK_MACHINE.next_state(task.id, task.state, trigger)
+        task.final_status = task.state.status
+        task.state = state
+        self.timeline.cancel(task.id)
+        self.overdue.discard(task.id)
+        self.overdue_claims.discard(task.id)
+        del self.tasks[task.id]
+        if task.waiters and task.job is None:  # no job of it will come
+            waiters, task.waiters = task.waiters, None
+            for waiter in waiters:
+                waiter(None)
+        if task.wall_timed:
+            self.calendar_tasks -= 1
+        if task.shared and trigger == "remove":
+            pass  # its row stays, 'removed': remove() tells the store, or the store told us
+        elif trigger != "remove" and task.key is not None and self._store.durable:
+            # A keyed one-shot task that ran (or missed its run) stays on record, so that
+            # registering its key again at the next start does not run it again.
+            row = task.row()
+            row["status"] = TaskStatus.FINISHED.value
+            self._store.put_task(row)
+        else:
+            self._store.delete_task(task.id)
+
+    def check(self) -> None:
+        """Assert the invariants between tasks, jobs and deadlines (for tests)."""
+        self.timeline._check()
+        self.timeouts._check()
+        for job_id, _ in self.timeouts:
+            assert job_id in self.jobs
+        for job in self.pending.values():
+            assert job.task.pending is job
+            assert job.state is JobStatus.SCHEDULED
+        for task_id, _ in self.timeline:
+            assert task_id in self.tasks
+        assert self.overdue <= self.tasks.keys()
+        running = 0
+        for task in self.tasks.values():
+            if task.job is not None:
+                running += 1
+                assert task.state in (TaskState.RUNNING, TaskState.PAUSED_RUNNING)
+                assert task.id not in self.timeline
+            else:
+                assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
+        assert running <= self.running == len(self.jobs) <= self.pool_size
+        for task, _, _, _ in self.ready:
+            assert task.claiming
