@@ -48,11 +48,23 @@ __all__ = [
 ONE_PIECE = "One piece:"
 """The start of a docstring line that says why a long module or class is one piece."""
 
-IO_MODULES = tuple(
-    sorted(
-        "asyncio concurrent ctypes multiprocessing psycopg queue select selectors signal socket "
-        "sqlalchemy sqlite3 sqlmodel subprocess threading time".split()
-    )
+IO_MODULES = (
+    "asyncio",
+    "concurrent",
+    "ctypes",
+    "multiprocessing",
+    "psycopg",
+    "queue",
+    "select",
+    "selectors",
+    "signal",
+    "socket",
+    "sqlalchemy",
+    "sqlite3",
+    "sqlmodel",
+    "subprocess",
+    "threading",
+    "time",
 )
 """Imports that say a module reaches beyond plain computation: threads, clocks, processes,
 sockets, databases. The pure cores import none of them (a lock or an event taken from
