@@ -8,7 +8,13 @@ import textwrap
 
 import pytest
 
-from quiv._modulemap import over_limits, render, render_mermaid, render_table, scan
+from quiv._cli import main
+from quiv._modulemap import docs_files, over_limits, render, render_mermaid, render_table, scan
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "src" / "quiv"
+GENERATED = ROOT / "docs" / "generated" / "modules.md"
+REGENERATE = "uv run quiv diagram --docs docs/generated"
 
 # A small package with what the map must get right: relative and absolute imports, a
 # submodule imported by name, an import under TYPE_CHECKING (and its else branch), a deferred
@@ -139,6 +145,48 @@ def _write(root: pathlib.Path, files: dict[str, str]) -> pathlib.Path:
 @pytest.fixture
 def package(tmp_path: pathlib.Path) -> pathlib.Path:
     return _write(tmp_path, PACKAGE)
+
+
+# -- the checked-in map ---------------------------------------------------------------------
+
+
+def test_the_generated_module_map_matches_the_source() -> None:
+    """Fails when a module of quiv changed (an import, a docstring, its length) and the map
+    was not regenerated: run ``uv run quiv diagram --docs docs/generated`` and commit it."""
+    assert GENERATED.exists(), f"{GENERATED} is missing: run `{REGENERATE}`"
+    assert GENERATED.read_text(encoding="utf-8") == docs_files(SOURCE)["modules.md"], (
+        f"{GENERATED.relative_to(ROOT)} is stale: run `{REGENERATE}` and commit the result"
+    )
+
+
+def test_the_architecture_page_embeds_the_module_map() -> None:
+    page = (ROOT / "docs" / "design" / "architecture.md").read_text(encoding="utf-8")
+    assert '--8<-- "modules.md"' in page
+    assert "## The modules and what each owns" in page
+
+
+def test_the_map_of_quiv_names_no_path_of_this_machine() -> None:
+    text = render(SOURCE)
+    assert str(ROOT) not in text
+    assert str(pathlib.Path.home()) not in text
+
+
+def test_the_map_of_quiv_draws_its_parts() -> None:
+    modules = {module.name: module for module in scan(SOURCE)}
+    assert modules["quiv"].kind == "public"
+    assert modules["quiv.models"].kind == "public"
+    assert modules["quiv.scheduler"].kind == "shim"
+    assert modules["quiv._timing"].kind == "private"
+    # The pure core reaches for no thread, clock or database.
+    for name in ("quiv._timing", "quiv._schedule", "quiv._cron", "quiv._calendar"):
+        assert modules[name].io == (), name
+    assert "quiv._modulemap" in modules["quiv._cli"].deferred
+    _check_mermaid(render_mermaid(list(modules.values())))
+
+
+def test_the_cli_writes_the_module_map_with_the_diagrams(tmp_path: pathlib.Path) -> None:
+    assert main(["diagram", "--docs", str(tmp_path)]) == 0
+    assert (tmp_path / "modules.md").read_text(encoding="utf-8") == render(SOURCE)
 
 
 # -- size -----------------------------------------------------------------------------------
