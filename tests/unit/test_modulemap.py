@@ -192,6 +192,18 @@ def test_the_cli_writes_the_module_map_with_the_diagrams(tmp_path: pathlib.Path)
 # -- size -----------------------------------------------------------------------------------
 
 
+@pytest.mark.xfail(strict=False, reason="#17: the split of Scheduler/Store/Quiv is in progress")
+def test_no_module_over_500_lines_and_no_class_over_300_without_a_reason() -> None:
+    """A module may pass the limits if its docstring has a line that starts with ``One
+    piece:`` and says why it is one piece (a class: its own docstring, or its module's)."""
+    over = over_limits(scan(SOURCE), module_lines=500, class_lines=300)
+    if over:
+        pytest.fail(
+            "over 500 lines a module or 300 a class, with no 'One piece:' line saying why:\n"
+            + "\n".join(over)
+        )
+
+
 def test_over_limits_names_what_is_long_and_accepts_a_reason(package: pathlib.Path) -> None:
     modules = scan(package)
     over = over_limits(modules, module_lines=10, class_lines=4)
