@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = ["main"]
 
@@ -14,6 +16,18 @@ def _positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
     return value
+
+
+def _write_files(directory: str, files: Mapping[str, str]) -> list[str]:
+    """Write each ``name -> content`` of ``files`` into ``directory``; return the paths."""
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for name, content in files.items():
+        path = os.path.join(directory, name)
+        with open(path, "w", encoding="utf-8", newline="\n") as file:
+            file.write(content)
+        written.append(path)
+    return written
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     diagram.add_argument(
         "--docs",
         metavar="DIR",
-        help="write every generated file the documentation embeds into DIR (docs/generated)",
+        help="write every generated file the documentation embeds into DIR (docs/generated): "
+        "these diagrams and tables, and the module map of quiv's source",
     )
     commands.add_parser("version", help="print the installed version")
     options = parser.parse_args(argv)
@@ -47,10 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_demo(options.seconds)
     if options.command == "diagram":
-        from . import _diagrams
+        from . import _diagrams, _modulemap
 
         if options.docs:
-            for path in _diagrams.write_docs(options.docs):
+            files = {
+                **_diagrams.docs_files(),
+                **_modulemap.docs_files(pathlib.Path(__file__).parent),
+            }
+            for path in _write_files(options.docs, files):
                 print(f"wrote {path}")
             return 0
         text = _diagrams.render(options.which, options.format)

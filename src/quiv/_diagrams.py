@@ -24,7 +24,6 @@ __all__ = [
     "render_dot",
     "render_mermaid",
     "render_table",
-    "write_docs",
 ]
 
 MACHINES: dict[str, StateMachine[Any]] = {"task": TASK_MACHINE, "job": JOB_MACHINE}
@@ -131,17 +130,3 @@ def docs_files() -> dict[str, str]:
         for kind in MACHINES
         for fmt, renderer in _RENDERERS.items()
     }
-
-
-def write_docs(directory: str) -> list[str]:
-    """Write ``docs_files()`` into ``directory``; return the paths written."""
-    import os
-
-    os.makedirs(directory, exist_ok=True)
-    written = []
-    for name, content in docs_files().items():
-        path = os.path.join(directory, name)
-        with open(path, "w", encoding="utf-8", newline="\n") as file:
-            file.write(content)
-        written.append(path)
-    return written
