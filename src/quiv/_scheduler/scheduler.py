@@ -118,25 +118,16 @@ class Scheduler:
             epoch=epoch,
             logger=logger,
         )
-        common: dict[str, Any] = {"state": state, "clock": clock, "epoch": epoch, "logger": logger}
+        base: dict[str, Any] = {"state": state, "clock": clock, "epoch": epoch, "logger": logger}
+        self.housekeeping = Housekeeping(store=store, post=inbox.post, retention=retention, **base)
         self.coordinator = (
             Coordinator(inbox.post, logger, store.told_once) if store.durable else None
         )
+        common = {**base, "planner": planner, "store": store, "emitter": emitter}
         self.shared: SharedTasks | None = None
         if self.coordinator is not None:
-            self.shared = SharedTasks(
-                planner=planner,
-                store=store,
-                coordinator=self.coordinator,
-                emitter=emitter,
-                **common,
-            )
-        self.outcomes = outcomes = Outcomes(
-            planner=planner, store=store, emitter=emitter, rng=planner.rng, **common
-        )
-        self.housekeeping = Housekeeping(
-            store=store, post=inbox.post, retention=retention, **common
-        )
+            self.shared = SharedTasks(coordinator=self.coordinator, **common)
+        self.outcomes = outcomes = Outcomes(rng=planner.rng, **common)
         self.workers = WorkerPool(pool_size, "quiv-worker")
         runner = JobRunner(
             clock,
@@ -147,20 +138,15 @@ class Scheduler:
             finished=self._finished,
         )
         self.dispatcher = dispatcher = Dispatcher(
-            planner=planner,
-            store=store,
             workers=self.workers,
             runner=runner,
             bridge=bridge,
-            emitter=emitter,
             outcomes=outcomes,
             housekeeping=self.housekeeping,
             shared=self.shared,
             **common,
         )
-        tasks = TaskCommands(
-            planner=planner, store=store, emitter=emitter, shared=self.shared, **common
-        )
+        tasks = TaskCommands(shared=self.shared, **common)
         runs = RunCommands(
             state=state, planner=planner, dispatcher=dispatcher, clock=clock, logger=logger
         )
