@@ -892,3 +892,30 @@ def test_a_failed_purge_alone_is_not_reported_as_rows(
     assert [r.getMessage() for r in _store_errors(caplog)] == [
         "store: purging the job history failed"
     ]
+
+
+# -- recovery: who is dead -------------------------------------------------------------------
+
+
+def test_dead_nodes_are_the_silent_and_the_local_ones_without_a_live_process() -> None:
+    from quiv._store.recovery import dead_nodes
+
+    gone_pid = 2**31 - 1  # no process has it
+    me, here = "me", "this-host"
+
+    def node(node_id: str, heartbeat_at: float, host: str = "elsewhere", pid: int = 1) -> Any:
+        return {"id": node_id, "heartbeat_at": heartbeat_at, "host": host, "pid": pid}
+
+    nodes = [
+        node("me", 0.0, here, os.getpid()),  # never itself, however silent
+        node("silent", 10.0),
+        node("beating", 200.0),
+        node("local-and-gone", 200.0, here, gone_pid),
+        node("previous-life", 200.0, here, os.getpid()),  # this pid, not a live node of it
+        node("live-sibling", 200.0, here, os.getpid()),
+        node("gone-elsewhere", 200.0, "elsewhere", gone_pid),  # not ours to check
+    ]
+    seen = {"me": me, "silent_since": 100.0, "host": here, "live": {"me", "live-sibling"}}
+    assert dead_nodes(nodes, back_at=0.0, **seen) == ["silent", "local-and-gone", "previous-life"]
+    # Back from an outage at 150: the silence before it counts for nobody.
+    assert dead_nodes(nodes, back_at=150.0, **seen) == ["local-and-gone", "previous-life"]

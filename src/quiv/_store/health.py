@@ -1,11 +1,12 @@
 """Whether the database answers: outages, told once and backed off, and a lost SQLite file.
 
 ``Outage`` is the state the store's parts share about the database's answers: the writer,
-the heartbeat and the reads each note a failure that means nobody answered (down,
-unreachable, a lost connection, a full disk, a lock not granted) as opposed to a row the
-database refused, and the first write that goes through ends the outage. Each is logged
-once, with how long it lasted. ``FileWatch`` notices a durable SQLite file deleted or
-replaced under the process.
+the heartbeat, the poll for cancel requests and the round trips for shared tasks
+(``Store.told_once``) each note a failure that means nobody answered (down, unreachable, a
+lost connection, a full disk, a lock not granted) as opposed to a row the database refused,
+and the first write that goes through ends the outage. An outage is logged once when it
+begins, and once when it ends, with how long it lasted. ``FileWatch`` notices a durable
+SQLite file deleted or replaced under the process.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ OUTAGE_RETRY_MAX_SECONDS = 5.0
 
 
 class Outage:
-    """Whether the database answers, shared by the parts of one store. Thread-safe enough:
-    each field is one plain read or write, and a race costs at most a retry's timing."""
+    """Whether the database answers, shared by the parts of one store. Not locked: each field
+    is a plain read or write (by the writer thread, a reader flushing, or the heartbeat), and
+    a race costs at most a retry's timing or the count in a log line."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger

@@ -80,8 +80,9 @@ def _with_state(values: Values, state: PendingState) -> Values:
 class Pending:
     """Rows waiting for their commit, by id, and the event that wakes the writer. Thread-safe.
 
-    Every method but ``take`` costs O(1) under the lock (``put_back`` beyond the bound drops
-    the excess; ``waiting_jobs_of`` scans the waiting job rows, which only an outage grows).
+    Each hand-over and ``take`` is O(1) under one short lock (``put_back`` beyond the bound
+    also drops the excess); ``latest_waiting_job_of`` scans the job rows that wait, which are
+    many only while the database does not answer.
     """
 
     def __init__(
