@@ -14,7 +14,7 @@ import threading
 import time
 
 from quiv import JobStatus, Quiv
-from quiv._store import Store
+from quiv._store.writer import Writer
 
 
 def _thread_cpu() -> dict[str, float]:
@@ -36,15 +36,15 @@ def _thread_cpu() -> dict[str, float]:
 
 def main(jobs: int) -> None:
     spent = [0.0, 0]
-    original = Store._write
+    original = Writer._write
 
-    def timed_write(self: Store, *args: object) -> None:
+    def timed_write(self: Writer, *args: object) -> None:
         start = time.thread_time()
         original(self, *args)  # type: ignore[arg-type]
         spent[0] += time.thread_time() - start
         spent[1] += 1
 
-    Store._write = timed_write  # type: ignore[method-assign]
+    Writer._write = timed_write  # type: ignore[method-assign]
     q = Quiv(pool_size=10, history_retention_seconds=3600)
     q.start()
     done = threading.Event()
@@ -69,7 +69,7 @@ def main(jobs: int) -> None:
     recorded = time.perf_counter()
     cpu = _thread_cpu()
     q.shutdown()
-    Store._write = original  # type: ignore[method-assign]
+    Writer._write = original  # type: ignore[method-assign]
     assert completed == jobs, completed
     print(f"add_task: {jobs / (added - start):,.0f} tasks/s")
     print(f"throughput: {jobs / (recorded - start):,.0f} jobs/s (add, run, all records written)")

@@ -27,9 +27,9 @@ from quiv.testing import wait_until
 
 WORKER = """
 import json, os, sys, threading, time
-import quiv._store as store
-store.HEARTBEAT_SECONDS = 0.3
-store.LEASE_SECONDS = store.NODE_TIMEOUT_SECONDS = 2.0
+import quiv._store.nodes as nodes
+nodes.HEARTBEAT_SECONDS = 0.3
+nodes.LEASE_SECONDS = nodes.NODE_TIMEOUT_SECONDS = 2.0
 from quiv import Quiv
 
 url, seconds, tasks, interval, hold, marker = sys.argv[1:7]

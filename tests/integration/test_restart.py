@@ -24,7 +24,7 @@ import pytest
 
 import quiv as quiv_package
 from quiv import Quiv
-from quiv._store import NODE_TIMEOUT_SECONDS
+from quiv._store.nodes import NODE_TIMEOUT_SECONDS
 from quiv.testing import wait_until
 
 from ._helpers import WAIT, stored_rows

@@ -172,7 +172,7 @@ def test_malformed_rows_are_skipped_with_one_warning_each(
         ("UPDATE quiv_task SET schedule = '{broken' WHERE id = :i", {"i": bad_schedule}),
         ("UPDATE quiv_job SET result = 'not json' WHERE id = :i", {"i": job_id}),
     ]
-    with q._store._engine.begin() as conn:
+    with q._store.database.engine.begin() as conn:
         for statement, values in statements:
             assert conn.execute(text(statement), values).rowcount == 1
     with caplog.at_level(logging.WARNING, logger="Quiv"):
@@ -199,9 +199,9 @@ def test_a_clean_shutdown_never_races_a_heartbeat(
 ) -> None:
     """With a beat every few milliseconds, some beat always falls inside a shutdown: it must
     neither register the node again nor take the node's own last jobs for a dead one's."""
-    from quiv import _store as quiv_store
+    from quiv._store import nodes as quiv_nodes
 
-    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.002)
+    monkeypatch.setattr(quiv_nodes, "HEARTBEAT_SECONDS", 0.002)
     with caplog.at_level(logging.WARNING, logger="Quiv"):
         for round_ in range(15):
             q = quiv(database_url=durable_url)
@@ -222,9 +222,9 @@ def test_a_clean_shutdown_never_races_a_heartbeat(
 def test_a_deleted_database_file_is_noticed_and_shared_runs_stop(
     tmp_path: Any, quiv: MakeQuiv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from quiv import _store as quiv_store
+    from quiv._store import nodes as quiv_nodes
 
-    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(quiv_nodes, "HEARTBEAT_SECONDS", 0.05)
     path = tmp_path / "quiv.db"
     q = quiv(database_url=f"sqlite:///{path}")
     runs: list[float] = []
@@ -259,10 +259,10 @@ def test_a_node_that_cannot_renew_its_lease_stops_its_shared_jobs(
     slot, a node whose heartbeats fail asks its shared jobs to stop, and says why."""
     from sqlalchemy.exc import OperationalError
 
-    from quiv import _store as quiv_store
+    from quiv._store import nodes as quiv_nodes
 
-    monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.05)
-    monkeypatch.setattr(quiv_store, "FENCE_AFTER_SECONDS", 0.5)
+    monkeypatch.setattr(quiv_nodes, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(quiv_nodes, "FENCE_AFTER_SECONDS", 0.5)
     q = quiv(database_url=durable_url)
     started = threading.Event()
 
@@ -278,7 +278,7 @@ def test_a_node_that_cannot_renew_its_lease_stops_its_shared_jobs(
     def unanswered(conn: object) -> float:  # every heartbeat from now on fails
         raise OperationalError("SELECT now", {}, OSError("connection refused"))
 
-    monkeypatch.setattr(q._store, "_db_now", unanswered)
+    monkeypatch.setattr(q._store._nodes, "_db_now", unanswered)
     job = q.wait_for_job(running.id, timeout=WAIT)
     assert job.status == JobStatus.CANCELLED.value
     assert job.error_message is not None
@@ -294,31 +294,33 @@ def test_after_an_outage_others_silence_counts_from_this_nodes_return(
     while it lasted."""
     from sqlalchemy import insert
 
-    from quiv._store import NODE_TIMEOUT_SECONDS, _node_table
+    from quiv._store import _node_table
+    from quiv._store.nodes import NODE_TIMEOUT_SECONDS
 
     q = quiv(database_url=durable_url)
     store = q._store
     quiet = time.time() - NODE_TIMEOUT_SECONDS - 5  # silent past the timeout
-    with store._engine.begin() as conn:
+    with store.database.engine.begin() as conn:
         conn.execute(
             insert(_node_table).values(
                 id="other", host="elsewhere", pid=1, started_at=quiet, heartbeat_at=quiet
             )
         )
-    store._back_at = time.time()  # this node just reached the database again
+    store._nodes._back_at = time.time()  # this node just reached the database again
     assert store.recover(time.time()).interrupted == []
-    with store._engine.connect() as conn:
+    with store.database.engine.connect() as conn:
         assert conn.execute(_node_table.select().where(_node_table.c.id == "other")).first()
-    store._back_at = 0.0  # no outage seen: the same silence is a death
+    store._nodes._back_at = 0.0  # no outage seen: the same silence is a death
     store.recover(time.time())
-    with store._engine.connect() as conn:
+    with store.database.engine.connect() as conn:
         assert not conn.execute(_node_table.select().where(_node_table.c.id == "other")).first()
 
 
 def test_a_write_under_a_lease_that_was_taken_over_is_refused(durable_url: str) -> None:
     """Fencing tokens: a process whose lease expired and was taken over, and which has not
     heard of it, cannot write its view of the task over its successor's."""
-    from quiv._store import LEASE_SECONDS, Claim, Store
+    from quiv._store import Claim, Store
+    from quiv._store.nodes import LEASE_SECONDS
 
     logger = logging.getLogger("Quiv")
     a, b = Store(logger, durable_url), Store(logger, durable_url)
@@ -364,12 +366,12 @@ def test_the_fence_follows_the_lease_and_the_beat_it_is_given(
 ) -> None:
     """A process that shortens its lease (as the multi-process tests do after import)
     fences in time for that lease, not the default one."""
-    from quiv import _store as quiv_store
+    from quiv._store import Store, nodes
 
-    store = quiv_store.Store(logging.getLogger("Quiv"), f"sqlite:///{tmp_path / 'q.db'}")
+    store = Store(logging.getLogger("Quiv"), f"sqlite:///{tmp_path / 'q.db'}")
     try:
-        monkeypatch.setattr(quiv_store, "LEASE_SECONDS", 2.0)
-        monkeypatch.setattr(quiv_store, "HEARTBEAT_SECONDS", 0.2)
+        monkeypatch.setattr(nodes, "LEASE_SECONDS", 2.0)
+        monkeypatch.setattr(nodes, "HEARTBEAT_SECONDS", 0.2)
         assert store.fence_deadline() - store.renewed_at == pytest.approx(1.6)
     finally:
         store.close()

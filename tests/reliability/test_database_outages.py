@@ -271,7 +271,7 @@ def test_an_outage_longer_than_the_lease_runs_no_slot_twice_at_once(
     Before, each took the other for dead when the server came back, and one ran the slot
     again while the holder's run went on. Now the holder stops its run before its lease can
     expire, nobody is taken for dead, and no task of a live process is deleted."""
-    from quiv import _store as quiv_store
+    from quiv._store import nodes as quiv_nodes
 
     for name, value in (
         ("HEARTBEAT_SECONDS", 0.2),
@@ -279,7 +279,7 @@ def test_an_outage_longer_than_the_lease_runs_no_slot_twice_at_once(
         ("LEASE_SECONDS", 2.0),
         ("FENCE_AFTER_SECONDS", 1.2),
     ):
-        monkeypatch.setattr(quiv_store, name, value)
+        monkeypatch.setattr(quiv_nodes, name, value)
     monkeypatch.setattr(quiv_database, "CALL_LIMIT_SECONDS", 2.0)
     monkeypatch.setattr(quiv_database, "CONNECT_TIMEOUT_SECONDS", 1)
     url = own_postgres.fresh_database()

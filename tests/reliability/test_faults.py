@@ -265,7 +265,7 @@ def _fail_batch_with_final_row(q, *, escape: bool) -> list[int]:
     """Make the store's first batch that holds a completed job fail: through the engine
     (``_write`` catches, counts and logs it) or, with ``escape``, by ``_write`` raising."""
     store = q._store
-    real_write = store._write
+    real_write = store._writer._write
     failed: list[int] = []
 
     def write(tasks, jobs, purge):
@@ -274,19 +274,19 @@ def _fail_batch_with_final_row(q, *, escape: bool) -> list[int]:
             failed.append(1)
             if escape:
                 raise sqlalchemy.exc.OperationalError("INSERT", {}, OSError("disk I/O error"))
-            engine = store._engine
+            engine = store._writer._engine
 
             def begin():
                 raise sqlalchemy.exc.OperationalError("BEGIN", {}, OSError("disk I/O error"))
 
-            store._engine = types.SimpleNamespace(begin=begin)
+            store._writer._engine = types.SimpleNamespace(begin=begin)
             try:
                 return real_write(tasks, jobs, purge)
             finally:
-                store._engine = engine
+                store._writer._engine = engine
         return real_write(tasks, jobs, purge)
 
-    store._write = write
+    store._writer._write = write
     return failed
 
 
@@ -317,7 +317,7 @@ def test_a_failed_database_write_is_logged_and_scheduling_goes_on(quiv, tracker,
     # A disk I/O error is the database not answering: logged once, as an outage, and
     # its end when the next write went through.
     assert "the database does not answer" in caplog.text
-    assert q._store._writer.is_alive()
+    assert q._store._writer._thread.is_alive()
     # The rows of the runs after the failure are all written.
     jobs = q.get_all_jobs()
     assert [j.status for j in jobs[-3:]] == ["completed"] * 3
@@ -332,5 +332,5 @@ def test_a_failed_database_write_leaves_no_job_running(quiv, tracker) -> None:
 
 def test_an_exception_out_of_write_does_not_kill_the_writer(quiv, tracker) -> None:
     q = _run_through_a_failed_write(quiv, tracker, escape=True)
-    assert q._store._writer.is_alive()
+    assert q._store._writer._thread.is_alive()
     assert_invariants(q, tracker)

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 import sqlmodel
 
-import quiv._store
 from quiv._entries import TASK_COLUMNS
 from quiv._store import Store
+from quiv._store import statements as store_statements
+from quiv._store import writer as store_writer
 from quiv.testing import wait_until
 
 LOGGER_NAME = "quiv.tests.store"
@@ -208,7 +209,7 @@ def test_delete_task(store: Store) -> None:
 
 
 def test_put_then_delete_before_a_write(store: Store) -> None:
-    with store._write_lock:  # hold the writer off so both land in one batch
+    with store._writer._write_lock:  # hold the writer off so both land in one batch
         store.put_task(task_row("a"))
         store.delete_task("a")
     assert store.get_task("a") is None
@@ -331,7 +332,7 @@ def test_purge_on_an_empty_store(store: Store) -> None:
 
 def test_purge_runs_after_the_rows_of_its_batch(store: Store) -> None:
     done = _Purges()
-    with store._write_lock:  # hold the writer off: the job and the purge make one batch
+    with store._writer._write_lock:  # hold the writer off: the job and the purge make one batch
         store.put_job(job_row("j", ended_at=50.0))
         store.purge(50.0, done)
     store.flush()
@@ -406,7 +407,7 @@ def test_a_deferring_thread_wakes_the_writer_only_when_it_nudges(started_store: 
     # wake (and take the GIL) at the instant a job starts. Other threads' rows do not wait.
     started_store.defer_nudges()
     started_store.put_task(task_row("a"))
-    assert not started_store._wake.is_set()
+    assert not started_store._pending._wake.is_set()
     assert started_store.take_deferred()
     assert not started_store.take_deferred()  # taken once
     time.sleep(0.1)  # the writer would have committed by now, had it been woken
@@ -422,9 +423,9 @@ def test_a_deferring_thread_wakes_the_writer_only_when_it_nudges(started_store: 
 
 
 def test_start_is_idempotent(started_store: Store) -> None:
-    writer = started_store._writer
+    writer = started_store._writer._thread
     started_store.start()
-    assert started_store._writer is writer
+    assert started_store._writer._thread is writer
     assert sum(t.name == "quiv-store" and t is writer for t in threading.enumerate()) == 1
 
 
@@ -461,13 +462,13 @@ def test_close_writes_pending_rows_then_deletes_everything(start: bool) -> None:
         store.start()
     directory = os.path.dirname(store.path)
     done = _Purges()
-    with store._write_lock:  # keep the batch pending until close
+    with store._writer._write_lock:  # keep the batch pending until close
         store.put_job(job_row("j", ended_at=5.0))
         store.purge(10.0, done)
     store.close()
     assert done.calls == [None]  # the pending batch was written before closing
     assert not os.path.exists(directory)
-    assert store._writer is None or not store._writer.is_alive()
+    assert store._writer._thread is None or not store._writer._thread.is_alive()
     store.close()  # idempotent
     assert not os.path.exists(directory)
 
@@ -476,7 +477,7 @@ def test_start_after_close_does_nothing() -> None:
     store = Store(logging.getLogger(LOGGER_NAME))
     store.close()
     store.start()
-    assert store._writer is None
+    assert store._writer._thread is None
 
 
 # -- write failures --------------------------------------------------------------------------
@@ -505,8 +506,8 @@ def test_failed_write_is_logged_and_the_store_keeps_working(
     caplog.set_level(logging.WARNING, logger=LOGGER_NAME)
     store.put_task(task_row("before"))
     store.flush()
-    real = store._engine
-    monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
+    real = store._writer._engine
+    monkeypatch.setattr(store._writer, "_engine", _BrokenEngine(real))
     store.put_task(task_row("retried"))
     store.flush()
     store.flush()  # tried again: an outage is logged once, not at every try
@@ -520,7 +521,7 @@ def test_failed_write_is_logged_and_the_store_keeps_working(
     ]
     assert _store_errors(caplog) == []
 
-    monkeypatch.setattr(store, "_engine", real)
+    monkeypatch.setattr(store._writer, "_engine", real)
     store.put_task(task_row("after"))
     store.put_job(job_row("j-after"))
     assert store.get_task("after") is not None
@@ -562,7 +563,7 @@ def test_purge_callback_is_called_even_when_the_write_fails(
     store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
-    monkeypatch.setattr(store, "_engine", _BrokenEngine(store._engine))
+    monkeypatch.setattr(store._writer, "_engine", _BrokenEngine(store._writer._engine))
     done = _Purges()
     store.purge(100.0, done)
     store.flush()
@@ -581,7 +582,7 @@ class _RecordingEvent(threading.Event):
 
     def set(self) -> None:
         super().set()
-        if self.store._closed:
+        if self.store._writer.closed:
             self.set_while_closing.set()
 
 
@@ -595,14 +596,13 @@ def test_close_during_the_writer_pause_returns(monkeypatch: pytest.MonkeyPatch) 
 
     # Hold the writer inside its pause before a batch (if it has one) until close has run.
     monkeypatch.setattr(
-        quiv._store,
+        store_writer,
         "time",
         types.SimpleNamespace(sleep=pause, monotonic=time.monotonic, time=time.time),
-        raising=False,
     )
     store = Store(logging.getLogger(LOGGER_NAME))
     wake = _RecordingEvent(store)
-    store._wake = wake
+    store._pending._wake = wake
     store.start()
     store.put_task(task_row("a"))
     pausing.wait(1)
@@ -624,13 +624,13 @@ def test_a_new_task_deleted_before_its_commit_writes_nothing(store, monkeypatch)
     store.put_task(task_row("kept"))
     store.flush()
     batches: list[tuple[int, int]] = []
-    real_write = store._write
+    real_write = store._writer._write
 
     def counting_write(tasks, jobs, purge) -> None:
         batches.append((len(tasks), len(jobs)))
         real_write(tasks, jobs, purge)
 
-    monkeypatch.setattr(store, "_write", counting_write)
+    monkeypatch.setattr(store._writer, "_write", counting_write)
     store.put_task(task_row("brief"), new=True)  # a run-once task that ran and ended...
     store.put_task(task_row("brief", status="running"))  # ...before the writer got to it
     store.delete_task("brief")
@@ -660,7 +660,7 @@ def _committed_task(store: Store, task_id: str) -> tuple[str, float, str] | None
 def test_a_state_merges_into_its_pending_row(store: Store) -> None:
     store.put_task(task_row("a", status="active", next_run_at=1.0))
     store.put_task_state("a", "running", 2.0)
-    assert len(store._tasks) == 1  # one whole row to write, not a row and a state
+    assert len(store._pending._tasks) == 1  # one whole row to write, not a row and a state
     assert store.get_task("a") == task_row("a", status="running", next_run_at=2.0)
 
 
@@ -669,7 +669,7 @@ def test_a_state_of_a_stored_row_changes_only_status_and_next_run(store: Store) 
     store.flush()
     store.put_task_state("a", "running", 2.0)
     store.put_task_state("a", "active", 3.0)  # the later state wins
-    assert store._tasks["a"] == ("active", 3.0)  # a state alone: the row is stored
+    assert store._pending._tasks["a"] == ("active", 3.0)  # a state alone: the row is stored
     store.flush()
     assert _committed_task(store, "a") == ("active", 3.0, "name-a")
     assert store.get_task("a") == task_row("a", status="active", next_run_at=3.0)
@@ -709,12 +709,12 @@ def test_a_failed_row_written_again_takes_the_state_handed_over_meanwhile(
 ) -> None:
     # The row was never stored: written as the state alone, it would be lost.
     caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
-    real = store._engine
+    real = store._writer._engine
     store.put_task(task_row("a", status="active", next_run_at=1.0))
-    monkeypatch.setattr(store, "_engine", _StateDuringFailedWrite(real, store))
+    monkeypatch.setattr(store._writer, "_engine", _StateDuringFailedWrite(real, store))
     store.flush()
     assert store.write_failures == 1
-    monkeypatch.setattr(store, "_engine", real)
+    monkeypatch.setattr(store._writer, "_engine", real)
     store.flush()
     assert _committed_task(store, "a") == ("running", 7.0, "name-a")
 
@@ -739,7 +739,7 @@ def test_a_new_task_row_is_built_at_its_commit_from_its_state_then(store: Store)
     store.put_new_task("a", source)
     source.row.update(status="running", next_run_at=2.0)  # the scheduler ran it meanwhile
     store.put_task_state("a", "running", 2.0)
-    assert store._tasks["a"] is source  # still the task itself: no copy of its row waits
+    assert store._pending._tasks["a"] is source  # still the task itself: no copy of its row waits
     assert source.built == 0
     store.flush()
     assert source.built == 1
@@ -759,10 +759,10 @@ def test_a_new_task_is_replaced_by_a_whole_row_or_deleted(store: Store) -> None:
 def test_a_burst_of_new_tasks_is_written_in_chunks_in_order(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(quiv._store, "SOURCE_CHUNK", 4)
+    monkeypatch.setattr(store_statements, "SOURCE_CHUNK", 4)
     sources = [_Source(f"t{i:02d}") for i in range(10)]
     built_before_each: list[int] = []
-    real = store._engine
+    real = store._writer._engine
 
     class Counting(_BrokenEngine):
         def begin(self) -> Any:
@@ -770,9 +770,9 @@ def test_a_burst_of_new_tasks_is_written_in_chunks_in_order(
 
     for source in sources:
         store.put_new_task(source.row["id"], source)
-    monkeypatch.setattr(store, "_engine", Counting(real))
+    monkeypatch.setattr(store._writer, "_engine", Counting(real))
     store.flush()
-    monkeypatch.setattr(store, "_engine", real)
+    monkeypatch.setattr(store._writer, "_engine", real)
     # Three statements of 4, 4 and 2 rows, each built just before it ran.
     assert built_before_each == [4, 8, 10]
     assert _committed_task_ids(store) == [source.row["id"] for source in sources]
@@ -803,16 +803,16 @@ def test_a_new_task_whose_write_failed_is_written_again_from_its_state(
     store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.CRITICAL, logger=LOGGER_NAME)
-    real = store._engine
+    real = store._writer._engine
     source = _Source("a", status="active", next_run_at=1.0)
     store.put_new_task("a", source)
-    monkeypatch.setattr(store, "_engine", _BrokenEngine(real))
+    monkeypatch.setattr(store._writer, "_engine", _BrokenEngine(real))
     store.flush()
     assert store.write_failures == 1
     source.row.update(status="running", next_run_at=7.0)
     store.put_task_state("a", "running", 7.0)
-    assert store._tasks["a"] is source
-    monkeypatch.setattr(store, "_engine", real)
+    assert store._pending._tasks["a"] is source
+    monkeypatch.setattr(store._writer, "_engine", real)
     store.flush()
     assert _committed_task(store, "a") == ("running", 7.0, "name-a")
 
@@ -831,12 +831,13 @@ class _Recorder:
 
 
 def test_multi_row_statements_take_rows_in_powers_of_two_in_order() -> None:
-    multi = quiv._store._MultiRow("INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT", "(?, ?)", 2)
+    statement = "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT"
+    multi = store_statements._MultiRow(statement, "(?, ?)", 2)
     conn = _Recorder()
     rows = [(i, -i) for i in range(300)]
     multi.run(conn, rows)
     sizes = [statement.count("(?, ?)") for statement, _ in conn.calls]
-    most = quiv._store.MULTI_ROW_MAX
+    most = store_statements.MULTI_ROW_MAX
     assert sizes == [most] * (256 // most) + [32, 8, 4]  # 300 rows, at most `most` a statement
     assert [len(parameters) for _, parameters in conn.calls] == [2 * size for size in sizes]
     flat = [value for _, parameters in conn.calls for value in parameters]
@@ -848,8 +849,8 @@ def test_multi_row_statements_take_rows_in_powers_of_two_in_order() -> None:
 def test_multi_row_statements_stay_within_the_parameter_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(quiv._store, "_SQLITE_MAX_PARAMETERS", 999)  # SQLite before 3.32
-    multi = quiv._store._MultiRow("INSERT INTO t VALUES (?, ?, ?)", "(?, ?, ?)", 27)
+    monkeypatch.setattr(store_statements, "_SQLITE_MAX_PARAMETERS", 999)  # SQLite before 3.32
+    multi = store_statements._MultiRow("INSERT INTO t VALUES (?, ?, ?)", "(?, ?, ?)", 27)
     conn = _Recorder()
     multi.run(conn, [(0,) * 27] * 100)
     assert max(len(parameters) for _, parameters in conn.calls) <= 999
@@ -884,10 +885,37 @@ def test_a_failed_purge_alone_is_not_reported_as_rows(
 
     caplog.set_level(logging.ERROR, logger=LOGGER_NAME)
     answers: list[float | None] = []
-    monkeypatch.setattr(store, "_engine", Refusing())
+    monkeypatch.setattr(store._writer, "_engine", Refusing())
     store.purge(0.0, answers.append)
     store.flush()
     assert answers == [None]  # the scheduler hears back all the same
     assert [r.getMessage() for r in _store_errors(caplog)] == [
         "store: purging the job history failed"
     ]
+
+
+# -- recovery: who is dead -------------------------------------------------------------------
+
+
+def test_dead_nodes_are_the_silent_and_the_local_ones_without_a_live_process() -> None:
+    from quiv._store.recovery import dead_nodes
+
+    gone_pid = 2**31 - 1  # no process has it
+    me, here = "me", "this-host"
+
+    def node(node_id: str, heartbeat_at: float, host: str = "elsewhere", pid: int = 1) -> Any:
+        return {"id": node_id, "heartbeat_at": heartbeat_at, "host": host, "pid": pid}
+
+    nodes = [
+        node("me", 0.0, here, os.getpid()),  # never itself, however silent
+        node("silent", 10.0),
+        node("beating", 200.0),
+        node("local-and-gone", 200.0, here, gone_pid),
+        node("previous-life", 200.0, here, os.getpid()),  # this pid, not a live node of it
+        node("live-sibling", 200.0, here, os.getpid()),
+        node("gone-elsewhere", 200.0, "elsewhere", gone_pid),  # not ours to check
+    ]
+    seen = {"me": me, "silent_since": 100.0, "host": here, "live": {"me", "live-sibling"}}
+    assert dead_nodes(nodes, back_at=0.0, **seen) == ["silent", "local-and-gone", "previous-life"]
+    # Back from an outage at 150: the silence before it counts for nobody.
+    assert dead_nodes(nodes, back_at=150.0, **seen) == ["local-and-gone", "previous-life"]
