@@ -327,6 +327,11 @@ def retry_delay(policy: RetryPolicy, retry: int, randomness: float) -> float:
     >>> retry_delay(policy, 2, 0.999) > 1.0
     True
     """
-    # The exponent is capped too: 2 ** 1100 would overflow a float.
-    base = min(policy.backoff_max, policy.backoff * 2.0 ** min(retry - 1, 64))
+    # ldexp doubles exactly; where backoff * 2 ** (retry - 1) would overflow a float, the
+    # cap is reached anyway. (A fixed cap on the exponent would stop a tiny backoff
+    # doubling before it reached backoff_max.)
+    try:
+        base = min(policy.backoff_max, math.ldexp(policy.backoff, retry - 1))
+    except OverflowError:
+        base = policy.backoff_max
     return base * (1.0 - policy.jitter * randomness)
