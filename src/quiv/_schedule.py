@@ -240,9 +240,12 @@ def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interv
     if not fixed_interval:
         return ended + interval
     periods = max(1, math.ceil((ended - anchor) / interval))
-    # The division can round up past a slot that ``ended`` sits exactly on; take it back.
+    # The division can round either way: up past a slot that ``ended`` sits exactly on
+    # (take it back), or down onto a slot just before ``ended`` (go on to the next).
     if periods > 1 and anchor + (periods - 1) * interval >= ended:
         periods -= 1
+    elif anchor + periods * interval < ended:
+        periods += 1
     return anchor + periods * interval
 
 
