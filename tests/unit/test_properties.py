@@ -16,10 +16,11 @@ from __future__ import annotations
 import calendar
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,10 +38,14 @@ from quiv.exceptions import InvalidCronExpressionError, InvalidTransitionError
 
 # -- state machines -----------------------------------------------------------------------
 
-MACHINES = {"task": TASK_MACHINE, "job": JOB_MACHINE}
+MACHINES: dict[str, StateMachine[Any]] = {"task": TASK_MACHINE, "job": JOB_MACHINE}
 
 
-def _declared(machine: StateMachine, state: object, trigger: str) -> set[object]:
+def _states(machine: StateMachine[Any]) -> list[Any]:
+    return list(cast("Iterable[Any]", machine.states))
+
+
+def _declared(machine: StateMachine[Any], state: Any, trigger: str) -> set[Any]:
     """Where the declared transitions take ``state`` on ``trigger`` (read off the data)."""
     return {t.dest for t in machine.transitions if t.trigger == trigger and state in t.sources}
 
@@ -58,7 +63,7 @@ def _library_machine(kind: str) -> tuple[Machine, _Holder]:
     holder = _Holder()
     library = Machine(
         model=holder,
-        states=list(machine.states),
+        states=_states(machine),
         transitions=[
             {"trigger": t.trigger, "source": list(t.sources), "dest": t.dest}
             for t in machine.transitions
@@ -70,28 +75,28 @@ def _library_machine(kind: str) -> tuple[Machine, _Holder]:
     return library, holder
 
 
-def _step(kind: str, holder: _Holder, state: object, trigger: str) -> object:
+def _step(kind: str, holder: _Holder, state: Any, trigger: str) -> Any:
     """Fire ``trigger`` on an object in ``state``: check ``next_state`` against the declared
     data and ``holder``'s library machine; return the state the object is in after."""
     machine = MACHINES[kind]
     declared = _declared(machine, state, trigger)
     assert len(declared) <= 1, f"{kind}: {trigger!r} from {state} is ambiguous"
-    assert machine.can(state, trigger) is bool(declared)  # type: ignore[arg-type]
+    assert machine.can(state, trigger) is bool(declared)
     if not declared:
         with pytest.raises(InvalidTransitionError) as refused:
-            machine.next_state("obj-1", state, trigger)  # type: ignore[arg-type]
+            machine.next_state("obj-1", state, trigger)
         error = refused.value
         assert (error.kind, error.obj_id, error.state, error.trigger) == (
             kind,
             "obj-1",
-            state.value,  # type: ignore[attr-defined]
+            state.value,
             trigger,
         )
         with pytest.raises(MachineError):
             getattr(holder, trigger)()
         assert holder.state == state  # the library refuses it too, and leaves the state
         return state
-    following = machine.next_state("obj-1", state, trigger)  # type: ignore[arg-type]
+    following = machine.next_state("obj-1", state, trigger)
     assert declared == {following}
     assert state not in machine.terminal, f"{kind}: {trigger!r} leaves terminal {state}"
     getattr(holder, trigger)()
@@ -107,7 +112,7 @@ def test_every_state_and_trigger_is_declared_or_refused(kind: str) -> None:
     it too). A terminal state has no way out. (All pairs: there are few.)"""
     machine = MACHINES[kind]
     library, holder = _library_machine(kind)
-    for state in machine.states:
+    for state in _states(machine):
         for trigger in (*machine.triggers, "explode"):
             library.set_state(state, model=holder)
             if trigger == "explode":  # not a trigger at all: the library has no method
@@ -128,7 +133,7 @@ def test_a_walk_of_triggers_follows_the_declared_transitions(
     machine = MACHINES[kind]
     library, holder = _library_machine(kind)
     library.set_state(machine.initial, model=holder)
-    state: object = machine.initial
+    state = machine.initial
     for _ in range(data.draw(st.integers(0, 30), label="steps")):
         legal = [t for t in machine.triggers if _declared(machine, state, t)]
         anything = not legal or data.draw(st.integers(0, 4), label="any trigger?") == 0
@@ -158,8 +163,8 @@ def test_every_state_is_reachable_and_can_end(kind: str) -> None:
                 return seen
             seen |= more
 
-    assert closure({machine.initial}, forward=True) == set(machine.states)
-    assert closure(set(machine.terminal), forward=False) == set(machine.states)
+    assert closure({machine.initial}, forward=True) == set(_states(machine))
+    assert closure(set(machine.terminal), forward=False) == set(_states(machine))
 
 
 # -- the timing structure -----------------------------------------------------------------
@@ -513,6 +518,7 @@ def _cron_runs(
     the instant is anywhere in ``YEARS``, and the expression anything."""
     zone = _zone(zone_name)
     hours: tuple[int, ...] = ()
+    after: float
     if at_a_jump and zone is not UTC:
         jump = draw(st.sampled_from(_transitions(zone_name)))
         after = jump + draw(st.integers(-3 * 3600, 1800))
