@@ -42,13 +42,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
-# Full sizes of the reliability suite (tests/reliability); the default run has small ones.
+# Full sizes of the reliability suite (tests/reliability) and of the stateful test; the
+# default run has small ones.
 STRESS_SIZES = {
     "QUIV_LOAD_TASKS": "10000",
     "QUIV_LOAD_SECONDS": "30",
     "QUIV_STORM_OPS": "1000",
     "QUIV_TIME_TASKS": "1000",
     "QUIV_SHUTDOWN_TASKS": "5000",
+    # tests/integration/test_stateful.py: random sequences of API calls against a model.
+    "QUIV_STATEFUL_EXAMPLES": "500",
+    "QUIV_STATEFUL_STEPS": "60",
 }
 
 

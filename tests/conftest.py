@@ -4,6 +4,11 @@
 shuts down when the test ends, whether it passed or failed. ``gate()`` gives a
 ``threading.Event`` for a handler to block on; every gate is set before the schedulers are
 shut down, so a failing test never leaves a handler blocking shutdown.
+
+Hypothesis profiles: ``dev`` (the default) explores new examples at every run and keeps the
+failing ones in ``.hypothesis/`` to replay first; ``ci`` (chosen when ``CI`` is set, as
+``.ci/run`` runs) is derandomized and keeps no database, so a run there is the same run every
+time. ``HYPOTHESIS_PROFILE`` picks one by name.
 """
 
 from __future__ import annotations
@@ -15,11 +20,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from quiv import Quiv
 from quiv.testing import FakeClock
 
 SHUTDOWN_TIMEOUT = 10.0
+
+# Threaded examples take real time on a loaded machine: no per-example deadline.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture

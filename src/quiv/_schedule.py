@@ -240,9 +240,12 @@ def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interv
     if not fixed_interval:
         return ended + interval
     periods = max(1, math.ceil((ended - anchor) / interval))
-    # The division can round up past a slot that ``ended`` sits exactly on; take it back.
+    # The division can round either way: up past a slot that ``ended`` sits exactly on
+    # (take it back), or down onto a slot just before ``ended`` (go on to the next).
     if periods > 1 and anchor + (periods - 1) * interval >= ended:
         periods -= 1
+    elif anchor + periods * interval < ended:
+        periods += 1
     return anchor + periods * interval
 
 
@@ -327,6 +330,11 @@ def retry_delay(policy: RetryPolicy, retry: int, randomness: float) -> float:
     >>> retry_delay(policy, 2, 0.999) > 1.0
     True
     """
-    # The exponent is capped too: 2 ** 1100 would overflow a float.
-    base = min(policy.backoff_max, policy.backoff * 2.0 ** min(retry - 1, 64))
+    # ldexp doubles exactly; where backoff * 2 ** (retry - 1) would overflow a float, the
+    # cap is reached anyway. (A fixed cap on the exponent would stop a tiny backoff
+    # doubling before it reached backoff_max.)
+    try:
+        base = min(policy.backoff_max, math.ldexp(policy.backoff, retry - 1))
+    except OverflowError:
+        base = policy.backoff_max
     return base * (1.0 - policy.jitter * randomness)
