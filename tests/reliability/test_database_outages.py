@@ -217,21 +217,35 @@ def test_a_full_disk_delays_job_records_and_loses_none(tmp_path: Path, store: st
     assert result["stored"] == ["completed"] * 100  # and all written once there was space
 
 
-def _server_pids(server: Server) -> list[int]:
-    """The postmaster of ``server`` and its children (the backends)."""
-    with open(f"{server.directory}/data/postmaster.pid") as file:
-        postmaster = int(file.readline())
+def _children(parent: int) -> list[int]:
     children = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+                    ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-            if parent == postmaster:
+            if ppid == parent:
                 children.append(int(entry))
-    return [postmaster, *children]
+    return children
+
+
+def _freeze(server: Server, frozen: list[int]) -> None:
+    """Stop ``server``'s postmaster, then its children (the backends), by SIGSTOP; each
+    stopped pid goes into ``frozen`` at once, for the caller to resume whatever happens.
+
+    The postmaster first: stopped, it forks no backend that the list would miss. A backend
+    that exits before its turn (its connection closed) needs no stopping.
+    """
+    with open(f"{server.directory}/data/postmaster.pid") as file:
+        postmaster = int(file.readline())
+    os.kill(postmaster, signal.SIGSTOP)
+    frozen.append(postmaster)
+    for pid in _children(postmaster):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+            frozen.append(pid)
 
 
 def test_a_frozen_server_bounds_reads_and_shutdown(
@@ -246,10 +260,9 @@ def test_a_frozen_server_bounds_reads_and_shutdown(
     q.start()
     q.add_task("t", lambda: None, interval=3600, delay=3600)
     assert len(q.get_all_tasks()) == 1
-    pids = _server_pids(own_postgres)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
+    pids: list[int] = []
     try:
+        _freeze(own_postgres, pids)
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailableError):
             q.get_all_tasks()
