@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import threading
@@ -17,42 +16,30 @@ from enum import Enum
 from functools import partial
 from typing import Any, TypeVar, cast
 
-from ._arguments import ArgumentCodec
 from ._bridge import MainLoop, activate, current_bridge, deactivate
 from ._clock import Clock, SystemClock, epoch_seconds
-from ._config import (
-    MIN_INTERVAL_SECONDS,
-    QuivConfig,
-    check_number,
-    check_text,
-    validate_config,
-)
+from ._config import QuivConfig, check_id, check_number, validate_config
 from ._entries import (
     Row,
     TaskEntry,
-    TaskSettings,
     job_model,
     schedule_data,
-    shared_settings,
     task_model,
 )
 from ._events import Listeners
 from ._ids import new_id
-from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
+from ._invocation import resolve_awaitable, run_coroutine_here
 from ._logging import NeverRaising
 from ._machines import TaskState
 from ._preview import check_count, run_times, upcoming_runs
 from ._schedule import (
-    AtSchedule,
     IntervalSchedule,
     Misfire,
     RetryPolicy,
-    Schedule,
-    build_schedule,
-    check_misfire,
 )
-from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskChange
+from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
 from ._store import Store
+from ._task_options import UNSET, TaskBuilder, _Unset, task_change  # _Unset: as signatures show it
 from .exceptions import (
     ConfigurationError,
     HandlerNotRegisteredError,
@@ -81,145 +68,6 @@ class _Default(Enum):
 
 
 DEFAULT = _Default.DEFAULT
-
-
-class _Unset(Enum):
-    """The type of ``UNSET``: "not passed" where None is a value (``update_task``)."""
-
-    UNSET = "unset"
-
-
-UNSET = _Unset.UNSET
-
-
-def _retry_policy(retries: object) -> RetryPolicy | None:
-    if isinstance(retries, RetryPolicy):
-        return retries if retries.max_retries > 0 else None
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
-    return RetryPolicy(max_retries=retries) if retries else None
-
-
-def _run_at(
-    run_at: object,
-    interval: float | None,
-    delay: float,
-    at: datetime | None,
-    cron: str | None,
-    now: float,
-) -> tuple[float | None, float, datetime | None]:
-    """quiv 1.4.0's ``run_at`` (and its ``run_once`` task without an interval) as this
-    project's ``interval``, ``delay`` and ``at``."""
-    if run_at is not None:
-        if not isinstance(run_at, datetime):
-            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
-        if at is not None or cron is not None:
-            raise ConfigurationError("run_at cannot be combined with at= or cron=")
-        if delay != 0:
-            raise ConfigurationError("pass run_at or delay, not both")
-        when = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
-    else:
-        when = datetime.fromtimestamp(now + check_number("delay", delay), dt_timezone.utc)
-    if interval is None:  # a one-off: its one run at that instant
-        return None, 0.0, when
-    return interval, max(0.0, when.timestamp() - now), None
-
-
-def _retry_shortcut(retries: object, max_retries: object, backoff: object) -> RetryPolicy:
-    """quiv 1.4.0's ``max_retries``/``retry_backoff`` as a ``RetryPolicy``: the wait
-    doubles at each retry, from ``retry_backoff`` seconds (default 30)."""
-    if not (type(retries) is int and retries == 0):
-        raise ConfigurationError("pass retries= or max_retries/retry_backoff, not both")
-    if max_retries is None:
-        raise ConfigurationError("retry_backoff needs max_retries (how many retries)")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
-    seconds = (
-        30.0
-        if backoff is None
-        else check_number("retry_backoff", backoff, positive=True, maximum=86400.0)
-    )
-    return RetryPolicy(max_retries=max_retries, backoff=seconds, backoff_max=86400.0, jitter=0.0)
-
-
-def _task_change(
-    entry: TaskEntry,
-    codec: ArgumentCodec,
-    *,
-    name: object,
-    interval: object,
-    fixed: object,
-    args: object,
-    kwargs: object,
-    timeout: object,
-    max_retries: object,
-    retry_backoff: object,
-    jitter: object,
-    progress_callback: object,
-    run_at: object,
-) -> TaskChange:
-    """``update_task``'s arguments, checked as ``add_task`` checks them, as a change."""
-    new_name = None
-    if name is not UNSET:
-        new_name = check_text("task_name", name)
-    schedule: Schedule | None = None
-    current = entry.schedule
-    if interval is not UNSET or fixed is not UNSET:
-        if not isinstance(current, IntervalSchedule):
-            raise ConfigurationError(
-                "interval and fixed_interval apply to interval tasks; this task runs on "
-                f"{current.describe()['kind']}= (remove it and add it again to change that)"
-            )
-        seconds = current.seconds
-        if interval is not UNSET:
-            seconds = check_number(
-                "interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS
-            )
-        keep = current.fixed if fixed is UNSET else fixed
-        if not isinstance(keep, bool):
-            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed!r}")
-        schedule = IntervalSchedule(seconds, keep, current.run_once)
-    moved = None
-    if run_at is not UNSET:
-        if interval is not UNSET:
-            raise ConfigurationError(
-                "pass interval or run_at, not both: a new interval already moves the next run"
-            )
-        if not isinstance(run_at, datetime):
-            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
-        aware = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
-        moved = aware.timestamp()
-    blobs = None
-    settings = entry.settings
-    if args is not UNSET or kwargs is not UNSET:
-        new_args = codec.decode_args(entry.args_blob) if args is UNSET else args
-        new_kwargs = codec.decode_kwargs(entry.kwargs_blob) if kwargs is UNSET else kwargs
-        blobs = codec.encode(new_args, new_kwargs)
-        settings = settings._replace(
-            injection=inspect_handler(entry.func).supplied_by(
-                codec.decode_args(blobs[0]), codec.decode_kwargs(blobs[1])
-            )
-        )
-    if timeout is not UNSET:
-        if timeout is not None:
-            timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        settings = settings._replace(timeout=timeout)
-    if max_retries is not UNSET or retry_backoff is not UNSET:
-        retry = settings.retry
-        count = (0 if retry is None else retry.max_retries) if max_retries is UNSET else max_retries
-        backoff = (
-            (30.0 if retry is None else retry.backoff) if retry_backoff is UNSET else retry_backoff
-        )
-        policy = _retry_shortcut(0, count, backoff)
-        settings = settings._replace(retry=policy if policy.max_retries else None)
-    if jitter is not UNSET:
-        settings = settings._replace(jitter=check_number("jitter", jitter))
-    if progress_callback is not UNSET:
-        if progress_callback is not None and not callable(progress_callback):
-            raise HandlerRegistrationError("progress_callback", progress_callback)
-        settings = settings._replace(progress_callback=progress_callback)
-    changed = None if settings is entry.settings else shared_settings(settings)
-    return TaskChange(new_name, blobs, changed, schedule, moved)
 
 
 def _status(name: str, value: object, kind: type[Enum]) -> str | None:
@@ -263,45 +111,6 @@ def _same_schedule(stored: Row, given: Row) -> bool:
     a.pop("description", None)
     b.pop("description", None)
     return bool(a == b)
-
-
-def _job_control(
-    func: object,
-    progress_callback: object,
-    timeout: float | None,
-    retries: object,
-    on_main_loop: object,
-) -> tuple[float | None, RetryPolicy | None]:
-    """Check add_task's per-job options; return the timeout and the retry policy."""
-    if (
-        progress_callback is None
-        and timeout is None
-        and type(retries) is int
-        and retries == 0
-        and on_main_loop is False
-    ):
-        return None, None  # the defaults, checked in one go
-    if progress_callback is not None and not callable(progress_callback):
-        raise HandlerRegistrationError("progress_callback", progress_callback)
-    if timeout is not None:
-        timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
-    retry = _retry_policy(retries)
-    if not isinstance(on_main_loop, bool):
-        raise ConfigurationError(f"on_main_loop must be a bool, got {on_main_loop!r}")
-    if on_main_loop and not _is_async_callable(func):
-        raise ConfigurationError(
-            "on_main_loop=True needs an async handler (an async def function or a callable "
-            f"whose __call__ is async), got {func!r}"
-        )
-    return timeout, retry
-
-
-def _is_async_callable(func: object) -> bool:
-    while isinstance(func, partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - the __call__ of a callable object
-    )
 
 
 def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
@@ -387,6 +196,14 @@ class Quiv:
         self._local_keys: dict[str, str] = {}  # keys of scope 'process' -> task ids
         if self._store.durable:
             self._open_durable()
+        self._builder = TaskBuilder(
+            self._tz,
+            self._clock,
+            self._epoch,
+            self._store.codec,
+            durable=self._store.durable,
+            node=self._node,
+        )
         self._scheduler = Scheduler(
             pool_size=config.pool_size,
             retention=float(config.history_retention_seconds),
@@ -515,11 +332,6 @@ class Quiv:
         """Alias of ``shutdown()``."""
         self.shutdown(timeout=timeout)
 
-    @staticmethod
-    def _check_id(name: str, value: object) -> None:
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")
-
     def _usable(self, operation: str) -> None:
         if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
             raise SchedulerStoppedError(operation, self._lifecycle.value)
@@ -596,71 +408,11 @@ class Quiv:
         Listeners of ``task_added`` have run when this returns.
         """
         self._usable("add a task")
-        if run_at is not None or (run_once and interval is None and cron is None and at is None):
-            interval, delay, at = _run_at(run_at, interval, delay, at, cron, self._epoch())
-            run_once = run_once and at is None  # an at= time runs once by itself
-        if max_retries is not None or retry_backoff is not None:
-            retries = _retry_shortcut(retries, max_retries, retry_backoff)
-        check_text("task_name", task_name)
-        if not callable(func):
-            raise HandlerRegistrationError("func", func)
-        delay = check_number("delay", delay)
-        if not isinstance(run_once, bool):
-            raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
-        if not isinstance(fixed_interval, bool):
-            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed_interval!r}")
-        schedule = build_schedule(
-            interval=interval,
-            cron=cron,
-            at=at,
-            timezone=timezone,
-            default_zone=self._tz,
-            delay=delay,
-            run_once=run_once,
-            fixed_interval=fixed_interval,
-        )
-        misfire_policy = check_misfire(misfire)
-        grace = check_number("misfire_grace", misfire_grace)
-        jitter = check_number("jitter", jitter)
-        if key is not None:
-            check_text("key", key, limit=200)
-        if scope not in ("deployment", "process"):
-            raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
-        shared = key is not None and scope == "deployment" and self._store.durable
-        blobs = self._store.codec.encode(args, kwargs)
-        timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
-        wall = self._epoch()
-        first, next_run_at = self._first_run(schedule, delay, wall, wall_timed=shared)
-        task = TaskEntry(
-            id=new_id(),
-            name=task_name,
-            func=func,
-            args_blob=blobs[0],
-            kwargs_blob=blobs[1],
-            schedule=schedule,
-            settings=shared_settings(
-                TaskSettings(
-                    inspect_handler(func).supplied_by(args or (), kwargs or {}),
-                    progress_callback,
-                    timeout,
-                    retry,
-                    on_main_loop,
-                    misfire_policy,
-                    grace,
-                    jitter,
-                    self._store.codec,
-                    scope if key is not None else "process",  # scope
-                    None if key is not None and scope == "deployment" else self._node,  # owner
-                )
-            ),
-            next_run_at=next_run_at,
-            key=key,
-            created_at=wall,
-            shared=shared,
-            node=self._node,
-        )
-        if shared:
-            task.slot = first  # the first regular slot, as every process will claim it
+        task, first = self._builder.build(
+            task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
+            progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
+            misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff,
+        )  # fmt: skip
         if key is not None and scope == "deployment":
             return self._add_keyed(task, first)
         if key is not None:  # this process's own: idempotent here, by key
@@ -678,7 +430,7 @@ class Quiv:
                 "task %r (%s) added, %s, first run at %s",
                 task_name,
                 task.id,
-                schedule.describe()["description"],
+                task.schedule.describe()["description"],
                 self._display(task.next_run_at),
             )
         return task.id
@@ -734,25 +486,6 @@ class Quiv:
         if added is not None:  # on this thread, before add_task returns (as in quiv 0.4.0)
             self._listeners.deliver([added])
 
-    def _first_run(
-        self, schedule: Schedule, delay: float, wall: float, *, wall_timed: bool = False
-    ) -> tuple[float, float]:
-        """The first run of a new task added at ``wall``: what ``Scheduler.add`` takes (an
-        epoch instant for a calendar or shared task, else a monotonic one), and its epoch
-        instant."""
-        if isinstance(schedule, IntervalSchedule):
-            if wall_timed:
-                return wall + delay, wall + delay
-            return self._clock.monotonic() + delay, wall + delay
-        if isinstance(schedule, AtSchedule):
-            return schedule.instant, schedule.instant
-        slot = schedule.next_slot(wall)
-        if slot is None:
-            raise ConfigurationError(
-                f"cron {schedule.expression.text!r} selects no time before the year 9999"
-            )
-        return slot, slot
-
     def _display(self, epoch: float) -> str:
         return datetime.fromtimestamp(epoch, self._tz).isoformat()
 
@@ -762,7 +495,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("remove a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.remove, task_id))
         self._scheduler.shared_written()  # every process's reads see it from now on
 
@@ -772,7 +505,7 @@ class Quiv:
         Raises ``TaskNotFoundError`` for an unknown id.
         """
         self._usable("pause a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.pause, task_id))
         self._scheduler.shared_written()
 
@@ -783,7 +516,7 @@ class Quiv:
         unknown id and ``ConfigurationError`` for a negative or non-finite delay.
         """
         self._usable("resume a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         delay = check_number("delay", delay)
         self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
         self._scheduler.shared_written()
@@ -802,7 +535,7 @@ class Quiv:
         history (a run-once task that has run, or a removed one).
         """
         self._usable("run a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         scheduler = self._scheduler
         if scheduler.run_soon_here(task_id):  # the scheduler thread slept: done here
             return 1
@@ -827,7 +560,7 @@ class Quiv:
         A paused task runs once and stays paused. Errors as ``run_task_immediately``.
         """
         self._usable("run a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         job_id = self._scheduler.call(partial(self._scheduler.run_task, task_id))
         if job_id is not None:
             return job_id
@@ -845,7 +578,7 @@ class Quiv:
         call it on the main loop: ``await wait_for_job_async``.
         """
         self._usable("wait for a job")
-        self._check_id("job_id", job_id)
+        check_id("job_id", job_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
         end = None if timeout is None else time.monotonic() + timeout
@@ -876,7 +609,7 @@ class Quiv:
     async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
         """``wait_for_job`` for async code: awaits the run's end without blocking the loop."""
         self._usable("wait for a job")
-        self._check_id("job_id", job_id)
+        check_id("job_id", job_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
         loop = asyncio.get_running_loop()
@@ -915,7 +648,7 @@ class Quiv:
         request up within about a second.
         """
         self._usable("cancel a job")
-        self._check_id("job_id", job_id)
+        check_id("job_id", job_id)
         if self._scheduler.call(partial(self._scheduler.cancel_job, job_id)):
             return True
         # On a durable store the job may run in another process: ask it to.
@@ -951,7 +684,7 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` and ``ConfigurationError`` for a bad ``count``.
         """
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         count = check_count(count)
         upcoming = self._scheduler.call(partial(self._scheduler.upcoming, task_id))
         if upcoming is None:
@@ -993,9 +726,9 @@ class Quiv:
         one-shot task whose run is under way.
         """
         self._usable("update a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         entry = self._scheduler.call(partial(self._scheduler.entry, task_id))
-        change = _task_change(
+        change = task_change(
             entry,
             self._store.codec,
             name=task_name,
@@ -1024,7 +757,7 @@ class Quiv:
         and ``WaitTimeoutError`` when ``timeout`` seconds pass first.
         """
         self._usable("wait for a task")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
         end = None if timeout is None else time.monotonic() + timeout
@@ -1065,7 +798,7 @@ class Quiv:
         ``_progress_hook`` would (on the main loop if one runs, else here); nothing if it
         has none. Kept from quiv 0.4.0. ``TaskNotFoundError`` for an unknown task."""
         self._usable("run a progress callback")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         callback = self._scheduler.call(partial(self._scheduler.progress_callback, task_id))
         if callback is None:
             return
@@ -1143,7 +876,7 @@ class Quiv:
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
         self._usable("read tasks")
-        self._check_id("task_id", task_id)
+        check_id("task_id", task_id)
         row = self._store.get_task(task_id)
         found = None if row is None else self._readable("task", [row], self._task_model)
         if not found:
@@ -1173,7 +906,7 @@ class Quiv:
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
         self._usable("read jobs")
-        self._check_id("job_id", job_id)
+        check_id("job_id", job_id)
         row = self._store.get_job(job_id)
         found = None if row is None else self._readable("job", [row], job_model)
         if not found:
@@ -1208,7 +941,7 @@ class Quiv:
         if not isinstance(descending, bool):
             raise ConfigurationError(f"descending must be a bool, got {descending!r}")
         if task_id is not None:
-            self._check_id("task_id", task_id)
+            check_id("task_id", task_id)
         rows = self._store.get_jobs(
             status=_status("status", status, JobStatus),
             task_id=task_id,
