@@ -9,7 +9,6 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
 from enum import Enum
@@ -21,17 +20,15 @@ from ._clock import Clock, SystemClock, epoch_seconds
 from ._config import QuivConfig, check_id, check_number, validate_config
 from ._entries import (
     Row,
-    TaskEntry,
     job_model,
-    schedule_data,
     task_model,
 )
 from ._events import Listeners
 from ._ids import new_id
 from ._invocation import resolve_awaitable, run_coroutine_here
 from ._logging import NeverRaising
-from ._machines import TaskState
 from ._preview import check_count, run_times, upcoming_runs
+from ._registration import Registrar
 from ._schedule import (
     IntervalSchedule,
     Misfire,
@@ -39,16 +36,14 @@ from ._schedule import (
 )
 from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
 from ._store import Store
-from ._task_options import UNSET, TaskBuilder, _Unset, task_change  # _Unset: as signatures show it
+from ._task_options import UNSET, TaskBuilder, _Unset  # _Unset: as the signatures show it
 from .exceptions import (
     ConfigurationError,
-    HandlerNotRegisteredError,
     HandlerRegistrationError,
     JobNotFoundError,
     SchedulerStateError,
     SchedulerStoppedError,
     TaskNotFoundError,
-    TaskNotScheduledError,
     WaitTimeoutError,
 )
 from .models import Event, Job, JobStatus, QuivStats, RunTime, Task, TaskStatus
@@ -99,18 +94,6 @@ def _instant(name: str, value: object) -> float | None:
         raise ConfigurationError(f"{name} must be a datetime or None, got {value!r}")
     aware = value if value.tzinfo is not None else value.replace(tzinfo=dt_timezone.utc)
     return aware.timestamp()
-
-
-def _same_schedule(stored: Row, given: Row) -> bool:
-    """Whether two task rows have the same schedule: their words (``description``) may
-    change between quiv releases without changing it."""
-    try:
-        a, b = schedule_data(stored), schedule_data(given)
-    except (ValueError, TypeError):  # not JSON, or an interval row without its interval
-        return False
-    a.pop("description", None)
-    b.pop("description", None)
-    return bool(a == b)
 
 
 def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
@@ -193,7 +176,6 @@ class Quiv:
         self._listeners = Listeners(self._bridge)
         self._store = Store(self._logger, database_url)
         self._node: str | None = None
-        self._local_keys: dict[str, str] = {}  # keys of scope 'process' -> task ids
         if self._store.durable:
             self._open_durable()
         self._builder = TaskBuilder(
@@ -219,6 +201,15 @@ class Quiv:
                 partial(scheduler.cancel_requested, ids)
             )
             self._store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
+        self._registrar = Registrar(
+            self._scheduler,
+            self._store,
+            self._listeners,
+            self._logger,
+            self._clock,
+            self._epoch,
+            self._tz,
+        )
         self._lifecycle = Lifecycle.CREATED
         self._lifecycle_lock = threading.Lock()
         self._stopped = threading.Event()  # set once shutdown() has done its work
@@ -413,81 +404,7 @@ class Quiv:
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
             misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff,
         )  # fmt: skip
-        if key is not None and scope == "deployment":
-            return self._add_keyed(task, first)
-        if key is not None:  # this process's own: idempotent here, by key
-            known = self._local_keys.get(key)
-            rebind = self._scheduler.rebind
-            if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
-                return known
-            self._local_keys[key] = task.id
-        # Stored now, so that a read right after this call finds the task; its row is
-        # built when it is written, from its state then.
-        self._store.put_new_task(task.id, task)
-        self._send_add(task, first)
-        if self._logger.isEnabledFor(logging.DEBUG):
-            self._logger.debug(
-                "task %r (%s) added, %s, first run at %s",
-                task_name,
-                task.id,
-                task.schedule.describe()["description"],
-                self._display(task.next_run_at),
-            )
-        return task.id
-
-    def _add_keyed(self, task: TaskEntry, first: float) -> str:
-        """Add ``task``, or re-bind the task that already has its key (live here, or stored
-        by an earlier run of the application)."""
-        stored = self._store.claim_key(task.row())
-        if stored["id"] == task.id:  # the first registration of this key
-            self._send_add(task, first)
-            return task.id
-        same = replace(task, id=stored["id"], created_at=stored["created_at"])
-        unchanged = _same_schedule(stored, same.row())
-        if stored["status"] == TaskStatus.FINISHED.value and unchanged:
-            self._logger.info(
-                "task %r (%s) ran already; registering its key again does not run it "
-                "again (give it a new time to)",
-                same.name,
-                same.id,
-            )
-            return same.id
-        if same.shared:  # the new registration's settings, not its view of the state
-            self._store.update_registration(same.row())
-        if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
-            return same.id
-        # Back from the store: its status, and its next run unless the schedule changed.
-        if stored["status"] == TaskStatus.PAUSED.value:
-            same.state = TaskState.PAUSED
-        if unchanged:
-            at = float(stored["next_run_at"])
-            same.next_run_at = at
-            first = at if same.wall_timed else self._clock.monotonic() + (at - self._epoch())
-        self._send_add(same, first, restored=True, replanned=not unchanged)
-        self._logger.info(
-            "task %r (%s) restored from the store: %s, next run at %s",
-            same.name,
-            same.id,
-            same.status.value,
-            self._display(same.next_run_at),
-        )
-        return same.id
-
-    def _send_add(
-        self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
-    ) -> None:
-        added = self._listeners.emission(Event.TASK_ADDED, lambda: (task.snapshot(),))
-        try:
-            self._scheduler.send_add(task, first, restored=restored, replanned=replanned)
-        except SchedulerStateError:  # shut down meanwhile: leave no trace
-            if task.key is None or task.settings.scope == "process":
-                self._store.delete_task(task.id)
-            raise
-        if added is not None:  # on this thread, before add_task returns (as in quiv 0.4.0)
-            self._listeners.deliver([added])
-
-    def _display(self, epoch: float) -> str:
-        return datetime.fromtimestamp(epoch, self._tz).isoformat()
+        return self._registrar.add(task, first)
 
     def remove_task(self, task_id: str) -> None:
         """Delete a task; its running job, if any, gets its stop event set.
@@ -544,11 +461,8 @@ class Quiv:
             # reads it (quiv 0.4.0 made it due in its database, and returned).
             scheduler.send(partial(scheduler.run_soon, task_id))
             return 1
-        if self._scheduler.call(partial(self._scheduler.run_task, task_id)) is not None:
-            return 1
-        if self._store.has_jobs_of(task_id):
-            raise TaskNotScheduledError(task_id)
-        raise HandlerNotRegisteredError(task_id)
+        self._registrar.run_task(task_id)  # a run, or the error that says why there is none
+        return 1
 
     def run_task(self, task_id: str) -> str:
         """Run the task now (right after its running job, if any) and return the new job's id.
@@ -561,12 +475,7 @@ class Quiv:
         """
         self._usable("run a task")
         check_id("task_id", task_id)
-        job_id = self._scheduler.call(partial(self._scheduler.run_task, task_id))
-        if job_id is not None:
-            return job_id
-        if self._store.has_jobs_of(task_id):
-            raise TaskNotScheduledError(task_id)
-        raise HandlerNotRegisteredError(task_id)
+        return self._registrar.run_task(task_id)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job's run has ended and return its final ``Job``.
@@ -727,23 +636,10 @@ class Quiv:
         """
         self._usable("update a task")
         check_id("task_id", task_id)
-        entry = self._scheduler.call(partial(self._scheduler.entry, task_id))
-        change = task_change(
-            entry,
-            self._store.codec,
-            name=task_name,
-            interval=interval,
-            fixed=fixed_interval,
-            args=args,
-            kwargs=kwargs,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_backoff=retry_backoff,
-            jitter=jitter,
-            progress_callback=progress_callback,
-            run_at=run_at,
-        )
-        return self._scheduler.call(partial(self._scheduler.update, task_id, change))
+        return self._registrar.update(
+            task_id, task_name, interval, fixed_interval, args, kwargs, timeout, max_retries,
+            retry_backoff, jitter, progress_callback, run_at,
+        )  # fmt: skip
 
     def wait_for_task(self, task_id: str, timeout: float | None = None) -> Job:
         """Block until the next job of a task ends and return it (quiv 1.4.0's).
