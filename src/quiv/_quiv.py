@@ -7,26 +7,22 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from ._bridge import MainLoop, activate, current_bridge, deactivate
-from ._clock import Clock, SystemClock, epoch_seconds
-from ._config import QuivConfig, check_id, check_number, validate_config
+from ._clock import Clock
+from ._config import QuivConfig, check_id, check_number
 from ._entries import (
     Row,
     job_model,
     task_model,
 )
-from ._events import Listeners
-from ._ids import new_id
 from ._invocation import resolve_awaitable, run_coroutine_here
-from ._logging import NeverRaising
+from ._lifecycle import Lifespan, build_parts
 from ._preview import check_count, run_times, upcoming_runs
 from ._registration import Registrar
 from ._schedule import (
@@ -34,15 +30,12 @@ from ._schedule import (
     Misfire,
     RetryPolicy,
 )
-from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics
-from ._store import Store
+from ._scheduler import Lifecycle, SchedulerStatistics
 from ._task_options import UNSET, TaskBuilder, _Unset  # _Unset: as the signatures show it
 from .exceptions import (
     ConfigurationError,
     HandlerRegistrationError,
     JobNotFoundError,
-    SchedulerStateError,
-    SchedulerStoppedError,
     TaskNotFoundError,
     WaitTimeoutError,
 )
@@ -52,7 +45,6 @@ __all__ = ["Quiv"]
 
 T = TypeVar("T")
 
-_DEFAULTS = QuivConfig()
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
@@ -96,14 +88,6 @@ def _instant(name: str, value: object) -> float | None:
     return aware.timestamp()
 
 
-def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
-    # Also the finalizer of a Quiv dropped or left running at exit: it must not refer to it.
-    scheduler.stop(0.0, at_exit=True)
-    listeners.close(1.0)
-    store.close()
-    deactivate(bridge)
-
-
 class Quiv:
     """An in-process scheduler: interval and one-shot tasks run on a pool of worker threads.
 
@@ -131,125 +115,32 @@ class Quiv:
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
         database_url: str | os.PathLike[str] | None = None,
     ) -> None:
-        if config is not None:
-            if not isinstance(config, QuivConfig):
-                raise ConfigurationError(
-                    f"config must be a QuivConfig, got {type(config).__name__}"
-                )
-            given = (pool_size, history_retention_seconds, timezone)
-            if given != (
-                _DEFAULTS.pool_size,
-                _DEFAULTS.history_retention_seconds,
-                _DEFAULTS.timezone,
-            ):
-                raise ConfigurationError(
-                    "pass either config= or pool_size/history_retention_seconds/timezone, not both"
-                )
-        else:
-            config = QuivConfig(pool_size, history_retention_seconds, timezone)
-        self._tz = validate_config(config)
-        if shutdown_timeout is not None:
-            shutdown_timeout = check_number("shutdown_timeout", shutdown_timeout)
-        self.shutdown_timeout = shutdown_timeout
-        if main_loop is not None and not isinstance(main_loop, asyncio.AbstractEventLoop):
-            raise ConfigurationError(
-                f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
-            )
-        if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
-            raise ConfigurationError(f"logger must be a logging.Logger, got {logger!r}")
-        if clock is not None and not all(
-            callable(getattr(clock, name, None)) for name in ("monotonic", "now", "wait")
-        ):
-            raise ConfigurationError(
-                f"clock must have monotonic(), now() and wait() (see quiv.testing), got {clock!r}"
-            )
+        (
+            config, zone, self.shutdown_timeout, logger, clock, epoch,
+            bridge, listeners, store, node, scheduler,
+        ) = build_parts(
+            config, pool_size, history_retention_seconds, timezone, logger=logger,
+            main_loop=main_loop, clock=clock, shutdown_timeout=shutdown_timeout,
+            database_url=database_url,
+        )  # fmt: skip
         self.config = config
-        # Every log call of quiv goes through NeverRaising (an adapter has every method
-        # quiv calls; it is passed on as a Logger).
-        self._logger = cast(
-            logging.Logger,
-            NeverRaising(logger if logger is not None else logging.getLogger("Quiv")),
-        )
-        self._clock: Clock = clock if clock is not None else SystemClock()
-        self._epoch = epoch_seconds(self._clock)
-        self._bridge = MainLoop(main_loop, self._logger)
-        self._listeners = Listeners(self._bridge)
-        self._store = Store(self._logger, database_url)
-        self._node: str | None = None
-        if self._store.durable:
-            self._open_durable()
+        self._tz, self._logger = zone, logger
+        self._bridge, self._listeners, self._store, self._node = bridge, listeners, store, node
+        self._scheduler = scheduler
+        life = Lifespan(self, scheduler, listeners, store, bridge, logger, config.pool_size)
+        self._life = life
         self._builder = TaskBuilder(
-            self._tz,
-            self._clock,
-            self._epoch,
-            self._store.codec,
-            durable=self._store.durable,
-            node=self._node,
+            zone, clock, epoch, store.codec, durable=store.durable, node=node
         )
-        self._scheduler = Scheduler(
-            pool_size=config.pool_size,
-            retention=float(config.history_retention_seconds),
-            clock=self._clock,
-            store=self._store,
-            listeners=self._listeners,
-            bridge=self._bridge,
-            logger=self._logger,
-        )
-        if self._store.durable:
-            scheduler = self._scheduler
-            self._store.on_cancel_requests = lambda ids: scheduler.post(
-                partial(scheduler.cancel_requested, ids)
-            )
-            self._store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
-        self._registrar = Registrar(
-            self._scheduler,
-            self._store,
-            self._listeners,
-            self._logger,
-            self._clock,
-            self._epoch,
-            self._tz,
-        )
-        self._lifecycle = Lifecycle.CREATED
-        self._lifecycle_lock = threading.Lock()
-        self._stopped = threading.Event()  # set once shutdown() has done its work
+        self._registrar = Registrar(scheduler, store, listeners, logger, clock, epoch, zone)
         self._unreadable: set[tuple[str, str]] = set()  # malformed rows, logged once each
-        self._finalizer = weakref.finalize(
-            self, _close, self._scheduler, self._listeners, self._store, self._bridge
-        )
-
-    def _open_durable(self) -> None:
-        """Join a durable store as a node, and close what dead nodes left behind."""
-        self._node = new_id()
-        now = self._epoch()
-        try:
-            self._store.register_node(self._node, now)
-        except Exception:
-            self._store.close()
-            raise
-        try:
-            recovery = self._store.recover(now)
-        except Exception:  # the heartbeat tries again in a few seconds
-            self._logger.exception("recovery after dead processes failed")
-            return
-        if recovery.interrupted:
-            self._logger.warning(
-                "%d job(s) left unfinished by a process that died are now 'interrupted': %s",
-                len(recovery.interrupted),
-                ", ".join(recovery.interrupted[:10]),
-            )
-        if recovery.tasks_deleted:
-            self._logger.info(
-                "deleted %d task(s) without a key left by processes that died",
-                recovery.tasks_deleted,
-            )
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
     def lifecycle(self) -> Lifecycle:
         """``created``, ``running``, ``stopping`` or ``stopped``."""
-        return self._lifecycle
+        return self._life.state
 
     def start(self) -> None:
         """Start the scheduler thread. Calling it again while running does nothing.
@@ -257,16 +148,7 @@ class Quiv:
         Raises ``SchedulerStateError`` after ``shutdown()``: a stopped scheduler has deleted
         its database and cannot be restarted; build a new one.
         """
-        with self._lifecycle_lock:
-            if self._lifecycle is Lifecycle.RUNNING:
-                return
-            if self._lifecycle is not Lifecycle.CREATED:
-                raise SchedulerStoppedError("start", self._lifecycle.value)
-            self._bridge.capture()
-            self._scheduler.start()
-            self._lifecycle = Lifecycle.RUNNING
-        activate(self._bridge)
-        self._logger.info("quiv started with %d workers", self.config.pool_size)
+        self._life.start()
 
     def startup(self) -> None:
         """Alias of ``start()``."""
@@ -288,45 +170,11 @@ class Quiv:
             timeout = self.shutdown_timeout
         elif timeout is not None:
             timeout = check_number("timeout", timeout)
-        if current_bridge().get() is self._bridge:
-            raise SchedulerStateError(
-                "shut down from one of its own jobs",
-                self._lifecycle.value,
-                "shutdown waits for running jobs, this one included; call it from outside",
-            )
-        with self._lifecycle_lock:
-            if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-                # Another thread is stopping it (an atexit hook and a lifespan, say): this
-                # call returns when that one has, or after its own bound.
-                bound = None if timeout is None else timeout + max(timeout, 1.0) + 1.0
-                self._stopped.wait(bound)
-                return
-            self._lifecycle = Lifecycle.STOPPING
-        deactivate(self._bridge)
-        # Each step runs even if the one before failed: the database must go in any case.
-        try:
-            self._scheduler.stop(timeout)
-        finally:
-            try:
-                self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
-            finally:
-                try:
-                    # A database that does not answer gets a bound too (see Store.close).
-                    self._store.close(5.0 if timeout is None else max(timeout, 1.0))
-                finally:
-                    self._finalizer.detach()
-                    self._lifecycle = Lifecycle.STOPPED
-                    self._stopped.set()
-        self._logger.info("quiv stopped")
+        self._life.shutdown(timeout)
 
     def stop(self, *, timeout: float | _Default | None = DEFAULT) -> None:
         """Alias of ``shutdown()``."""
         self.shutdown(timeout=timeout)
-
-    def _usable(self, operation: str) -> None:
-        if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-            raise SchedulerStoppedError(operation, self._lifecycle.value)
-        self._bridge.capture()
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -398,7 +246,7 @@ class Quiv:
 
         Listeners of ``task_added`` have run when this returns.
         """
-        self._usable("add a task")
+        self._life.usable("add a task")
         task, first = self._builder.build(
             task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
@@ -411,7 +259,7 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` for an unknown id.
         """
-        self._usable("remove a task")
+        self._life.usable("remove a task")
         check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.remove, task_id))
         self._scheduler.shared_written()  # every process's reads see it from now on
@@ -421,7 +269,7 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` for an unknown id.
         """
-        self._usable("pause a task")
+        self._life.usable("pause a task")
         check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.pause, task_id))
         self._scheduler.shared_written()
@@ -432,7 +280,7 @@ class Quiv:
         Also reschedules a task that was not paused. Raises ``TaskNotFoundError`` for an
         unknown id and ``ConfigurationError`` for a negative or non-finite delay.
         """
-        self._usable("resume a task")
+        self._life.usable("resume a task")
         check_id("task_id", task_id)
         delay = check_number("delay", delay)
         self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
@@ -451,7 +299,7 @@ class Quiv:
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history (a run-once task that has run, or a removed one).
         """
-        self._usable("run a task")
+        self._life.usable("run a task")
         check_id("task_id", task_id)
         scheduler = self._scheduler
         if scheduler.run_soon_here(task_id):  # the scheduler thread slept: done here
@@ -473,7 +321,7 @@ class Quiv:
         returned. On a run-once task that is running, the running job's id is returned.
         A paused task runs once and stays paused. Errors as ``run_task_immediately``.
         """
-        self._usable("run a task")
+        self._life.usable("run a task")
         check_id("task_id", task_id)
         return self._registrar.run_task(task_id)
 
@@ -486,7 +334,7 @@ class Quiv:
         ``WaitTimeoutError`` when ``timeout`` seconds pass first (the job goes on). Do not
         call it on the main loop: ``await wait_for_job_async``.
         """
-        self._usable("wait for a job")
+        self._life.usable("wait for a job")
         check_id("job_id", job_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
@@ -517,7 +365,7 @@ class Quiv:
 
     async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
         """``wait_for_job`` for async code: awaits the run's end without blocking the loop."""
-        self._usable("wait for a job")
+        self._life.usable("wait for a job")
         check_id("job_id", job_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
@@ -556,7 +404,7 @@ class Quiv:
         store, a job that another process runs is asked to cancel: that process picks the
         request up within about a second.
         """
-        self._usable("cancel a job")
+        self._life.usable("cancel a job")
         check_id("job_id", job_id)
         if self._scheduler.call(partial(self._scheduler.cancel_job, job_id)):
             return True
@@ -634,7 +482,7 @@ class Quiv:
         for ``run_at`` on a paused task and ``TaskRunningError`` for ``run_at`` on a
         one-shot task whose run is under way.
         """
-        self._usable("update a task")
+        self._life.usable("update a task")
         check_id("task_id", task_id)
         return self._registrar.update(
             task_id, task_name, interval, fixed_interval, args, kwargs, timeout, max_retries,
@@ -652,7 +500,7 @@ class Quiv:
         job, ``TaskNotActiveError`` for a paused task with nothing under way or asked for,
         and ``WaitTimeoutError`` when ``timeout`` seconds pass first.
         """
-        self._usable("wait for a task")
+        self._life.usable("wait for a task")
         check_id("task_id", task_id)
         if timeout is not None:
             timeout = check_number("timeout", timeout)
@@ -693,7 +541,7 @@ class Quiv:
         """Call a task's progress callback with these arguments, as its handler's
         ``_progress_hook`` would (on the main loop if one runs, else here); nothing if it
         has none. Kept from quiv 0.4.0. ``TaskNotFoundError`` for an unknown task."""
-        self._usable("run a progress callback")
+        self._life.usable("run a progress callback")
         check_id("task_id", task_id)
         callback = self._scheduler.call(partial(self._scheduler.progress_callback, task_id))
         if callback is None:
@@ -705,7 +553,7 @@ class Quiv:
     @property
     def is_running(self) -> bool:
         """Whether the scheduler is started and not shut down (quiv 1.4.0's)."""
-        return self._lifecycle is Lifecycle.RUNNING
+        return self._life.state is Lifecycle.RUNNING
 
     def pending_main_loop_work(self) -> int:
         """How many ``run_on_main``/``call_on_main`` calls the main loop has not finished.
@@ -718,7 +566,7 @@ class Quiv:
     def stats(self) -> QuivStats:
         """A snapshot of the scheduler (quiv 1.4.0's ``QuivStats``); see also
         ``statistics()``."""
-        self._usable("read statistics")
+        self._life.usable("read statistics")
         scheduler = self._scheduler
 
         def _take() -> tuple[int, dict[str, int], float | None]:
@@ -771,7 +619,7 @@ class Quiv:
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
-        self._usable("read tasks")
+        self._life.usable("read tasks")
         check_id("task_id", task_id)
         row = self._store.get_task(task_id)
         found = None if row is None else self._readable("task", [row], self._task_model)
@@ -788,7 +636,7 @@ class Quiv:
     ) -> list[Task]:
         """Tasks in the order they were added; run-once tasks only when asked for; only
         those of one ``status`` if given; ``limit`` of them from ``offset`` (a page)."""
-        self._usable("read tasks")
+        self._life.usable("read tasks")
         if not isinstance(include_run_once, bool):
             raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
         rows = self._store.get_tasks(
@@ -801,7 +649,7 @@ class Quiv:
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
-        self._usable("read jobs")
+        self._life.usable("read jobs")
         check_id("job_id", job_id)
         row = self._store.get_job(job_id)
         found = None if row is None else self._readable("job", [row], job_model)
@@ -829,7 +677,7 @@ class Quiv:
         (quiv 1.4.0's default; this one keeps 0.4.0's oldest first); ``limit`` jobs from
         ``offset``. A bad value is a ``ConfigurationError``.
         """
-        self._usable("read jobs")
+        self._life.usable("read jobs")
         if order_by not in ("started_at", "ended_at"):
             raise ConfigurationError(
                 f"order_by must be 'started_at' or 'ended_at', got {order_by!r}"
@@ -852,7 +700,7 @@ class Quiv:
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""
-        self._usable("read statistics")
+        self._life.usable("read statistics")
         return self._scheduler.call(self._scheduler.statistics)
 
     # -- listeners ----------------------------------------------------------------------
