@@ -9,24 +9,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
-from datetime import timezone as dt_timezone
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from ._clock import Clock
 from ._config import QuivConfig, check_id, check_number
-from ._entries import (
-    Row,
-    job_model,
-    task_model,
-)
 from ._invocation import resolve_awaitable, run_coroutine_here
 from ._lifecycle import Lifespan, build_parts
-from ._preview import check_count, run_times, upcoming_runs
+from ._queries import Queries
 from ._registration import Registrar
 from ._schedule import (
-    IntervalSchedule,
     Misfire,
     RetryPolicy,
 )
@@ -35,15 +28,12 @@ from ._task_options import UNSET, TaskBuilder, _Unset  # _Unset: as the signatur
 from .exceptions import (
     ConfigurationError,
     HandlerRegistrationError,
-    JobNotFoundError,
     TaskNotFoundError,
     WaitTimeoutError,
 )
 from .models import Event, Job, JobStatus, QuivStats, RunTime, Task, TaskStatus
 
 __all__ = ["Quiv"]
-
-T = TypeVar("T")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
@@ -55,37 +45,6 @@ class _Default(Enum):
 
 
 DEFAULT = _Default.DEFAULT
-
-
-def _status(name: str, value: object, kind: type[Enum]) -> str | None:
-    """A status filter as its stored value; ``ConfigurationError`` for anything else."""
-    if value is None:
-        return None
-    allowed = sorted(str(member.value) for member in kind)
-    found = value.value if isinstance(value, kind) else value
-    if not isinstance(found, str) or found not in allowed:
-        raise ConfigurationError(f"{name} must be one of {allowed} or None, got {value!r}")
-    return found
-
-
-def _count(name: str, value: object, *, zero: bool = False) -> int | None:
-    """A ``limit`` (None, or an int >= 1) or an ``offset`` (an int >= 0)."""
-    if value is None and not zero:
-        return None
-    least = 0 if zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigurationError(f"{name} must be an int >= {least}, got {value!r}")
-    return value
-
-
-def _instant(name: str, value: object) -> float | None:
-    """A datetime bound as epoch seconds (naive: UTC)."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ConfigurationError(f"{name} must be a datetime or None, got {value!r}")
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt_timezone.utc)
-    return aware.timestamp()
 
 
 class Quiv:
@@ -124,7 +83,6 @@ class Quiv:
             database_url=database_url,
         )  # fmt: skip
         self.config = config
-        self._tz, self._logger = zone, logger
         self._bridge, self._listeners, self._store, self._node = bridge, listeners, store, node
         self._scheduler = scheduler
         life = Lifespan(self, scheduler, listeners, store, bridge, logger, config.pool_size)
@@ -133,7 +91,10 @@ class Quiv:
             zone, clock, epoch, store.codec, durable=store.durable, node=node
         )
         self._registrar = Registrar(scheduler, store, listeners, logger, clock, epoch, zone)
-        self._unreadable: set[tuple[str, str]] = set()  # malformed rows, logged once each
+        self._queries = Queries(
+            store, scheduler, bridge, logger, usable=life.usable, zone=zone,
+            pool_size=config.pool_size,
+        )  # fmt: skip
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -441,15 +402,7 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` and ``ConfigurationError`` for a bad ``count``.
         """
-        check_id("task_id", task_id)
-        count = check_count(count)
-        upcoming = self._scheduler.call(partial(self._scheduler.upcoming, task_id))
-        if upcoming is None:
-            return []
-        task, first, base = upcoming
-        schedule = task.schedule
-        zone = self._tz if isinstance(schedule, IntervalSchedule) else schedule.zone
-        return run_times(upcoming_runs(schedule, first, base, count), zone)
+        return self._queries.next_run_times(task_id, count)
 
     def update_task(
         self,
@@ -566,66 +519,11 @@ class Quiv:
     def stats(self) -> QuivStats:
         """A snapshot of the scheduler (quiv 1.4.0's ``QuivStats``); see also
         ``statistics()``."""
-        self._life.usable("read statistics")
-        scheduler = self._scheduler
-
-        def _take() -> tuple[int, dict[str, int], float | None]:
-            return (
-                scheduler.statistics().running_jobs,
-                scheduler.tasks_by_status(),
-                (scheduler.next_run()),
-            )
-
-        running, by_status, next_run = scheduler.call(_take)
-        size = self.config.pool_size
-        return QuivStats(
-            active_jobs=running,
-            pool_size=size,
-            pool_utilization=running / size,
-            tasks_by_status=by_status,
-            next_run_at=None
-            if next_run is None
-            else datetime.fromtimestamp(next_run, dt_timezone.utc),
-            job_history_count=self._store.count_jobs(),
-            loop_alive=self._bridge.loop is not None,
-        )
-
-    def _task_model(self, row: Row) -> Task:
-        return task_model(row, self._store.codec)
-
-    def _readable(self, kind: str, rows: list[Row], build: Callable[[Row], T]) -> list[T]:
-        """The models of ``rows``, without those that cannot be read (a durable store may
-        hold rows others wrote, or damaged ones): each is logged once, by id, and skipped,
-        so that one bad row does not break every read of every process."""
-        models = []
-        for row in rows:
-            try:
-                models.append(build(row))
-            except Exception as exc:
-                key = (kind, str(row.get("id")))
-                if key not in self._unreadable:
-                    if len(self._unreadable) < 10_000:
-                        self._unreadable.add(key)
-                    self._logger.warning(
-                        "%s %s in the database cannot be read (%s: %s); reads skip it. It was "
-                        "written by something other than this quiv, or damaged: fix or delete "
-                        "that row",
-                        kind,
-                        key[1],
-                        type(exc).__name__,
-                        exc,
-                    )
-        return models
+        return self._queries.stats()
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
-        self._life.usable("read tasks")
-        check_id("task_id", task_id)
-        row = self._store.get_task(task_id)
-        found = None if row is None else self._readable("task", [row], self._task_model)
-        if not found:
-            raise TaskNotFoundError(task_id)
-        return found[0]
+        return self._queries.get_task(task_id)
 
     def get_all_tasks(
         self,
@@ -636,26 +534,11 @@ class Quiv:
     ) -> list[Task]:
         """Tasks in the order they were added; run-once tasks only when asked for; only
         those of one ``status`` if given; ``limit`` of them from ``offset`` (a page)."""
-        self._life.usable("read tasks")
-        if not isinstance(include_run_once, bool):
-            raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
-        rows = self._store.get_tasks(
-            include_run_once=include_run_once,
-            status=_status("status", status, TaskStatus),
-            limit=_count("limit", limit),
-            offset=_count("offset", offset, zero=True) or 0,
-        )
-        return self._readable("task", rows, self._task_model)
+        return self._queries.get_all_tasks(include_run_once, status, limit, offset)
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
-        self._life.usable("read jobs")
-        check_id("job_id", job_id)
-        row = self._store.get_job(job_id)
-        found = None if row is None else self._readable("job", [row], job_model)
-        if not found:
-            raise JobNotFoundError(job_id)
-        return found[0]
+        return self._queries.get_job(job_id)
 
     def get_all_jobs(
         self,
@@ -677,26 +560,9 @@ class Quiv:
         (quiv 1.4.0's default; this one keeps 0.4.0's oldest first); ``limit`` jobs from
         ``offset``. A bad value is a ``ConfigurationError``.
         """
-        self._life.usable("read jobs")
-        if order_by not in ("started_at", "ended_at"):
-            raise ConfigurationError(
-                f"order_by must be 'started_at' or 'ended_at', got {order_by!r}"
-            )
-        if not isinstance(descending, bool):
-            raise ConfigurationError(f"descending must be a bool, got {descending!r}")
-        if task_id is not None:
-            check_id("task_id", task_id)
-        rows = self._store.get_jobs(
-            status=_status("status", status, JobStatus),
-            task_id=task_id,
-            since=_instant("since", since),
-            until=_instant("until", until),
-            order_by=order_by,
-            descending=descending,
-            limit=_count("limit", limit),
-            offset=_count("offset", offset, zero=True) or 0,
+        return self._queries.get_all_jobs(
+            status, task_id, since, until, order_by, descending, limit, offset
         )
-        return self._readable("job", rows, job_model)
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""
