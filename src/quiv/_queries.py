@@ -1,10 +1,10 @@
 """The API's reads: stored tasks and jobs as public models, their filters checked, and snapshots.
 
-Tasks and jobs are read from the store, not from the scheduler thread: a read never waits
-behind dispatch. A row that cannot be read (a durable store may hold rows written by another
-release, or damaged ones) is logged once and skipped, so that one bad row does not break
-every read of every process. ``stats()`` and ``next_run_times()`` ask the scheduler thread
-instead, for what only it knows (running jobs, planned runs).
+Tasks and jobs are read from the store, never through the scheduler thread. A row that
+cannot be read (a durable store may hold rows that something other than this quiv wrote, or
+damaged ones) is logged once and skipped, so that one bad row does not break every read of
+every process. ``stats()`` and ``next_run_times()`` ask the scheduler thread instead, for
+what only it knows (running jobs, planned runs).
 """
 
 from __future__ import annotations

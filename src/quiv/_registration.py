@@ -1,15 +1,16 @@
 """Registering a built task: by its key if it has one, stored at once, handed to the scheduler.
 
-A task without a key is stored at once (so that a read right after ``add_task`` finds it),
-handed to the scheduler, and its ``task_added`` listeners run on the caller's thread before
+A task is stored at once (so that a read right after ``add_task`` finds it) and handed to
+the scheduler; its ``task_added`` event is delivered from the caller's thread before
 ``add_task`` returns, as in quiv 0.4.0. A key makes registering idempotent:
 
 - scope ``"process"``: the key names this process's own task; registering it again re-binds
   the live task to the new handler and settings, in place;
 - scope ``"deployment"``: the key is claimed in the store. Registered again, it re-binds the
-  live task, or restores the stored one (an earlier run of the application, another process
-  on a durable store) with its id, its status and, if the schedule is unchanged, its next
-  run; a changed schedule is planned afresh.
+  live task, or restores the stored one (left by an earlier run of the application on a
+  durable store) with its id, its status and, if the schedule is unchanged, its next run; a
+  changed schedule is planned afresh, and a one-off that has run and keeps its schedule
+  does not run again.
 
 A ``Registrar`` also changes a registered task in place (``update_task``), and tells apart
 the two kinds of id that a run-now request cannot run: one quiv never knew, and a task that
