@@ -33,6 +33,8 @@ from .exceptions import ConfigurationError, SchedulerStateError, SchedulerStoppe
 __all__ = ["Lifespan", "Parts", "build_parts"]
 
 _DEFAULTS = QuivConfig()
+# The states in which no call may run (built once: usable() is on every API call's path).
+_ENDING = (Lifecycle.STOPPING, Lifecycle.STOPPED)
 
 
 class Parts(NamedTuple):
@@ -213,7 +215,7 @@ class Lifespan:
     def usable(self, operation: str) -> None:
         """Raise ``SchedulerStoppedError`` for ``operation`` once shutdown has begun; else
         capture the main loop if the caller runs it."""
-        if self.state in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+        if self.state in _ENDING:
             raise SchedulerStoppedError(operation, self.state.value)
         self._bridge.capture()
 
@@ -239,7 +241,7 @@ class Lifespan:
                 "shutdown waits for running jobs, this one included; call it from outside",
             )
         with self._lock:
-            if self.state in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+            if self.state in _ENDING:
                 # Another thread is stopping it (an atexit hook and a lifespan, say): this
                 # call returns when that one has, or after its own bound.
                 bound = None if timeout is None else timeout + max(timeout, 1.0) + 1.0

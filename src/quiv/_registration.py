@@ -80,9 +80,10 @@ class Registrar:
         """Add ``task`` (its first run ``first`` as ``Scheduler.add`` takes it), or re-bind
         the task its key names; return the id of the task registered."""
         key = task.key
-        if key is not None and task.settings.scope == "deployment":
-            return self._add_keyed(task, first)
-        if key is not None:  # this process's own: idempotent here, by key
+        if key is not None:
+            if task.settings.scope == "deployment":
+                return self._add_keyed(task, first)
+            # This process's own: idempotent here, by key.
             known = self._local_keys.get(key)
             rebind = self._scheduler.rebind
             if known is not None and self._scheduler.call(partial(rebind, known, task, first)):

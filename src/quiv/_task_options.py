@@ -26,6 +26,7 @@ from ._ids import new_id
 from ._invocation import inspect_handler
 from ._schedule import (
     AtSchedule,
+    CronSchedule,
     IntervalSchedule,
     Misfire,
     RetryPolicy,
@@ -135,12 +136,28 @@ class TaskBuilder:
             check_text("key", key, limit=200)
         if scope not in ("deployment", "process"):
             raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
-        shared = key is not None and scope == "deployment" and self._durable
+        deployment = key is not None and scope == "deployment"  # one task for every process
+        shared = deployment and self._durable
         codec = self._codec
         blobs = codec.encode(args, kwargs)
-        timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
+        if (
+            progress_callback is None
+            and timeout is None
+            and type(retries) is int
+            and retries == 0
+            and on_main_loop is False
+        ):
+            retry = None  # the defaults, checked in one go (and without a call)
+        else:
+            timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
+        # The first run as Scheduler.add takes it: an epoch instant for a calendar task or a
+        # shared one (every process claims the same slot), else a monotonic one.
         wall = self._epoch()
-        first, next_run_at = self._first_run(schedule, delay, wall, wall_timed=shared)
+        if isinstance(schedule, IntervalSchedule):
+            next_run_at = wall + delay
+            first = next_run_at if shared else self._clock.monotonic() + delay
+        else:
+            first = next_run_at = _calendar_start(schedule, wall)
         task = TaskEntry(
             id=new_id(),
             name=task_name,
@@ -160,7 +177,7 @@ class TaskBuilder:
                     jitter,
                     codec,
                     scope if key is not None else "process",  # scope
-                    None if key is not None and scope == "deployment" else self._node,  # owner
+                    None if deployment else self._node,  # owner
                 )
             ),
             next_run_at=next_run_at,
@@ -172,25 +189,6 @@ class TaskBuilder:
         if shared:
             task.slot = first  # the first regular slot, as every process will claim it
         return task, first
-
-    def _first_run(
-        self, schedule: Schedule, delay: float, wall: float, *, wall_timed: bool = False
-    ) -> tuple[float, float]:
-        """The first run of a new task added at ``wall``: what ``Scheduler.add`` takes (an
-        epoch instant for a calendar or shared task, else a monotonic one), and its epoch
-        instant."""
-        if isinstance(schedule, IntervalSchedule):
-            if wall_timed:
-                return wall + delay, wall + delay
-            return self._clock.monotonic() + delay, wall + delay
-        if isinstance(schedule, AtSchedule):
-            return schedule.instant, schedule.instant
-        slot = schedule.next_slot(wall)
-        if slot is None:
-            raise ConfigurationError(
-                f"cron {schedule.expression.text!r} selects no time before the year 9999"
-            )
-        return slot, slot
 
 
 def task_change(
@@ -273,6 +271,18 @@ def task_change(
     return TaskChange(new_name, blobs, changed, schedule, moved)
 
 
+def _calendar_start(schedule: CronSchedule | AtSchedule, wall: float) -> float:
+    """The first run of a new cron or at= task added at ``wall``, an epoch instant."""
+    if isinstance(schedule, AtSchedule):
+        return schedule.instant
+    slot = schedule.next_slot(wall)
+    if slot is None:
+        raise ConfigurationError(
+            f"cron {schedule.expression.text!r} selects no time before the year 9999"
+        )
+    return slot
+
+
 def _retry_policy(retries: object) -> RetryPolicy | None:
     if isinstance(retries, RetryPolicy):
         return retries if retries.max_retries > 0 else None
@@ -331,14 +341,6 @@ def _job_control(
     on_main_loop: object,
 ) -> tuple[float | None, RetryPolicy | None]:
     """Check add_task's per-job options; return the timeout and the retry policy."""
-    if (
-        progress_callback is None
-        and timeout is None
-        and type(retries) is int
-        and retries == 0
-        and on_main_loop is False
-    ):
-        return None, None  # the defaults, checked in one go
     if progress_callback is not None and not callable(progress_callback):
         raise HandlerRegistrationError("progress_callback", progress_callback)
     if timeout is not None:
