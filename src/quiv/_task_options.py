@@ -4,8 +4,8 @@
 that ``Scheduler.add`` takes; ``task_change`` turns ``update_task``'s into a ``TaskChange``,
 checked as ``add_task`` checks them. quiv 1.4.0's spellings (``run_at``, ``max_retries`` and
 ``retry_backoff``) are rewritten here into this project's (``delay``/``at`` and a
-``RetryPolicy``). Nothing here stores, schedules or emits: a builder reads the clock and
-makes an id, nothing else, so a bad argument raises before anything has changed.
+``RetryPolicy``). Nothing here stores, schedules or emits (a builder reads the clock, makes
+an id and encodes the arguments), so a bad argument raises before anything has changed.
 """
 
 from __future__ import annotations
