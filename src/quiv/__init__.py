@@ -1,8 +1,11 @@
 """an in-process, threadpool-backed job scheduler for Python applications.
 
-How the parts fit. ``Quiv`` (``_quiv``) is the façade: it validates every argument, owns the
-lifecycle, and hands each request to the ``Scheduler`` (``_scheduler``), whose single thread is
-the only owner of mutable scheduling state. That thread keeps every pending deadline in a
+How the parts fit. ``Quiv`` (``_quiv``) is the façade: each of its methods hands the request
+to the module that owns it. ``_lifecycle`` builds the parts and starts and stops them;
+``_task_options`` checks ``add_task``'s and ``update_task``'s arguments into a task or a change,
+which ``_registration`` hands to the ``Scheduler`` (``_scheduler``), whose single thread is the
+only owner of mutable scheduling state; ``_queries`` reads the history into public models, and
+``_waiting`` waits for jobs to end. That thread keeps every pending deadline in a
 ``Timeline`` (``_timing``, a sorted list on ``sortedcontainers``), sleeps on the injected
 ``Clock`` (``_clock``) until the earliest deadline or a wake-up, and starts due jobs on the
 ``WorkerPool`` (``_workers``). Every status change of a task or a job is checked by the state

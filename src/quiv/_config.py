@@ -126,6 +126,13 @@ def check_text(name: str, value: object, *, limit: int | None = None) -> str:
     return value
 
 
+def check_id(name: str, value: object) -> None:
+    """Raise ``ConfigurationError`` naming ``name`` unless ``value`` (a task or job id) is a
+    ``str``; whether such an id exists is for the caller to find out."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")
+
+
 def validate_config(config: QuivConfig) -> tzinfo:
     """Check every field of ``config``; return the resolved display time zone."""
     pool_size = config.pool_size

@@ -1,76 +1,52 @@
-"""``Quiv``, the façade: validates input, owns the lifecycle, and hands work to the scheduler."""
+"""``Quiv``, the façade: the public surface of quiv 0.4.0 and 1.4.0, one class of delegations.
+
+Why it is one piece, of more than 300 lines: ``Quiv`` is the one class that applications
+written for quiv 0.4.0 and for quiv 1.4.0 call, and the docstrings of its public methods are
+the API reference (``docs/reference/api.md`` renders this class). Every public method keeps
+its signature and its docstring here, and those alone are most of the class (``add_task``'s
+take some seventy lines). Splitting the class across files would scatter the reference, so
+it stays whole, and its methods delegate to the modules that own each concept:
+
+- ``_lifecycle``: the parts built from the constructor's arguments, start and shutdown;
+- ``_task_options``: ``add_task``'s and ``update_task``'s arguments checked into a task or
+  a change;
+- ``_registration``: a built task added (by key, if it has one), changed in place, or run
+  now;
+- ``_queries``: the reads (tasks, jobs, ``stats``, ``next_run_times``);
+- ``_waiting``: the waits for a job or a task's next job.
+
+What stays here is a call or two on the scheduler (pause, resume, remove, cancel, the fast
+path of ``run_task_immediately``) and the checks that come first. On the hot paths
+(``add_task``, ``run_task_immediately``) the delegation costs one call to each owner, with
+the arguments passed on as given, and no other work per call.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
-import threading
-import time
-import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime, tzinfo
-from datetime import timezone as dt_timezone
 from enum import Enum
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any
 
-from ._arguments import ArgumentCodec
-from ._bridge import MainLoop, activate, current_bridge, deactivate
-from ._clock import Clock, SystemClock, epoch_seconds
-from ._config import (
-    MIN_INTERVAL_SECONDS,
-    QuivConfig,
-    check_number,
-    check_text,
-    validate_config,
-)
-from ._entries import (
-    Row,
-    TaskEntry,
-    TaskSettings,
-    job_model,
-    schedule_data,
-    shared_settings,
-    task_model,
-)
-from ._events import Listeners
-from ._ids import new_id
-from ._invocation import inspect_handler, resolve_awaitable, run_coroutine_here
-from ._logging import NeverRaising
-from ._machines import TaskState
-from ._preview import check_count, run_times, upcoming_runs
-from ._schedule import (
-    AtSchedule,
-    IntervalSchedule,
-    Misfire,
-    RetryPolicy,
-    Schedule,
-    build_schedule,
-    check_misfire,
-)
-from ._scheduler import Lifecycle, Scheduler, SchedulerStatistics, TaskChange
-from ._store import Store
-from .exceptions import (
-    ConfigurationError,
-    HandlerNotRegisteredError,
-    HandlerRegistrationError,
-    JobNotFoundError,
-    SchedulerStateError,
-    SchedulerStoppedError,
-    TaskNotFoundError,
-    TaskNotScheduledError,
-    WaitTimeoutError,
-)
+from ._clock import Clock
+from ._config import QuivConfig, check_id, check_number
+from ._invocation import resolve_awaitable, run_coroutine_here
+from ._lifecycle import Lifespan, build_parts
+from ._queries import Queries
+from ._registration import Registrar
+from ._schedule import Misfire, RetryPolicy
+from ._scheduler import Lifecycle, SchedulerStatistics
+from ._task_options import UNSET, TaskBuilder, _Unset  # _Unset: as the signatures show it
+from ._waiting import Waiter
+from .exceptions import ConfigurationError, HandlerRegistrationError
 from .models import Event, Job, JobStatus, QuivStats, RunTime, Task, TaskStatus
 
 __all__ = ["Quiv"]
 
-T = TypeVar("T")
-
-_DEFAULTS = QuivConfig()
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
@@ -81,235 +57,6 @@ class _Default(Enum):
 
 
 DEFAULT = _Default.DEFAULT
-
-
-class _Unset(Enum):
-    """The type of ``UNSET``: "not passed" where None is a value (``update_task``)."""
-
-    UNSET = "unset"
-
-
-UNSET = _Unset.UNSET
-
-
-def _retry_policy(retries: object) -> RetryPolicy | None:
-    if isinstance(retries, RetryPolicy):
-        return retries if retries.max_retries > 0 else None
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ConfigurationError(f"retries must be an int >= 0 or a RetryPolicy, got {retries!r}")
-    return RetryPolicy(max_retries=retries) if retries else None
-
-
-def _run_at(
-    run_at: object,
-    interval: float | None,
-    delay: float,
-    at: datetime | None,
-    cron: str | None,
-    now: float,
-) -> tuple[float | None, float, datetime | None]:
-    """quiv 1.4.0's ``run_at`` (and its ``run_once`` task without an interval) as this
-    project's ``interval``, ``delay`` and ``at``."""
-    if run_at is not None:
-        if not isinstance(run_at, datetime):
-            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
-        if at is not None or cron is not None:
-            raise ConfigurationError("run_at cannot be combined with at= or cron=")
-        if delay != 0:
-            raise ConfigurationError("pass run_at or delay, not both")
-        when = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
-    else:
-        when = datetime.fromtimestamp(now + check_number("delay", delay), dt_timezone.utc)
-    if interval is None:  # a one-off: its one run at that instant
-        return None, 0.0, when
-    return interval, max(0.0, when.timestamp() - now), None
-
-
-def _retry_shortcut(retries: object, max_retries: object, backoff: object) -> RetryPolicy:
-    """quiv 1.4.0's ``max_retries``/``retry_backoff`` as a ``RetryPolicy``: the wait
-    doubles at each retry, from ``retry_backoff`` seconds (default 30)."""
-    if not (type(retries) is int and retries == 0):
-        raise ConfigurationError("pass retries= or max_retries/retry_backoff, not both")
-    if max_retries is None:
-        raise ConfigurationError("retry_backoff needs max_retries (how many retries)")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
-    seconds = (
-        30.0
-        if backoff is None
-        else check_number("retry_backoff", backoff, positive=True, maximum=86400.0)
-    )
-    return RetryPolicy(max_retries=max_retries, backoff=seconds, backoff_max=86400.0, jitter=0.0)
-
-
-def _task_change(
-    entry: TaskEntry,
-    codec: ArgumentCodec,
-    *,
-    name: object,
-    interval: object,
-    fixed: object,
-    args: object,
-    kwargs: object,
-    timeout: object,
-    max_retries: object,
-    retry_backoff: object,
-    jitter: object,
-    progress_callback: object,
-    run_at: object,
-) -> TaskChange:
-    """``update_task``'s arguments, checked as ``add_task`` checks them, as a change."""
-    new_name = None
-    if name is not UNSET:
-        new_name = check_text("task_name", name)
-    schedule: Schedule | None = None
-    current = entry.schedule
-    if interval is not UNSET or fixed is not UNSET:
-        if not isinstance(current, IntervalSchedule):
-            raise ConfigurationError(
-                "interval and fixed_interval apply to interval tasks; this task runs on "
-                f"{current.describe()['kind']}= (remove it and add it again to change that)"
-            )
-        seconds = current.seconds
-        if interval is not UNSET:
-            seconds = check_number(
-                "interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS
-            )
-        keep = current.fixed if fixed is UNSET else fixed
-        if not isinstance(keep, bool):
-            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed!r}")
-        schedule = IntervalSchedule(seconds, keep, current.run_once)
-    moved = None
-    if run_at is not UNSET:
-        if interval is not UNSET:
-            raise ConfigurationError(
-                "pass interval or run_at, not both: a new interval already moves the next run"
-            )
-        if not isinstance(run_at, datetime):
-            raise ConfigurationError(f"run_at must be a datetime, got {run_at!r}")
-        aware = run_at if run_at.tzinfo is not None else run_at.replace(tzinfo=dt_timezone.utc)
-        moved = aware.timestamp()
-    blobs = None
-    settings = entry.settings
-    if args is not UNSET or kwargs is not UNSET:
-        new_args = codec.decode_args(entry.args_blob) if args is UNSET else args
-        new_kwargs = codec.decode_kwargs(entry.kwargs_blob) if kwargs is UNSET else kwargs
-        blobs = codec.encode(new_args, new_kwargs)
-        settings = settings._replace(
-            injection=inspect_handler(entry.func).supplied_by(
-                codec.decode_args(blobs[0]), codec.decode_kwargs(blobs[1])
-            )
-        )
-    if timeout is not UNSET:
-        if timeout is not None:
-            timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        settings = settings._replace(timeout=timeout)
-    if max_retries is not UNSET or retry_backoff is not UNSET:
-        retry = settings.retry
-        count = (0 if retry is None else retry.max_retries) if max_retries is UNSET else max_retries
-        backoff = (
-            (30.0 if retry is None else retry.backoff) if retry_backoff is UNSET else retry_backoff
-        )
-        policy = _retry_shortcut(0, count, backoff)
-        settings = settings._replace(retry=policy if policy.max_retries else None)
-    if jitter is not UNSET:
-        settings = settings._replace(jitter=check_number("jitter", jitter))
-    if progress_callback is not UNSET:
-        if progress_callback is not None and not callable(progress_callback):
-            raise HandlerRegistrationError("progress_callback", progress_callback)
-        settings = settings._replace(progress_callback=progress_callback)
-    changed = None if settings is entry.settings else shared_settings(settings)
-    return TaskChange(new_name, blobs, changed, schedule, moved)
-
-
-def _status(name: str, value: object, kind: type[Enum]) -> str | None:
-    """A status filter as its stored value; ``ConfigurationError`` for anything else."""
-    if value is None:
-        return None
-    allowed = sorted(str(member.value) for member in kind)
-    found = value.value if isinstance(value, kind) else value
-    if not isinstance(found, str) or found not in allowed:
-        raise ConfigurationError(f"{name} must be one of {allowed} or None, got {value!r}")
-    return found
-
-
-def _count(name: str, value: object, *, zero: bool = False) -> int | None:
-    """A ``limit`` (None, or an int >= 1) or an ``offset`` (an int >= 0)."""
-    if value is None and not zero:
-        return None
-    least = 0 if zero else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise ConfigurationError(f"{name} must be an int >= {least}, got {value!r}")
-    return value
-
-
-def _instant(name: str, value: object) -> float | None:
-    """A datetime bound as epoch seconds (naive: UTC)."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ConfigurationError(f"{name} must be a datetime or None, got {value!r}")
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=dt_timezone.utc)
-    return aware.timestamp()
-
-
-def _same_schedule(stored: Row, given: Row) -> bool:
-    """Whether two task rows have the same schedule: their words (``description``) may
-    change between quiv releases without changing it."""
-    try:
-        a, b = schedule_data(stored), schedule_data(given)
-    except (ValueError, TypeError):  # not JSON, or an interval row without its interval
-        return False
-    a.pop("description", None)
-    b.pop("description", None)
-    return bool(a == b)
-
-
-def _job_control(
-    func: object,
-    progress_callback: object,
-    timeout: float | None,
-    retries: object,
-    on_main_loop: object,
-) -> tuple[float | None, RetryPolicy | None]:
-    """Check add_task's per-job options; return the timeout and the retry policy."""
-    if (
-        progress_callback is None
-        and timeout is None
-        and type(retries) is int
-        and retries == 0
-        and on_main_loop is False
-    ):
-        return None, None  # the defaults, checked in one go
-    if progress_callback is not None and not callable(progress_callback):
-        raise HandlerRegistrationError("progress_callback", progress_callback)
-    if timeout is not None:
-        timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
-    retry = _retry_policy(retries)
-    if not isinstance(on_main_loop, bool):
-        raise ConfigurationError(f"on_main_loop must be a bool, got {on_main_loop!r}")
-    if on_main_loop and not _is_async_callable(func):
-        raise ConfigurationError(
-            "on_main_loop=True needs an async handler (an async def function or a callable "
-            f"whose __call__ is async), got {func!r}"
-        )
-    return timeout, retry
-
-
-def _is_async_callable(func: object) -> bool:
-    while isinstance(func, partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - the __call__ of a callable object
-    )
-
-
-def _close(scheduler: Scheduler, listeners: Listeners, store: Store, bridge: MainLoop) -> None:
-    # Also the finalizer of a Quiv dropped or left running at exit: it must not refer to it.
-    scheduler.stop(0.0, at_exit=True)
-    listeners.close(1.0)
-    store.close()
-    deactivate(bridge)
 
 
 class Quiv:
@@ -339,109 +86,35 @@ class Quiv:
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
         database_url: str | os.PathLike[str] | None = None,
     ) -> None:
-        if config is not None:
-            if not isinstance(config, QuivConfig):
-                raise ConfigurationError(
-                    f"config must be a QuivConfig, got {type(config).__name__}"
-                )
-            given = (pool_size, history_retention_seconds, timezone)
-            if given != (
-                _DEFAULTS.pool_size,
-                _DEFAULTS.history_retention_seconds,
-                _DEFAULTS.timezone,
-            ):
-                raise ConfigurationError(
-                    "pass either config= or pool_size/history_retention_seconds/timezone, not both"
-                )
-        else:
-            config = QuivConfig(pool_size, history_retention_seconds, timezone)
-        self._tz = validate_config(config)
-        if shutdown_timeout is not None:
-            shutdown_timeout = check_number("shutdown_timeout", shutdown_timeout)
-        self.shutdown_timeout = shutdown_timeout
-        if main_loop is not None and not isinstance(main_loop, asyncio.AbstractEventLoop):
-            raise ConfigurationError(
-                f"main_loop must be an asyncio event loop, got {type(main_loop).__name__}"
-            )
-        if logger is not None and not isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
-            raise ConfigurationError(f"logger must be a logging.Logger, got {logger!r}")
-        if clock is not None and not all(
-            callable(getattr(clock, name, None)) for name in ("monotonic", "now", "wait")
-        ):
-            raise ConfigurationError(
-                f"clock must have monotonic(), now() and wait() (see quiv.testing), got {clock!r}"
-            )
+        (
+            config, zone, self.shutdown_timeout, logger, clock, epoch,
+            bridge, listeners, store, node, scheduler,
+        ) = build_parts(
+            config, pool_size, history_retention_seconds, timezone, logger=logger,
+            main_loop=main_loop, clock=clock, shutdown_timeout=shutdown_timeout,
+            database_url=database_url,
+        )  # fmt: skip
         self.config = config
-        # Every log call of quiv goes through NeverRaising (an adapter has every method
-        # quiv calls; it is passed on as a Logger).
-        self._logger = cast(
-            logging.Logger,
-            NeverRaising(logger if logger is not None else logging.getLogger("Quiv")),
+        self._bridge, self._listeners, self._store, self._node = bridge, listeners, store, node
+        self._scheduler = scheduler
+        life = Lifespan(self, scheduler, listeners, store, bridge, logger, config.pool_size)
+        self._life = life
+        self._builder = TaskBuilder(
+            zone, clock, epoch, store.codec, durable=store.durable, node=node
         )
-        self._clock: Clock = clock if clock is not None else SystemClock()
-        self._epoch = epoch_seconds(self._clock)
-        self._bridge = MainLoop(main_loop, self._logger)
-        self._listeners = Listeners(self._bridge)
-        self._store = Store(self._logger, database_url)
-        self._node: str | None = None
-        self._local_keys: dict[str, str] = {}  # keys of scope 'process' -> task ids
-        if self._store.durable:
-            self._open_durable()
-        self._scheduler = Scheduler(
+        self._registrar = Registrar(scheduler, store, listeners, logger, clock, epoch, zone)
+        self._queries = queries = Queries(
+            store, scheduler, bridge, logger, usable=life.usable, zone=zone,
             pool_size=config.pool_size,
-            retention=float(config.history_retention_seconds),
-            clock=self._clock,
-            store=self._store,
-            listeners=self._listeners,
-            bridge=self._bridge,
-            logger=self._logger,
-        )
-        if self._store.durable:
-            scheduler = self._scheduler
-            self._store.on_cancel_requests = lambda ids: scheduler.post(
-                partial(scheduler.cancel_requested, ids)
-            )
-            self._store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
-        self._lifecycle = Lifecycle.CREATED
-        self._lifecycle_lock = threading.Lock()
-        self._stopped = threading.Event()  # set once shutdown() has done its work
-        self._unreadable: set[tuple[str, str]] = set()  # malformed rows, logged once each
-        self._finalizer = weakref.finalize(
-            self, _close, self._scheduler, self._listeners, self._store, self._bridge
-        )
-
-    def _open_durable(self) -> None:
-        """Join a durable store as a node, and close what dead nodes left behind."""
-        self._node = new_id()
-        now = self._epoch()
-        try:
-            self._store.register_node(self._node, now)
-        except Exception:
-            self._store.close()
-            raise
-        try:
-            recovery = self._store.recover(now)
-        except Exception:  # the heartbeat tries again in a few seconds
-            self._logger.exception("recovery after dead processes failed")
-            return
-        if recovery.interrupted:
-            self._logger.warning(
-                "%d job(s) left unfinished by a process that died are now 'interrupted': %s",
-                len(recovery.interrupted),
-                ", ".join(recovery.interrupted[:10]),
-            )
-        if recovery.tasks_deleted:
-            self._logger.info(
-                "deleted %d task(s) without a key left by processes that died",
-                recovery.tasks_deleted,
-            )
+        )  # fmt: skip
+        self._waiter = Waiter(scheduler, store, usable=life.usable, get_job=queries.get_job)
 
     # -- lifecycle --------------------------------------------------------------------------
 
     @property
     def lifecycle(self) -> Lifecycle:
         """``created``, ``running``, ``stopping`` or ``stopped``."""
-        return self._lifecycle
+        return self._life.state
 
     def start(self) -> None:
         """Start the scheduler thread. Calling it again while running does nothing.
@@ -449,16 +122,7 @@ class Quiv:
         Raises ``SchedulerStateError`` after ``shutdown()``: a stopped scheduler has deleted
         its database and cannot be restarted; build a new one.
         """
-        with self._lifecycle_lock:
-            if self._lifecycle is Lifecycle.RUNNING:
-                return
-            if self._lifecycle is not Lifecycle.CREATED:
-                raise SchedulerStoppedError("start", self._lifecycle.value)
-            self._bridge.capture()
-            self._scheduler.start()
-            self._lifecycle = Lifecycle.RUNNING
-        activate(self._bridge)
-        self._logger.info("quiv started with %d workers", self.config.pool_size)
+        self._life.start()
 
     def startup(self) -> None:
         """Alias of ``start()``."""
@@ -480,50 +144,11 @@ class Quiv:
             timeout = self.shutdown_timeout
         elif timeout is not None:
             timeout = check_number("timeout", timeout)
-        if current_bridge().get() is self._bridge:
-            raise SchedulerStateError(
-                "shut down from one of its own jobs",
-                self._lifecycle.value,
-                "shutdown waits for running jobs, this one included; call it from outside",
-            )
-        with self._lifecycle_lock:
-            if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-                # Another thread is stopping it (an atexit hook and a lifespan, say): this
-                # call returns when that one has, or after its own bound.
-                bound = None if timeout is None else timeout + max(timeout, 1.0) + 1.0
-                self._stopped.wait(bound)
-                return
-            self._lifecycle = Lifecycle.STOPPING
-        deactivate(self._bridge)
-        # Each step runs even if the one before failed: the database must go in any case.
-        try:
-            self._scheduler.stop(timeout)
-        finally:
-            try:
-                self._listeners.close(5.0 if timeout is None else max(timeout, 1.0))
-            finally:
-                try:
-                    # A database that does not answer gets a bound too (see Store.close).
-                    self._store.close(5.0 if timeout is None else max(timeout, 1.0))
-                finally:
-                    self._finalizer.detach()
-                    self._lifecycle = Lifecycle.STOPPED
-                    self._stopped.set()
-        self._logger.info("quiv stopped")
+        self._life.shutdown(timeout)
 
     def stop(self, *, timeout: float | _Default | None = DEFAULT) -> None:
         """Alias of ``shutdown()``."""
         self.shutdown(timeout=timeout)
-
-    @staticmethod
-    def _check_id(name: str, value: object) -> None:
-        if not isinstance(value, str):
-            raise ConfigurationError(f"{name} must be a str, got {type(value).__name__}")
-
-    def _usable(self, operation: str) -> None:
-        if self._lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-            raise SchedulerStoppedError(operation, self._lifecycle.value)
-        self._bridge.capture()
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -595,174 +220,21 @@ class Quiv:
 
         Listeners of ``task_added`` have run when this returns.
         """
-        self._usable("add a task")
-        if run_at is not None or (run_once and interval is None and cron is None and at is None):
-            interval, delay, at = _run_at(run_at, interval, delay, at, cron, self._epoch())
-            run_once = run_once and at is None  # an at= time runs once by itself
-        if max_retries is not None or retry_backoff is not None:
-            retries = _retry_shortcut(retries, max_retries, retry_backoff)
-        check_text("task_name", task_name)
-        if not callable(func):
-            raise HandlerRegistrationError("func", func)
-        delay = check_number("delay", delay)
-        if not isinstance(run_once, bool):
-            raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
-        if not isinstance(fixed_interval, bool):
-            raise ConfigurationError(f"fixed_interval must be a bool, got {fixed_interval!r}")
-        schedule = build_schedule(
-            interval=interval,
-            cron=cron,
-            at=at,
-            timezone=timezone,
-            default_zone=self._tz,
-            delay=delay,
-            run_once=run_once,
-            fixed_interval=fixed_interval,
-        )
-        misfire_policy = check_misfire(misfire)
-        grace = check_number("misfire_grace", misfire_grace)
-        jitter = check_number("jitter", jitter)
-        if key is not None:
-            check_text("key", key, limit=200)
-        if scope not in ("deployment", "process"):
-            raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
-        shared = key is not None and scope == "deployment" and self._store.durable
-        blobs = self._store.codec.encode(args, kwargs)
-        timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
-        wall = self._epoch()
-        first, next_run_at = self._first_run(schedule, delay, wall, wall_timed=shared)
-        task = TaskEntry(
-            id=new_id(),
-            name=task_name,
-            func=func,
-            args_blob=blobs[0],
-            kwargs_blob=blobs[1],
-            schedule=schedule,
-            settings=shared_settings(
-                TaskSettings(
-                    inspect_handler(func).supplied_by(args or (), kwargs or {}),
-                    progress_callback,
-                    timeout,
-                    retry,
-                    on_main_loop,
-                    misfire_policy,
-                    grace,
-                    jitter,
-                    self._store.codec,
-                    scope if key is not None else "process",  # scope
-                    None if key is not None and scope == "deployment" else self._node,  # owner
-                )
-            ),
-            next_run_at=next_run_at,
-            key=key,
-            created_at=wall,
-            shared=shared,
-            node=self._node,
-        )
-        if shared:
-            task.slot = first  # the first regular slot, as every process will claim it
-        if key is not None and scope == "deployment":
-            return self._add_keyed(task, first)
-        if key is not None:  # this process's own: idempotent here, by key
-            known = self._local_keys.get(key)
-            rebind = self._scheduler.rebind
-            if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
-                return known
-            self._local_keys[key] = task.id
-        # Stored now, so that a read right after this call finds the task; its row is
-        # built when it is written, from its state then.
-        self._store.put_new_task(task.id, task)
-        self._send_add(task, first)
-        if self._logger.isEnabledFor(logging.DEBUG):
-            self._logger.debug(
-                "task %r (%s) added, %s, first run at %s",
-                task_name,
-                task.id,
-                schedule.describe()["description"],
-                self._display(task.next_run_at),
-            )
-        return task.id
-
-    def _add_keyed(self, task: TaskEntry, first: float) -> str:
-        """Add ``task``, or re-bind the task that already has its key (live here, or stored
-        by an earlier run of the application)."""
-        stored = self._store.claim_key(task.row())
-        if stored["id"] == task.id:  # the first registration of this key
-            self._send_add(task, first)
-            return task.id
-        same = replace(task, id=stored["id"], created_at=stored["created_at"])
-        unchanged = _same_schedule(stored, same.row())
-        if stored["status"] == TaskStatus.FINISHED.value and unchanged:
-            self._logger.info(
-                "task %r (%s) ran already; registering its key again does not run it "
-                "again (give it a new time to)",
-                same.name,
-                same.id,
-            )
-            return same.id
-        if same.shared:  # the new registration's settings, not its view of the state
-            self._store.update_registration(same.row())
-        if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
-            return same.id
-        # Back from the store: its status, and its next run unless the schedule changed.
-        if stored["status"] == TaskStatus.PAUSED.value:
-            same.state = TaskState.PAUSED
-        if unchanged:
-            at = float(stored["next_run_at"])
-            same.next_run_at = at
-            first = at if same.wall_timed else self._clock.monotonic() + (at - self._epoch())
-        self._send_add(same, first, restored=True, replanned=not unchanged)
-        self._logger.info(
-            "task %r (%s) restored from the store: %s, next run at %s",
-            same.name,
-            same.id,
-            same.status.value,
-            self._display(same.next_run_at),
-        )
-        return same.id
-
-    def _send_add(
-        self, task: TaskEntry, first: float, *, restored: bool = False, replanned: bool = False
-    ) -> None:
-        added = self._listeners.emission(Event.TASK_ADDED, lambda: (task.snapshot(),))
-        try:
-            self._scheduler.send_add(task, first, restored=restored, replanned=replanned)
-        except SchedulerStateError:  # shut down meanwhile: leave no trace
-            if task.key is None or task.settings.scope == "process":
-                self._store.delete_task(task.id)
-            raise
-        if added is not None:  # on this thread, before add_task returns (as in quiv 0.4.0)
-            self._listeners.deliver([added])
-
-    def _first_run(
-        self, schedule: Schedule, delay: float, wall: float, *, wall_timed: bool = False
-    ) -> tuple[float, float]:
-        """The first run of a new task added at ``wall``: what ``Scheduler.add`` takes (an
-        epoch instant for a calendar or shared task, else a monotonic one), and its epoch
-        instant."""
-        if isinstance(schedule, IntervalSchedule):
-            if wall_timed:
-                return wall + delay, wall + delay
-            return self._clock.monotonic() + delay, wall + delay
-        if isinstance(schedule, AtSchedule):
-            return schedule.instant, schedule.instant
-        slot = schedule.next_slot(wall)
-        if slot is None:
-            raise ConfigurationError(
-                f"cron {schedule.expression.text!r} selects no time before the year 9999"
-            )
-        return slot, slot
-
-    def _display(self, epoch: float) -> str:
-        return datetime.fromtimestamp(epoch, self._tz).isoformat()
+        self._life.usable("add a task")
+        task, first = self._builder.build(
+            task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
+            progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
+            misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff,
+        )  # fmt: skip
+        return self._registrar.add(task, first)
 
     def remove_task(self, task_id: str) -> None:
         """Delete a task; its running job, if any, gets its stop event set.
 
         Raises ``TaskNotFoundError`` for an unknown id.
         """
-        self._usable("remove a task")
-        self._check_id("task_id", task_id)
+        self._life.usable("remove a task")
+        check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.remove, task_id))
         self._scheduler.shared_written()  # every process's reads see it from now on
 
@@ -771,8 +243,8 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` for an unknown id.
         """
-        self._usable("pause a task")
-        self._check_id("task_id", task_id)
+        self._life.usable("pause a task")
+        check_id("task_id", task_id)
         self._scheduler.call(partial(self._scheduler.pause, task_id))
         self._scheduler.shared_written()
 
@@ -782,8 +254,8 @@ class Quiv:
         Also reschedules a task that was not paused. Raises ``TaskNotFoundError`` for an
         unknown id and ``ConfigurationError`` for a negative or non-finite delay.
         """
-        self._usable("resume a task")
-        self._check_id("task_id", task_id)
+        self._life.usable("resume a task")
+        check_id("task_id", task_id)
         delay = check_number("delay", delay)
         self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
         self._scheduler.shared_written()
@@ -801,8 +273,8 @@ class Quiv:
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history (a run-once task that has run, or a removed one).
         """
-        self._usable("run a task")
-        self._check_id("task_id", task_id)
+        self._life.usable("run a task")
+        check_id("task_id", task_id)
         scheduler = self._scheduler
         if scheduler.run_soon_here(task_id):  # the scheduler thread slept: done here
             return 1
@@ -811,11 +283,8 @@ class Quiv:
             # reads it (quiv 0.4.0 made it due in its database, and returned).
             scheduler.send(partial(scheduler.run_soon, task_id))
             return 1
-        if self._scheduler.call(partial(self._scheduler.run_task, task_id)) is not None:
-            return 1
-        if self._store.has_jobs_of(task_id):
-            raise TaskNotScheduledError(task_id)
-        raise HandlerNotRegisteredError(task_id)
+        self._registrar.run_task(task_id)  # a run, or the error that says why there is none
+        return 1
 
     def run_task(self, task_id: str) -> str:
         """Run the task now (right after its running job, if any) and return the new job's id.
@@ -826,14 +295,9 @@ class Quiv:
         returned. On a run-once task that is running, the running job's id is returned.
         A paused task runs once and stays paused. Errors as ``run_task_immediately``.
         """
-        self._usable("run a task")
-        self._check_id("task_id", task_id)
-        job_id = self._scheduler.call(partial(self._scheduler.run_task, task_id))
-        if job_id is not None:
-            return job_id
-        if self._store.has_jobs_of(task_id):
-            raise TaskNotScheduledError(task_id)
-        raise HandlerNotRegisteredError(task_id)
+        self._life.usable("run a task")
+        check_id("task_id", task_id)
+        return self._registrar.run_task(task_id)
 
     def wait_for_job(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job's run has ended and return its final ``Job``.
@@ -844,68 +308,11 @@ class Quiv:
         ``WaitTimeoutError`` when ``timeout`` seconds pass first (the job goes on). Do not
         call it on the main loop: ``await wait_for_job_async``.
         """
-        self._usable("wait for a job")
-        self._check_id("job_id", job_id)
-        if timeout is not None:
-            timeout = check_number("timeout", timeout)
-        end = None if timeout is None else time.monotonic() + timeout
-        current = job_id
-        while True:
-            entry = self._scheduler.call(partial(self._scheduler.watch, current))
-            while entry is not None:
-                remaining = None if end is None else max(0.0, end - time.monotonic())
-                ended = entry.ended
-                # Made by watch() on the scheduler thread, or with the retry that ended the
-                # attempt before (next_attempt): never here, where an end could slip past it.
-                assert ended is not None
-                if not ended.wait(remaining):
-                    raise WaitTimeoutError(job_id, timeout)
-                current, entry = entry.id, entry.next_attempt
-            following = self._next_attempt(current)
-            if following is None:
-                return self.get_job(current)
-            current = following
-
-    def _next_attempt(self, job_id: str) -> str | None:
-        """The id of the attempt that retried ``job_id``, if it ended ``retried``."""
-        if self.get_job(job_id).status != JobStatus.RETRIED.value:
-            return None
-        row = self._store.next_attempt_of(job_id)
-        return None if row is None else str(row["id"])
+        return self._waiter.wait_for_job(job_id, timeout)
 
     async def wait_for_job_async(self, job_id: str, timeout: float | None = None) -> Job:
         """``wait_for_job`` for async code: awaits the run's end without blocking the loop."""
-        self._usable("wait for a job")
-        self._check_id("job_id", job_id)
-        if timeout is not None:
-            timeout = check_number("timeout", timeout)
-        loop = asyncio.get_running_loop()
-        ended: asyncio.Future[None] = loop.create_future()
-
-        def _resolve() -> None:
-            if not ended.done():
-                ended.set_result(None)
-
-        def _on_end() -> None:  # on the scheduler thread
-            loop.call_soon_threadsafe(_resolve)
-
-        end = None if timeout is None else loop.time() + timeout
-        current = job_id
-        while True:
-            entry = self._scheduler.call(partial(self._scheduler.watch, current, _on_end))
-            if entry is not None:
-                remaining = None if end is None else max(0.0, end - loop.time())
-                try:
-                    await asyncio.wait_for(asyncio.shield(ended), remaining)
-                except asyncio.TimeoutError:
-                    raise WaitTimeoutError(job_id, timeout) from None
-                while entry is not None:  # the callback moved along to the final attempt
-                    current, entry = entry.id, entry.next_attempt
-            following = self._next_attempt(current)
-            if following is None:
-                return self.get_job(current)
-            current = following
-            ended = loop.create_future()
+        return await self._waiter.wait_for_job_async(job_id, timeout)
 
     def cancel_job(self, job_id: str) -> bool:
         """Set the stop event of a scheduled or running job; True if there was one to set.
@@ -914,8 +321,8 @@ class Quiv:
         store, a job that another process runs is asked to cancel: that process picks the
         request up within about a second.
         """
-        self._usable("cancel a job")
-        self._check_id("job_id", job_id)
+        self._life.usable("cancel a job")
+        check_id("job_id", job_id)
         if self._scheduler.call(partial(self._scheduler.cancel_job, job_id)):
             return True
         # On a durable store the job may run in another process: ask it to.
@@ -951,15 +358,7 @@ class Quiv:
 
         Raises ``TaskNotFoundError`` and ``ConfigurationError`` for a bad ``count``.
         """
-        self._check_id("task_id", task_id)
-        count = check_count(count)
-        upcoming = self._scheduler.call(partial(self._scheduler.upcoming, task_id))
-        if upcoming is None:
-            return []
-        task, first, base = upcoming
-        schedule = task.schedule
-        zone = self._tz if isinstance(schedule, IntervalSchedule) else schedule.zone
-        return run_times(upcoming_runs(schedule, first, base, count), zone)
+        return self._queries.next_run_times(task_id, count)
 
     def update_task(
         self,
@@ -992,25 +391,12 @@ class Quiv:
         for ``run_at`` on a paused task and ``TaskRunningError`` for ``run_at`` on a
         one-shot task whose run is under way.
         """
-        self._usable("update a task")
-        self._check_id("task_id", task_id)
-        entry = self._scheduler.call(partial(self._scheduler.entry, task_id))
-        change = _task_change(
-            entry,
-            self._store.codec,
-            name=task_name,
-            interval=interval,
-            fixed=fixed_interval,
-            args=args,
-            kwargs=kwargs,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_backoff=retry_backoff,
-            jitter=jitter,
-            progress_callback=progress_callback,
-            run_at=run_at,
-        )
-        return self._scheduler.call(partial(self._scheduler.update, task_id, change))
+        self._life.usable("update a task")
+        check_id("task_id", task_id)
+        return self._registrar.update(
+            task_id, task_name, interval, fixed_interval, args, kwargs, timeout, max_retries,
+            retry_backoff, jitter, progress_callback, run_at,
+        )  # fmt: skip
 
     def wait_for_task(self, task_id: str, timeout: float | None = None) -> Job:
         """Block until the next job of a task ends and return it (quiv 1.4.0's).
@@ -1023,34 +409,7 @@ class Quiv:
         job, ``TaskNotActiveError`` for a paused task with nothing under way or asked for,
         and ``WaitTimeoutError`` when ``timeout`` seconds pass first.
         """
-        self._usable("wait for a task")
-        self._check_id("task_id", task_id)
-        if timeout is not None:
-            timeout = check_number("timeout", timeout)
-        end = None if timeout is None else time.monotonic() + timeout
-        made = threading.Event()
-        found: list[str | None] = []
-
-        def _made(job_id: str | None) -> None:  # on the scheduler thread
-            found.append(job_id)
-            made.set()
-
-        try:
-            job_id = self._scheduler.call(partial(self._scheduler.watch_task, task_id, _made))
-        except TaskNotFoundError:
-            # A one-off task whose run is over (add_task, then wait_for_task, as quiv 1.4.0
-            # users write it: the job may have ended before the wait began): its last job.
-            job_id = self._store.last_job_of(task_id)
-            if job_id is None:
-                raise
-        if job_id is None:
-            if not made.wait(timeout):
-                raise WaitTimeoutError(f"the next job of task {task_id}", timeout)
-            job_id = found[0]
-            if job_id is None:
-                raise TaskNotFoundError(task_id)
-        remaining = None if end is None else max(0.0, end - time.monotonic())
-        return self.wait_for_job(job_id, remaining)
+        return self._waiter.wait_for_task(task_id, timeout)
 
     async def await_job(self, job_id: str, timeout: float | None = None) -> Job:
         """``wait_for_job`` for async code (quiv 1.4.0's name of ``wait_for_job_async``)."""
@@ -1064,8 +423,8 @@ class Quiv:
         """Call a task's progress callback with these arguments, as its handler's
         ``_progress_hook`` would (on the main loop if one runs, else here); nothing if it
         has none. Kept from quiv 0.4.0. ``TaskNotFoundError`` for an unknown task."""
-        self._usable("run a progress callback")
-        self._check_id("task_id", task_id)
+        self._life.usable("run a progress callback")
+        check_id("task_id", task_id)
         callback = self._scheduler.call(partial(self._scheduler.progress_callback, task_id))
         if callback is None:
             return
@@ -1076,7 +435,7 @@ class Quiv:
     @property
     def is_running(self) -> bool:
         """Whether the scheduler is started and not shut down (quiv 1.4.0's)."""
-        return self._lifecycle is Lifecycle.RUNNING
+        return self._life.state is Lifecycle.RUNNING
 
     def pending_main_loop_work(self) -> int:
         """How many ``run_on_main``/``call_on_main`` calls the main loop has not finished.
@@ -1089,66 +448,11 @@ class Quiv:
     def stats(self) -> QuivStats:
         """A snapshot of the scheduler (quiv 1.4.0's ``QuivStats``); see also
         ``statistics()``."""
-        self._usable("read statistics")
-        scheduler = self._scheduler
-
-        def _take() -> tuple[int, dict[str, int], float | None]:
-            return (
-                scheduler.statistics().running_jobs,
-                scheduler.tasks_by_status(),
-                (scheduler.next_run()),
-            )
-
-        running, by_status, next_run = scheduler.call(_take)
-        size = self.config.pool_size
-        return QuivStats(
-            active_jobs=running,
-            pool_size=size,
-            pool_utilization=running / size,
-            tasks_by_status=by_status,
-            next_run_at=None
-            if next_run is None
-            else datetime.fromtimestamp(next_run, dt_timezone.utc),
-            job_history_count=self._store.count_jobs(),
-            loop_alive=self._bridge.loop is not None,
-        )
-
-    def _task_model(self, row: Row) -> Task:
-        return task_model(row, self._store.codec)
-
-    def _readable(self, kind: str, rows: list[Row], build: Callable[[Row], T]) -> list[T]:
-        """The models of ``rows``, without those that cannot be read (a durable store may
-        hold rows others wrote, or damaged ones): each is logged once, by id, and skipped,
-        so that one bad row does not break every read of every process."""
-        models = []
-        for row in rows:
-            try:
-                models.append(build(row))
-            except Exception as exc:
-                key = (kind, str(row.get("id")))
-                if key not in self._unreadable:
-                    if len(self._unreadable) < 10_000:
-                        self._unreadable.add(key)
-                    self._logger.warning(
-                        "%s %s in the database cannot be read (%s: %s); reads skip it. It was "
-                        "written by something other than this quiv, or damaged: fix or delete "
-                        "that row",
-                        kind,
-                        key[1],
-                        type(exc).__name__,
-                        exc,
-                    )
-        return models
+        return self._queries.stats()
 
     def get_task(self, task_id: str) -> Task:
         """The task with this id; ``TaskNotFoundError`` if there is none."""
-        self._usable("read tasks")
-        self._check_id("task_id", task_id)
-        row = self._store.get_task(task_id)
-        found = None if row is None else self._readable("task", [row], self._task_model)
-        if not found:
-            raise TaskNotFoundError(task_id)
-        return found[0]
+        return self._queries.get_task(task_id)
 
     def get_all_tasks(
         self,
@@ -1159,26 +463,11 @@ class Quiv:
     ) -> list[Task]:
         """Tasks in the order they were added; run-once tasks only when asked for; only
         those of one ``status`` if given; ``limit`` of them from ``offset`` (a page)."""
-        self._usable("read tasks")
-        if not isinstance(include_run_once, bool):
-            raise ConfigurationError(f"include_run_once must be a bool, got {include_run_once!r}")
-        rows = self._store.get_tasks(
-            include_run_once=include_run_once,
-            status=_status("status", status, TaskStatus),
-            limit=_count("limit", limit),
-            offset=_count("offset", offset, zero=True) or 0,
-        )
-        return self._readable("task", rows, self._task_model)
+        return self._queries.get_all_tasks(include_run_once, status, limit, offset)
 
     def get_job(self, job_id: str) -> Job:
         """The job with this id; ``JobNotFoundError`` if there is none (or it was purged)."""
-        self._usable("read jobs")
-        self._check_id("job_id", job_id)
-        row = self._store.get_job(job_id)
-        found = None if row is None else self._readable("job", [row], job_model)
-        if not found:
-            raise JobNotFoundError(job_id)
-        return found[0]
+        return self._queries.get_job(job_id)
 
     def get_all_jobs(
         self,
@@ -1200,30 +489,13 @@ class Quiv:
         (quiv 1.4.0's default; this one keeps 0.4.0's oldest first); ``limit`` jobs from
         ``offset``. A bad value is a ``ConfigurationError``.
         """
-        self._usable("read jobs")
-        if order_by not in ("started_at", "ended_at"):
-            raise ConfigurationError(
-                f"order_by must be 'started_at' or 'ended_at', got {order_by!r}"
-            )
-        if not isinstance(descending, bool):
-            raise ConfigurationError(f"descending must be a bool, got {descending!r}")
-        if task_id is not None:
-            self._check_id("task_id", task_id)
-        rows = self._store.get_jobs(
-            status=_status("status", status, JobStatus),
-            task_id=task_id,
-            since=_instant("since", since),
-            until=_instant("until", until),
-            order_by=order_by,
-            descending=descending,
-            limit=_count("limit", limit),
-            offset=_count("offset", offset, zero=True) or 0,
+        return self._queries.get_all_jobs(
+            status, task_id, since, until, order_by, descending, limit, offset
         )
-        return self._readable("job", rows, job_model)
 
     def statistics(self) -> SchedulerStatistics:
         """A snapshot of the load: tasks, pending deadlines, running jobs, free workers..."""
-        self._usable("read statistics")
+        self._life.usable("read statistics")
         return self._scheduler.call(self._scheduler.statistics)
 
     # -- listeners ----------------------------------------------------------------------
