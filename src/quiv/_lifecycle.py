@@ -121,7 +121,7 @@ def build_parts(
     )
     if store.durable:
         store.on_cancel_requests = lambda ids: scheduler.post(
-            partial(scheduler.cancel_requested, ids)
+            partial(scheduler.runs.cancel_requested, ids)
         )
         store.on_tasks_freed = lambda ids: scheduler.post(partial(scheduler.freed, ids))
     return Parts(

@@ -146,7 +146,7 @@ class Queries:
         """See ``Quiv.next_run_times``."""
         check_id("task_id", task_id)
         count = check_count(count)
-        upcoming = self._scheduler.call(partial(self._scheduler.upcoming, task_id))
+        upcoming = self._scheduler.call(partial(self._scheduler.runs.upcoming, task_id))
         if upcoming is None:
             return []
         task, first, base = upcoming
@@ -162,8 +162,8 @@ class Queries:
         def _take() -> tuple[int, dict[str, int], float | None]:
             return (
                 scheduler.statistics().running_jobs,
-                scheduler.tasks_by_status(),
-                scheduler.next_run(),
+                scheduler.runs.tasks_by_status(),
+                scheduler.runs.next_run(),
             )
 
         running, by_status, next_run = scheduler.call(_take)

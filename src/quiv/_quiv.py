@@ -1,6 +1,6 @@
 """``Quiv``, the façade: the public surface of quiv 0.4.0 and 1.4.0, one class of delegations.
 
-Why it is one piece, of more than 300 lines: ``Quiv`` is the one class that applications
+One piece: of more than 300 lines, because ``Quiv`` is the one class that applications
 written for quiv 0.4.0 and for quiv 1.4.0 call, and the docstrings of its public methods are
 the API reference (``docs/reference/api.md`` renders this class). Every public method keeps
 its signature and its docstring here, and those alone are most of the class (``add_task``'s
@@ -235,7 +235,7 @@ class Quiv:
         """
         self._life.usable("remove a task")
         check_id("task_id", task_id)
-        self._scheduler.call(partial(self._scheduler.remove, task_id))
+        self._scheduler.call(partial(self._scheduler.tasks.remove, task_id))
         self._scheduler.shared_written()  # every process's reads see it from now on
 
     def pause_task(self, task_id: str) -> None:
@@ -245,7 +245,7 @@ class Quiv:
         """
         self._life.usable("pause a task")
         check_id("task_id", task_id)
-        self._scheduler.call(partial(self._scheduler.pause, task_id))
+        self._scheduler.call(partial(self._scheduler.tasks.pause, task_id))
         self._scheduler.shared_written()
 
     def resume_task(self, task_id: str, delay: float = 0) -> None:
@@ -257,7 +257,7 @@ class Quiv:
         self._life.usable("resume a task")
         check_id("task_id", task_id)
         delay = check_number("delay", delay)
-        self._scheduler.call(partial(self._scheduler.resume, task_id, delay))
+        self._scheduler.call(partial(self._scheduler.tasks.resume, task_id, delay))
         self._scheduler.shared_written()
 
     def run_task_immediately(self, task_id: str) -> int:
@@ -281,7 +281,7 @@ class Quiv:
         if scheduler.knows(task_id):
             # Sent, not waited for: the run is made due as soon as the scheduler thread
             # reads it (quiv 0.4.0 made it due in its database, and returned).
-            scheduler.send(partial(scheduler.run_soon, task_id))
+            scheduler.send(partial(scheduler.runs.run_soon, task_id))
             return 1
         self._registrar.run_task(task_id)  # a run, or the error that says why there is none
         return 1
@@ -323,7 +323,7 @@ class Quiv:
         """
         self._life.usable("cancel a job")
         check_id("job_id", job_id)
-        if self._scheduler.call(partial(self._scheduler.cancel_job, job_id)):
+        if self._scheduler.call(partial(self._scheduler.runs.cancel_job, job_id)):
             return True
         # On a durable store the job may run in another process: ask it to.
         return self._store.durable and self._store.request_cancel(job_id)
@@ -425,7 +425,7 @@ class Quiv:
         has none. Kept from quiv 0.4.0. ``TaskNotFoundError`` for an unknown task."""
         self._life.usable("run a progress callback")
         check_id("task_id", task_id)
-        callback = self._scheduler.call(partial(self._scheduler.progress_callback, task_id))
+        callback = self._scheduler.call(partial(self._scheduler.runs.progress_callback, task_id))
         if callback is None:
             return
         what = f"progress callback of task {task_id}"

@@ -85,7 +85,7 @@ class Registrar:
                 return self._add_keyed(task, first)
             # This process's own: idempotent here, by key.
             known = self._local_keys.get(key)
-            rebind = self._scheduler.rebind
+            rebind = self._scheduler.tasks.rebind
             if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
                 return known
             self._local_keys[key] = task.id
@@ -110,7 +110,7 @@ class Registrar:
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history.
         """
-        job_id = self._scheduler.call(partial(self._scheduler.run_task, task_id))
+        job_id = self._scheduler.call(partial(self._scheduler.runs.run_task, task_id))
         if job_id is not None:
             return job_id
         if self._store.has_jobs_of(task_id):
@@ -136,7 +136,7 @@ class Registrar:
         ``UNSET`` or its new value); return it as it is now."""
         scheduler = self._scheduler
         change = task_change(
-            scheduler.call(partial(scheduler.entry, task_id)),
+            scheduler.call(partial(scheduler.runs.entry, task_id)),
             self._store.codec,
             name=name,
             interval=interval,
@@ -150,7 +150,7 @@ class Registrar:
             progress_callback=progress_callback,
             run_at=run_at,
         )
-        return scheduler.call(partial(scheduler.update, task_id, change))
+        return scheduler.call(partial(scheduler.tasks.update, task_id, change))
 
     def _add_keyed(self, task: TaskEntry, first: float) -> str:
         """Add ``task``, or re-bind the task that already has its key (live here, or stored
@@ -171,7 +171,7 @@ class Registrar:
             return same.id
         if same.shared:  # the new registration's settings, not its view of the state
             self._store.update_registration(same.row())
-        if self._scheduler.call(partial(self._scheduler.rebind, same.id, same, first)):
+        if self._scheduler.call(partial(self._scheduler.tasks.rebind, same.id, same, first)):
             return same.id
         # Back from the store: its status, and its next run unless the schedule changed.
         if stored["status"] == TaskStatus.PAUSED.value:

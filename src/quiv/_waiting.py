@@ -50,7 +50,7 @@ class Waiter:
         end = None if timeout is None else time.monotonic() + timeout
         current = job_id
         while True:
-            entry = self._scheduler.call(partial(self._scheduler.watch, current))
+            entry = self._scheduler.call(partial(self._scheduler.runs.watch, current))
             while entry is not None:
                 remaining = None if end is None else max(0.0, end - time.monotonic())
                 ended = entry.ended
@@ -84,7 +84,7 @@ class Waiter:
         end = None if timeout is None else loop.time() + timeout
         current = job_id
         while True:
-            entry = self._scheduler.call(partial(self._scheduler.watch, current, _on_end))
+            entry = self._scheduler.call(partial(self._scheduler.runs.watch, current, _on_end))
             if entry is not None:
                 remaining = None if end is None else max(0.0, end - loop.time())
                 try:
@@ -114,7 +114,7 @@ class Waiter:
             made.set()
 
         try:
-            job_id = self._scheduler.call(partial(self._scheduler.watch_task, task_id, _made))
+            job_id = self._scheduler.call(partial(self._scheduler.runs.watch_task, task_id, _made))
         except TaskNotFoundError:
             # A one-off task whose run is over (add_task, then wait_for_task, as quiv 1.4.0
             # users write it: the job may have ended before the wait began): its last job.

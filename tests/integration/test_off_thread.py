@@ -53,9 +53,9 @@ def _run_now_in_order(q: Any, clock: Any) -> tuple[Runs, str, list[str]]:
     task_id = q.add_task("t", runs, interval=60, delay=60)
     settle(q)
     order: list[str] = []
-    scheduler = q._scheduler
-    real_run_soon = scheduler.run_soon
-    scheduler.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
+    runs_of = q._scheduler.runs
+    real_run_soon = runs_of.run_soon
+    runs_of.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
     return runs, task_id, order
 
 

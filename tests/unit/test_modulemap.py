@@ -194,7 +194,6 @@ def test_the_cli_writes_the_module_map_with_the_diagrams(tmp_path: pathlib.Path)
 # -- size -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason="#17: the split of Scheduler/Store/Quiv is in progress")
 def test_no_module_over_500_lines_and_no_class_over_300_without_a_reason() -> None:
     """A module may pass the limits if its docstring has a line that starts with ``One
     piece:`` and says why it is one piece (a class: its own docstring, or its module's)."""

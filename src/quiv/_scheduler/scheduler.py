@@ -146,36 +146,12 @@ class Scheduler:
             shared=self.shared,
             **common,
         )
-        tasks = TaskCommands(shared=self.shared, **common)
-        runs = RunCommands(
+        # The API's commands, which the façade sends (run by the scheduler thread, or
+        # inline before it starts): to tasks, and to runs and jobs.
+        self.tasks = TaskCommands(shared=self.shared, **common)
+        self.runs = RunCommands(
             state=state, planner=planner, dispatcher=dispatcher, clock=clock, logger=logger
         )
-        # The commands the façade sends (run by the scheduler thread, or inline before it
-        # starts), and the inbox's ways in.
-        self.add, self.rebind, self.pause, self.resume = (
-            tasks.add,
-            tasks.rebind,
-            tasks.pause,
-            tasks.resume,
-        )
-        self.update, self.remove = tasks.update, tasks.remove
-        self.run_task, self.run_soon, self.cancel_job = (
-            runs.run_task,
-            runs.run_soon,
-            runs.cancel_job,
-        )
-        self.cancel_requested, self.watch, self.watch_task = (
-            runs.cancel_requested,
-            runs.watch,
-            runs.watch_task,
-        )
-        self.upcoming, self.entry, self.progress_callback = (
-            runs.upcoming,
-            runs.entry,
-            runs.progress_callback,
-        )
-        self.next_run, self.tasks_by_status = runs.next_run, runs.tasks_by_status
-        self._run_now = runs.run_soon
         self.send, self.post, self.call = inbox.send, inbox.post, inbox.call
         self.loop = Loop(
             inbox=inbox,
@@ -203,9 +179,9 @@ class Scheduler:
         self.state.incoming[task.id] = task
         try:
             self.send(
-                partial(self.add, task, first, **options)
+                partial(self.tasks.add, task, first, **options)
                 if options
-                else _Add(self.add, task, first)
+                else _Add(self.tasks.add, task, first)
             )
         except BaseException:
             self.state.incoming.pop(task.id, None)
@@ -330,7 +306,7 @@ class Scheduler:
         task = self.state.tasks.get(task_id)
         if task is None or task.settings.on_main_loop:
             return False  # unknown yet (its add is queued), or its start is the loop's
-        self._run_now(task_id)
+        self.runs.run_soon(task_id)
         return True
 
     def _finished(self, job: JobEntry, outcome: Outcome) -> None:
