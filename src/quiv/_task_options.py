@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from datetime import timezone as dt_timezone
 from enum import Enum
@@ -254,13 +255,9 @@ def task_change(
             timeout = check_number("timeout", timeout, positive=True, minimum=MIN_INTERVAL_SECONDS)
         settings = settings._replace(timeout=timeout)
     if max_retries is not UNSET or retry_backoff is not UNSET:
-        retry = settings.retry
-        count = (0 if retry is None else retry.max_retries) if max_retries is UNSET else max_retries
-        backoff = (
-            (30.0 if retry is None else retry.backoff) if retry_backoff is UNSET else retry_backoff
+        settings = settings._replace(
+            retry=_changed_retry(settings.retry, max_retries, retry_backoff)
         )
-        policy = _retry_shortcut(0, count, backoff)
-        settings = settings._replace(retry=policy if policy.max_retries else None)
     if jitter is not UNSET:
         settings = settings._replace(jitter=check_number("jitter", jitter))
     if progress_callback is not UNSET:
@@ -323,14 +320,40 @@ def _retry_shortcut(retries: object, max_retries: object, backoff: object) -> Re
         raise ConfigurationError("pass retries= or max_retries/retry_backoff, not both")
     if max_retries is None:
         raise ConfigurationError("retry_backoff needs max_retries (how many retries)")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"max_retries must be an int >= 0, got {max_retries!r}")
-    seconds = (
-        30.0
-        if backoff is None
-        else check_number("retry_backoff", backoff, positive=True, maximum=86400.0)
+    seconds = 30.0 if backoff is None else _check_backoff(backoff)
+    return RetryPolicy(
+        max_retries=_check_max_retries(max_retries),
+        backoff=seconds,
+        backoff_max=86400.0,
+        jitter=0.0,
     )
-    return RetryPolicy(max_retries=max_retries, backoff=seconds, backoff_max=86400.0, jitter=0.0)
+
+
+def _changed_retry(
+    retry: RetryPolicy | None, max_retries: object, retry_backoff: object
+) -> RetryPolicy | None:
+    """``update_task``'s ``max_retries``/``retry_backoff`` applied to a task's policy (None:
+    it has none): only what was passed changes; its retry_on, cap and jitter stay."""
+    if retry is None:
+        count = 0 if max_retries is UNSET else max_retries
+        policy = _retry_shortcut(0, count, None if retry_backoff is UNSET else retry_backoff)
+    else:
+        policy = retry
+        if max_retries is not UNSET:
+            policy = replace(policy, max_retries=_check_max_retries(max_retries))
+        if retry_backoff is not UNSET:
+            policy = replace(policy, backoff=_check_backoff(retry_backoff))
+    return policy if policy.max_retries else None
+
+
+def _check_max_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0, got {value!r}")
+    return value
+
+
+def _check_backoff(value: object) -> float:
+    return check_number("retry_backoff", value, positive=True, maximum=86400.0)
 
 
 def _job_control(

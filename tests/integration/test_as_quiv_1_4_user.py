@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import pytest
 
@@ -24,6 +25,7 @@ from quiv import (
     MainLoopUnavailableError,
     Quiv,
     QuivStats,
+    RetryPolicy,
     SchedulerStateError,
     SchedulerStoppedError,
     TaskNotActiveError,
@@ -117,6 +119,27 @@ def test_update_task_changes_it_in_place(q: Quiv) -> None:
     q.wait_for_task(task_id, timeout=WAIT)
     assert got == [(2,)]
     assert q.get_task(task_id).task_name == "renamed"
+
+
+def test_update_task_changes_only_the_retry_settings_it_is_given(q: Quiv) -> None:
+    """max_retries= and retry_backoff= change those two numbers of a task's RetryPolicy;
+    what it retries on, its cap and its jitter stay (a policy with no backoff included)."""
+    policy = RetryPolicy(
+        max_retries=1, backoff=0, backoff_max=5, jitter=0.25, retry_on=(ValueError,)
+    )
+    task_id = q.add_task("r", lambda: None, interval=600, delay=600, retries=policy)
+
+    def retry() -> object:
+        return q._scheduler.call(partial(q._scheduler.runs.entry, task_id)).settings.retry
+
+    assert q.update_task(task_id, max_retries=3).max_retries == 3
+    assert retry() == dataclasses.replace(policy, max_retries=3)
+    q.update_task(task_id, retry_backoff=2)
+    assert retry() == dataclasses.replace(policy, max_retries=3, backoff=2)
+    with pytest.raises(ConfigurationError, match="max_retries"):
+        q.update_task(task_id, max_retries=-1)
+    assert q.update_task(task_id, max_retries=0).max_retries == 0
+    assert retry() is None
 
 
 def test_update_task_refuses_what_cannot_change(q: Quiv) -> None:
