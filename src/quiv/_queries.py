@@ -144,6 +144,7 @@ class Queries:
 
     def next_run_times(self, task_id: str, count: int) -> list[RunTime]:
         """See ``Quiv.next_run_times``."""
+        self._usable("read the next run times")
         check_id("task_id", task_id)
         count = check_count(count)
         upcoming = self._scheduler.call(partial(self._scheduler.runs.upcoming, task_id))

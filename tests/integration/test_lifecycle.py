@@ -112,6 +112,10 @@ AFTER_SHUTDOWN = [
     ("get_job", lambda q: q.get_job("x")),
     ("get_all_jobs", lambda q: q.get_all_jobs()),
     ("statistics", lambda q: q.statistics()),
+    ("stats", lambda q: q.stats()),
+    ("next_run_times", lambda q: q.next_run_times("x")),
+    ("run_task", lambda q: q.run_task("x")),
+    ("update_task", lambda q: q.update_task("x", task_name="y")),
 ]
 
 
@@ -125,6 +129,15 @@ def test_calls_after_shutdown_raise_scheduler_state_error(quiv, name, call, star
     q.shutdown()
     with pytest.raises(SchedulerStateError):
         call(q)
+
+
+def test_next_run_times_after_shutdown_names_what_was_refused(quiv) -> None:
+    q = quiv()
+    task_id = q.add_task("t", _noop, interval=60, delay=60)
+    q.start()
+    q.shutdown()
+    with pytest.raises(SchedulerStateError, match="read the next run times"):
+        q.next_run_times(task_id)
 
 
 @pytest.mark.parametrize("started", [True, False], ids=["started", "never-started"])
