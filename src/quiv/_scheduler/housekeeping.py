@@ -72,15 +72,17 @@ class Housekeeping:
         if self._late_summary_at is not None and now >= self._late_summary_at:
             self.report_late(now)
 
-    def deadline(self, now: float) -> float | None:
-        """The earliest of this part's own deadlines (monotonic), or None."""
+    def deadline(self, now: float | None) -> float | None:
+        """The earliest of this part's own deadlines (monotonic), or None. ``now`` None
+        leaves out the next look at the wall clock (a fast path, which reads no clock: the
+        thread's own sleep already ends in time for it)."""
         # While a purge is in flight its answer wakes the loop; an overdue purge deadline
         # must not make it spin meanwhile.
         deadline = None if self._purge_pending else self._state.purge_at
         summary = self._late_summary_at
         if summary is not None and (deadline is None or summary < deadline):
             deadline = summary
-        if self._state.calendar_tasks:
+        if now is not None and self._state.calendar_tasks:
             check = now + WALL_CHECK_SECONDS
             deadline = check if deadline is None else min(deadline, check)
         return deadline

@@ -158,7 +158,7 @@ class Loop:
                 deadline = other
         return deadline
 
-    def next_deadline(self, now: float) -> float | None:
+    def next_deadline(self, now: float | None) -> float | None:
         """The earliest of: the housekeeping's deadlines, a job's timeout, and, while a
         worker is free, the next run (now, if a claimed run waits for a worker)."""
         state = self._state
@@ -197,7 +197,7 @@ class Loop:
                     return False
             except Exception:  # as on the scheduler thread: logged, and the thread goes on
                 self._logger.exception("scheduler thread: a command failed")
-            deadline = self.next_deadline(self._clock.monotonic())
+            deadline = self.next_deadline(None)  # no clock read per job end
             asleep_until = self._sleep_until
             wake = bool(self._state.on_loop) or (
                 deadline is not None and (asleep_until is None or deadline < asleep_until)
