@@ -11,6 +11,7 @@ import pytest
 import quiv
 import quiv.exceptions
 import quiv.models
+import quiv.schedules
 from quiv.exceptions import (
     ConfigurationError,
     DatabaseInitializationError,
@@ -19,6 +20,7 @@ from quiv.exceptions import (
     HandlerNotRegisteredError,
     HandlerRegistrationError,
     InvalidCronExpressionError,
+    InvalidScheduleError,
     InvalidTimezoneError,
     InvalidTransitionError,
     JobCancelledError,
@@ -34,7 +36,7 @@ from quiv.exceptions import (
     WaitTimeoutError,
 )
 
-MODULES = [quiv, quiv.exceptions, quiv.models]
+MODULES = [quiv, quiv.exceptions, quiv.models, quiv.schedules]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
@@ -101,6 +103,7 @@ TREE: dict[type[QuivError], tuple[type[Exception], ...]] = {
     ConfigurationError: (QuivError, ValueError),
     InvalidTimezoneError: (ConfigurationError,),
     InvalidCronExpressionError: (ConfigurationError,),
+    InvalidScheduleError: (ConfigurationError,),
     HandlerRegistrationError: (QuivError, ValueError),
     DatabaseInitializationError: (QuivError,),
     DatabaseSchemaError: (DatabaseInitializationError,),

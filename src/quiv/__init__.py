@@ -12,7 +12,9 @@ only owner of mutable scheduling state; ``_queries`` reads the history into publ
 machines (``_machines``, declared with ``transitions``); next-run times come from pure
 arithmetic (``_schedule``: intervals on the monotonic clock; cron and at= times as wall-clock
 instants, from ``_cron``, which parses expressions, and ``_calendar``, which applies the DST
-rules in a zone; ``_preview`` lists upcoming runs for UIs). Workers call handlers through
+rules in a zone; calendar intervals, bounds and combinations from ``_slots``; ``_resolve``
+turns the public schedule values of ``quiv.schedules`` into these; ``_preview`` lists
+upcoming runs for UIs). Workers call handlers through
 ``_invocation`` (injected keywords, sync or async) and report back with commands. Rows go to
 the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
@@ -29,6 +31,7 @@ from ._bridge import call_on_main as call_on_main
 from ._bridge import run_on_main as run_on_main
 from ._config import QuivConfig as QuivConfig
 from ._config import resolve_timezone as resolve_timezone
+from ._preview import preview as preview
 from ._preview import preview_cron as preview_cron
 from ._quiv import Quiv as Quiv
 from ._schedule import Misfire as Misfire
@@ -43,6 +46,7 @@ from .exceptions import DatabaseUnavailableError as DatabaseUnavailableError
 from .exceptions import HandlerNotRegisteredError as HandlerNotRegisteredError
 from .exceptions import HandlerRegistrationError as HandlerRegistrationError
 from .exceptions import InvalidCronExpressionError as InvalidCronExpressionError
+from .exceptions import InvalidScheduleError as InvalidScheduleError
 from .exceptions import InvalidTimezoneError as InvalidTimezoneError
 from .exceptions import InvalidTransitionError as InvalidTransitionError
 from .exceptions import JobCancelledError as JobCancelledError
@@ -75,6 +79,7 @@ __all__ = [
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
     "InvalidCronExpressionError",
+    "InvalidScheduleError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "Job",
@@ -101,6 +106,7 @@ __all__ = [
     "TaskStatus",
     "WaitTimeoutError",
     "call_on_main",
+    "preview",
     "preview_cron",
     "resolve_timezone",
     "run_on_main",

@@ -112,7 +112,7 @@ def _schedule_json(schedule: Schedule) -> str:
     schedule, which the interval columns hold already (the description is made when read:
     most tasks have one, and it would be a third of their row)."""
     # Schedules are frozen and hashable, and most tasks share a few: encode each once.
-    if isinstance(schedule, IntervalSchedule):
+    if isinstance(schedule, IntervalSchedule) and schedule.value is None:
         return ""
     return json.dumps(schedule.describe())
 

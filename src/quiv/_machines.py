@@ -14,9 +14,11 @@ Task states::
     running ──pause──▶ paused_running ──resume──▶ running     (a pause during a run is kept)
     any ──remove──▶ removed;  running/paused_running ──finish_last──▶ removed (one-shot)
     active ──miss_last──▶ removed                            (one-shot, missed under skip)
+    active ──expire──▶ removed          (no run left: a skip or a resume after its end=)
 
-Interval and cron tasks cycle between active and running until removed; only one-shot
-tasks (``run_once=True`` or ``at=``) end on their own.
+Interval and cron tasks cycle between active and running until removed; one-shot tasks
+(``run_once=True`` or ``at=``) end on their own after their run, and a schedule with an
+``end=`` (or a combination with no run left) after its last one.
 
 ``paused_running`` is stored as status ``paused``: the user paused the task, and the job that
 was already running says ``running`` itself.
@@ -111,11 +113,14 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
     Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled",
                "status paused"),
     Transition("finish_last", (R, PR), X, "scheduler",
-               "the one run of a one-shot task (run_once, at=) ended; cron and interval "
-               "tasks never take this path", "row deleted (its jobs stay)"),
+               "the last run ended: the one run of a one-shot task (run_once, at=), or the "
+               "last run its schedule has before its end=", "row deleted (its jobs stay)"),
     Transition("miss_last", (A,), X, "scheduler",
                "the one run of a one-shot task was missed (misfire='skip'): it will not run",
                "row deleted (its missed job stays)"),
+    Transition("expire", (A,), X, "scheduler",
+               "its schedule has no run left (a run skipped, or a resume, after its end=)",
+               "row deleted (its jobs stay)"),
     Transition("pause", (A, P), P, "pause_task", "no further runs until resumed",
                "status paused", Event.TASK_PAUSED),
     Transition("pause", (R, PR), PR, "pause_task", "the running job goes on; no next run",

@@ -44,6 +44,7 @@ from ._task_options import UNSET, TaskBuilder, _Unset  # _Unset: as the signatur
 from ._waiting import Waiter
 from .exceptions import ConfigurationError, HandlerRegistrationError
 from .models import Event, Job, JobStatus, QuivStats, RunTime, Task, TaskStatus
+from .schedules import Schedule
 
 __all__ = ["Quiv"]
 
@@ -178,13 +179,18 @@ class Quiv:
         run_at: datetime | None = None,
         max_retries: int | None = None,
         retry_backoff: float | None = None,
+        schedule: Schedule | None = None,
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
-        The schedule is exactly one of: ``interval`` (seconds: every ``interval`` s, first
-        after ``delay`` s), ``cron`` (a cron expression, such as ``"0 3 * * *"``) or ``at``
-        (a ``datetime``: once, at that time). ``timezone`` is the zone a cron expression and
-        a naive ``at`` are read in (an IANA name or a tzinfo; default: this Quiv's zone).
+        The schedule is exactly one of: ``schedule`` (a ``quiv.schedules`` value: an
+        ``Interval``, ``Cron``, ``At``, ``Calendar``, or a combination ``AnyOf``/``AllOf``,
+        each with an optional start and end), or its shorthands ``interval`` (seconds: every
+        ``interval`` s, first after ``delay`` s), ``cron`` (a cron expression, such as
+        ``"0 3 * * *"``) or ``at`` (a ``datetime``: once, at that time). ``timezone`` is the
+        zone a cron expression and a naive ``at`` are read in (an IANA name or a tzinfo;
+        default: this Quiv's zone). A task whose schedule has no run left (past its end)
+        ends on its own.
 
         ``fixed_interval=True`` keeps the cadence of the runs' due times (runs missed while
         one overran are skipped); ``False`` waits ``interval`` after each run ends.
@@ -224,7 +230,7 @@ class Quiv:
         task, first = self._builder.build(
             task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
-            misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff,
+            misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff, schedule,
         )  # fmt: skip
         return self._registrar.add(task, first)
 

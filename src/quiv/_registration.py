@@ -29,6 +29,8 @@ from ._clock import Clock
 from ._entries import Row, TaskEntry, schedule_data
 from ._events import Listeners
 from ._machines import TaskState
+from ._resolve import with_anchor
+from ._schedule import RuleSchedule
 from ._scheduler import Scheduler
 from ._store import Store
 from ._task_options import task_change
@@ -161,6 +163,8 @@ class Registrar:
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
         unchanged = _same_schedule(stored, same.row())
+        if unchanged:
+            same = _stored_anchor(same, stored, self._zone)
         if stored["status"] == TaskStatus.FINISHED.value and unchanged:
             self._logger.info(
                 "task %r (%s) ran already; registering its key again does not run it "
@@ -209,11 +213,36 @@ class Registrar:
 
 def _same_schedule(stored: Row, given: Row) -> bool:
     """Whether two task rows have the same schedule: their words (``description``) may
-    change between quiv releases without changing it."""
+    change between quiv releases without changing it, a key an earlier release did not
+    write reads as None, and the moment a schedule's runs are counted from (``anchor``:
+    when it was first added) is not part of it."""
     try:
         a, b = schedule_data(stored), schedule_data(given)
     except (ValueError, TypeError):  # not JSON, or an interval row without its interval
         return False
-    a.pop("description", None)
-    b.pop("description", None)
-    return bool(a == b)
+    return _essence(a) == _essence(b)
+
+
+def _essence(data: object) -> object:
+    if isinstance(data, dict):
+        return {
+            name: _essence(value)
+            for name, value in data.items()
+            if value is not None and name not in ("description", "anchor")
+        }
+    if isinstance(data, list):
+        return [_essence(item) for item in data]
+    return data
+
+
+def _stored_anchor(task: TaskEntry, stored: Row, zone: tzinfo) -> TaskEntry:
+    """``task`` (registered again with the schedule it had) with its runs counted from when
+    its schedule was first added, as they were."""
+    schedule = task.schedule
+    if not isinstance(schedule, RuleSchedule):
+        return task
+    try:
+        anchor = datetime.fromisoformat(schedule_data(stored)["anchor"]).timestamp()
+    except (KeyError, TypeError, ValueError):  # stored by a release that kept none
+        return task
+    return replace(task, schedule=with_anchor(schedule.value, anchor, zone))

@@ -1,8 +1,11 @@
-"""The kinds of schedule and their next-run arithmetic, and retry policies. Pure.
+"""The kinds of schedule the scheduler plans with, their next-run arithmetic, and retry
+policies. Pure.
 
 Interval arithmetic works on plain monotonic seconds (``next_after_run``). Calendar
-schedules (``CronSchedule``, ``AtSchedule``) work on UTC epoch seconds: their slots are
-wall-clock instants, found by ``_calendar`` with quiv's DST rules.
+schedules (``CronSchedule``, ``AtSchedule``, and ``RuleSchedule`` for every other
+``quiv.schedules`` value) work on UTC epoch seconds: their slots are wall-clock instants,
+found by ``_calendar`` with quiv's DST rules and by the rules of ``_slots``. ``_resolve``
+makes these from schedule values.
 """
 
 from __future__ import annotations
@@ -11,22 +14,24 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from enum import Enum
-from functools import lru_cache
 from typing import Any
 
-from ._calendar import instant_of_wall, next_cron_instant
-from ._config import MIN_INTERVAL_SECONDS, check_number, resolve_timezone
+from ._calendar import next_cron_instant
 from ._cron import CronExpression
+from ._slots import Rule
 from .exceptions import ConfigurationError
+from .schedules import At, Cron, Interval
+from .schedules import Schedule as ScheduleValue
 
 __all__ = [
+    "RECURRING",
     "AtSchedule",
     "CronSchedule",
     "IntervalSchedule",
     "Misfire",
     "RetryPolicy",
+    "RuleSchedule",
     "Schedule",
-    "build_schedule",
     "check_misfire",
     "next_after_run",
     "retry_delay",
@@ -57,10 +62,6 @@ def zone_name(zone: tzinfo) -> str:
     return str(zone)
 
 
-def _seconds_text(seconds: float) -> str:
-    return f"{seconds:g} s"
-
-
 @dataclass(frozen=True)
 class IntervalSchedule:
     """Every ``seconds``, on a monotonic clock (``run_once``: once, after the delay)."""
@@ -68,24 +69,27 @@ class IntervalSchedule:
     seconds: float
     fixed: bool = True
     run_once: bool = False
+    # An ``Interval`` with a start or an end (epoch) and ``fixed=False``: the first run is
+    # at ``start`` at the earliest, and none is after ``end``. (A fixed one with bounds is
+    # a ``RuleSchedule``: its runs are wall-clock instants.)
+    value: Interval | None = None
 
     calendar = False
 
+    @property
+    def end(self) -> float | None:
+        """No run after this instant (epoch); None: no end."""
+        value = self.value
+        return None if value is None or value.end is None else value.end.timestamp()
+
     def describe(self) -> dict[str, Any]:
         """The schedule as JSON-friendly data, with a ``description`` in English."""
+        value = self.value or Interval(self.seconds, fixed=self.fixed)
+        data = value.to_json()
         if self.run_once:
-            text = "once, after its delay"
-        else:
-            text = f"every {_seconds_text(self.seconds)}"
-            if not self.fixed:
-                text += " after the previous run ends"
-        return {
-            "kind": "interval",
-            "every_seconds": self.seconds,
-            "fixed_interval": self.fixed,
-            "run_once": self.run_once,
-            "description": text,
-        }
+            data["description"] = "once, after its delay"
+        data["run_once"] = self.run_once
+        return data
 
 
 @dataclass(frozen=True)
@@ -105,13 +109,7 @@ class CronSchedule:
 
     def describe(self) -> dict[str, Any]:
         """The schedule as JSON-friendly data, with a ``description`` in English."""
-        name = zone_name(self.zone)
-        return {
-            "kind": "cron",
-            "expression": self.expression.text,
-            "timezone": name,
-            "description": f"{self.expression.describe()} ({name})",
-        }
+        return Cron(self.expression.text, timezone=zone_name(self.zone)).to_json()
 
 
 @dataclass(frozen=True)
@@ -131,15 +129,42 @@ class AtSchedule:
     def describe(self) -> dict[str, Any]:
         """The schedule as JSON-friendly data, with a ``description`` in English."""
         local = datetime.fromtimestamp(self.instant, self.zone)
-        return {
-            "kind": "at",
-            "at": local.isoformat(),
-            "timezone": zone_name(self.zone),
-            "description": f"once, at {local:%Y-%m-%d %H:%M:%S} {local.tzname()}",
-        }
+        return At(local, timezone=zone_name(self.zone)).to_json()
 
 
-Schedule = IntervalSchedule | CronSchedule | AtSchedule
+@dataclass(frozen=True)
+class RuleSchedule:
+    """Any other schedule value (``Calendar``, ``AnyOf``, ``AllOf``, and the kinds above
+    with a start or an end): the slots of ``rule`` (``_slots``), wall-clock instants.
+
+    ``value`` is the schedule as given, its zones filled in; ``anchor`` (epoch) is when its
+    runs are counted from where the value gives no ``start`` (when the task was added).
+    """
+
+    rule: Rule
+    value: ScheduleValue
+    anchor: float
+    zone: tzinfo  # where its times are shown: its (first) zone, or the scheduler's
+
+    calendar = True
+    run_once = False
+
+    def next_slot(self, after: float) -> float | None:
+        """The first slot after the epoch instant ``after``; None: there is none left."""
+        return self.rule.next_slot(after)
+
+    def describe(self) -> dict[str, Any]:
+        """The schedule as JSON-friendly data, with a ``description`` in English, and the
+        ``anchor`` its runs are counted from."""
+        data = self.value.to_json()
+        data["anchor"] = datetime.fromtimestamp(self.anchor, timezone.utc).isoformat()
+        return data
+
+
+Schedule = IntervalSchedule | CronSchedule | AtSchedule | RuleSchedule
+# The schedules whose runs are a list of wall-clock slots (``next_slot``), as opposed to an
+# interval (a cadence on a clock) and an ``at=`` time (one run).
+RECURRING = (CronSchedule, RuleSchedule)
 
 
 def check_misfire(value: object) -> Misfire:
@@ -152,74 +177,6 @@ def check_misfire(value: object) -> Misfire:
         except ValueError:
             pass
     raise ConfigurationError(f"misfire must be 'coalesce' or 'skip', got {value!r}")
-
-
-# Schedules are frozen: tasks with the same interval share one object, which an idle task
-# would otherwise pay for in memory (about 100 bytes each).
-_interval_schedule = lru_cache(maxsize=1024)(IntervalSchedule)
-
-
-def build_schedule(
-    *,
-    interval: float | None,
-    cron: str | None,
-    at: datetime | None,
-    timezone: str | tzinfo | None,
-    default_zone: tzinfo,
-    delay: float,
-    run_once: bool,
-    fixed_interval: bool,
-) -> Schedule:
-    """The one schedule ``add_task``'s arguments describe, or ``ConfigurationError``."""
-    if interval is not None and cron is None and at is None and timezone is None:
-        # The common case, checked in one go: an interval alone.
-        seconds = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        return _interval_schedule(seconds, fixed_interval, run_once)
-    given = [
-        name
-        for name, value in (("interval", interval), ("cron", cron), ("at", at))
-        if value is not None
-    ]
-    choices = "interval= (seconds), cron= (a cron expression) or at= (a datetime)"
-    if not given:
-        raise ConfigurationError(f"add_task needs a schedule: {choices}")
-    if len(given) > 1:
-        raise ConfigurationError(f"give exactly one schedule, not {' and '.join(given)}: {choices}")
-    if interval is not None:
-        if timezone is not None:
-            raise ConfigurationError(
-                "timezone applies to cron= and at= schedules; an interval is elapsed time"
-            )
-        seconds = check_number("interval", interval, positive=True, minimum=MIN_INTERVAL_SECONDS)
-        return _interval_schedule(seconds, fixed_interval, run_once)
-    kind = given[0]
-    if delay:
-        article = "an" if kind == "at" else "a"
-        raise ConfigurationError(
-            f"delay applies to interval schedules; {article} {kind}= task runs at its own times"
-        )
-    if run_once:
-        raise ConfigurationError(
-            "run_once applies to interval schedules: an at= task runs once, a cron= task "
-            "never ends on its own"
-        )
-    if not fixed_interval:
-        raise ConfigurationError("fixed_interval applies to interval schedules")
-    zone = default_zone if timezone is None else resolve_timezone(timezone)
-    if cron is not None:
-        return CronSchedule(CronExpression.parse(cron), zone)
-    if not isinstance(at, datetime):
-        raise ConfigurationError(
-            f"at must be a datetime (aware, or naive in timezone), got {type(at).__name__}"
-        )
-    if at.tzinfo is not None and at.utcoffset() is not None:
-        instant = at.timestamp()
-        if timezone is None:
-            zone = at.tzinfo
-    else:
-        naive = at.replace(tzinfo=None)
-        instant = instant_of_wall(naive, zone) + naive.microsecond / 1e6
-    return AtSchedule(instant, zone)
 
 
 def next_after_run(*, anchor: float, ended: float, interval: float, fixed_interval: bool) -> float:

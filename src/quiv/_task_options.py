@@ -25,14 +25,12 @@ from ._config import MIN_INTERVAL_SECONDS, check_number, check_text
 from ._entries import TaskEntry, TaskSettings, shared_settings
 from ._ids import new_id
 from ._invocation import inspect_handler
+from ._resolve import build_schedule, first_slot, interval_delay
 from ._schedule import (
-    AtSchedule,
-    CronSchedule,
     IntervalSchedule,
     Misfire,
     RetryPolicy,
     Schedule,
-    build_schedule,
     check_misfire,
 )
 from ._scheduler import TaskChange
@@ -103,11 +101,14 @@ class TaskBuilder:
         run_at: datetime | None,
         max_retries: int | None,
         retry_backoff: float | None,
+        schedule_value: object = None,
     ) -> tuple[TaskEntry, float]:
         """``add_task``'s arguments (in its order), checked, as a new task and its first run
         as ``Scheduler.add`` takes it; ``ConfigurationError`` or ``HandlerRegistrationError``
         for the first bad one."""
-        if run_at is not None or (run_once and interval is None and cron is None and at is None):
+        if run_at is not None or (
+            run_once and interval is None and cron is None and at is None and schedule_value is None
+        ):
             interval, delay, at = _run_at(run_at, interval, delay, at, cron, self._epoch())
             run_once = run_once and at is None  # an at= time runs once by itself
         if max_retries is not None or retry_backoff is not None:
@@ -120,7 +121,10 @@ class TaskBuilder:
             raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
         if not isinstance(fixed_interval, bool):
             raise ConfigurationError(f"fixed_interval must be a bool, got {fixed_interval!r}")
+        wall = self._epoch()
         schedule = build_schedule(
+            schedule=schedule_value,
+            now=wall,
             interval=interval,
             cron=cron,
             at=at,
@@ -153,12 +157,12 @@ class TaskBuilder:
             timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
         # The first run as Scheduler.add takes it: an epoch instant for a calendar task or a
         # shared one (every process claims the same slot), else a monotonic one.
-        wall = self._epoch()
         if isinstance(schedule, IntervalSchedule):
+            delay = interval_delay(schedule, wall, delay)
             next_run_at = wall + delay
             first = next_run_at if shared else self._clock.monotonic() + delay
         else:
-            first = next_run_at = _calendar_start(schedule, wall)
+            first = next_run_at = first_slot(schedule, wall)
         task = TaskEntry(
             id=new_id(),
             name=task_name,
@@ -266,18 +270,6 @@ def task_change(
         settings = settings._replace(progress_callback=progress_callback)
     changed = None if settings is entry.settings else shared_settings(settings)
     return TaskChange(new_name, blobs, changed, schedule, moved)
-
-
-def _calendar_start(schedule: CronSchedule | AtSchedule, wall: float) -> float:
-    """The first run of a new cron or at= task added at ``wall``, an epoch instant."""
-    if isinstance(schedule, AtSchedule):
-        return schedule.instant
-    slot = schedule.next_slot(wall)
-    if slot is None:
-        raise ConfigurationError(
-            f"cron {schedule.expression.text!r} selects no time before the year 9999"
-        )
-    return slot
 
 
 def _retry_policy(retries: object) -> RetryPolicy | None:

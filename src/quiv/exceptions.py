@@ -5,7 +5,8 @@ The tree::
     QuivError
     ├── ConfigurationError (also ValueError)        bad argument or configuration
     │   ├── InvalidTimezoneError                    timezone that cannot be resolved
-    │   └── InvalidCronExpressionError              cron expression, with the field at fault
+    │   ├── InvalidCronExpressionError              cron expression, with the field at fault
+    │   └── InvalidScheduleError                    schedule value that is wrong or never runs
     ├── HandlerRegistrationError (also ValueError)  a handler or callback is not callable
     ├── DatabaseInitializationError                 the store's database could not be opened
     │   └── DatabaseSchemaError                     its schema version is one quiv cannot use
@@ -42,6 +43,7 @@ __all__ = [
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
     "InvalidCronExpressionError",
+    "InvalidScheduleError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "JobCancelledError",
@@ -87,6 +89,16 @@ class InvalidCronExpressionError(ConfigurationError):
         self.reason = reason
         where = "" if field is None else f"{field} field: "
         super().__init__(f"invalid cron expression {expression!r}: {where}{reason}")
+
+
+class InvalidScheduleError(ConfigurationError):
+    """A schedule value (``quiv.schedules``) is wrong, or selects no run at all; ``kind``
+    names the kind of schedule (``'calendar'``, ``'all_of'``...)."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"invalid {kind} schedule: {reason}")
 
 
 class DatabaseInitializationError(QuivError):

@@ -1029,7 +1029,11 @@ def test_removing_a_calendar_task_cancels_its_runs(make: Make) -> None:
 @pytest.mark.parametrize(
     ("options", "error", "message"),
     [
-        ({}, ConfigurationError, r"add_task needs a schedule: interval= \(seconds\), cron="),
+        (
+            {},
+            ConfigurationError,
+            r"add_task needs a schedule: schedule= .*, interval= \(seconds\), cron=",
+        ),
         (
             {"interval": 5, "cron": "0 * * * *"},
             ConfigurationError,

@@ -15,16 +15,17 @@ from quiv._arguments import PICKLE
 from quiv._entries import JobEntry, Plan, TaskEntry, TaskSettings, shared_settings
 from quiv._invocation import Injection
 from quiv._machines import TaskState
-from quiv._schedule import AtSchedule, IntervalSchedule, Misfire, Schedule, build_schedule
+from quiv._resolve import build_schedule
+from quiv._schedule import AtSchedule, IntervalSchedule, Misfire, Schedule
 from quiv._scheduler.planning import (
     Now,
     calendar_plan,
-    cron_plan,
     following,
     interval_plan,
     misfire_skips,
     next_regular,
     plan_at,
+    recurring_plan,
     resume_plan,
     skip_plan,
     upcoming,
@@ -49,6 +50,7 @@ def _cron(expression: str, zone: str = "UTC") -> Schedule:
         delay=0.0,
         run_once=False,
         fixed_interval=True,
+        now=0.0,
     )
 
 
@@ -103,7 +105,7 @@ def test_jitter_moves_the_run_and_never_the_slot() -> None:
     assert plan_at(105.0, NOW, slot=7.0).slot == 7.0
 
 
-def test_a_cron_plan_draws_jitter_only_when_there_is_a_slot() -> None:
+def test_a_recurring_plan_draws_jitter_only_when_there_is_a_slot() -> None:
     draws: list[float] = []
 
     def draw() -> float:
@@ -111,7 +113,7 @@ def test_a_cron_plan_draws_jitter_only_when_there_is_a_slot() -> None:
         return 1.0
 
     schedule = _cron("0 9 * * *")
-    plan = cron_plan(schedule, NOW.wall, draw, NOW)  # type: ignore[arg-type]
+    plan = recurring_plan(schedule, NOW.wall, draw, NOW)  # type: ignore[arg-type]
     nine = datetime(2027, 1, 15, 9, tzinfo=UTC).timestamp()
     assert plan == Plan(NOW.mono + 3600 + 1.0, nine, nine + 1.0)
     assert draws == [1.0]
@@ -263,13 +265,13 @@ def test_upcoming_shows_a_running_interval_tasks_slot_after_the_job() -> None:
     minute=st.integers(0, 59),
     zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]),
 )
-def test_a_daily_cron_plan_lands_on_its_wall_time_in_its_zone(
+def test_a_daily_recurring_plan_lands_on_its_wall_time_in_its_zone(
     hour: int, minute: int, zone: str
 ) -> None:
     """Oracle: the local time of the planned slot, read back in the zone, is the time asked
     for, within the next day (no zone sampled has a DST change in mid-January)."""
     schedule = _cron(f"{minute} {hour} * * *", zone)
-    plan = cron_plan(schedule, NOW.wall, NO_JITTER, NOW)  # type: ignore[arg-type]
+    plan = recurring_plan(schedule, NOW.wall, NO_JITTER, NOW)  # type: ignore[arg-type]
     assert plan is not None
     assert plan.slot is not None
     local = datetime.fromtimestamp(plan.slot, ZoneInfo(zone))

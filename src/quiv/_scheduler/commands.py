@@ -166,12 +166,15 @@ class TaskCommands:
         state = self._state
         task = state.task(task_id)
         task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
+        expired = False
         if task.job is None:
             # A cron task goes back to its slots, an at= task to its one time (if that has
             # passed, the misfire policy decides), an interval task runs after the delay.
             plan, overdue = self._planner.resumed(task, delay)
             if plan is not None:
                 state.apply(task, plan)
+            else:
+                expired = not overdue  # its end= has passed while it was paused
             if overdue:
                 state.overdue.add(task.id)
         elif not task.run_once and isinstance(task.schedule, IntervalSchedule):
@@ -182,6 +185,8 @@ class TaskCommands:
         self._share(task, status)
         state.write_task(task)
         self._emitter.task(TASK_MACHINE.event_for("resume"), task.snapshot)
+        if expired:
+            state.end_task(task, "expire")
 
     def update(self, task_id: str, change: TaskChange) -> Task:
         """Change a task in place (``Quiv.update_task``): same id, same state; return its

@@ -202,9 +202,11 @@ class Dispatcher:
             state.end_task(task, "miss_last")
         else:
             plan = self._planner.after_skip(task, now)
-            if plan is not None:
+            if plan is None:
+                state.end_task(task, "expire")  # that was its last run
+            else:
                 state.apply(task, plan)
-            state.write_task(task)
+                state.write_task(task)
         state.ended(job, JOB_MACHINE.event_for("miss"), now)
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:

@@ -98,8 +98,10 @@ class Outcomes:
             except Exception:  # a logging handler that raises must not strand the job
                 outcome.exc = None
         regular = None
+        last = False  # its schedule has no run left: the task ends with this run
         if task.state is TaskState.RUNNING and not task.run_once and not state.stopping:
             regular = self._planner.after_run(task, job, outcome.ended_at, outcome.ended_mono)
+            last = regular is None and task.follow_up is None
         elif task.state is TaskState.RUNNING and not task.run_once and task.key is not None:
             # Shutting down: nothing more runs here, but a durable keyed task's record must
             # say its slot was served, or the next start (or another process) runs it again.
@@ -122,7 +124,8 @@ class Outcomes:
                 self._retry(task, job, regular, retry_at)
             else:
                 follow_up = task.follow_up
-                self._after_run(task, regular if follow_up is None else self._planner.at(follow_up))
+                plan = regular if follow_up is None else self._planner.at(follow_up)
+                self._after_run(task, plan, last=last)
         state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
 
     def _log_failure(self, job: JobEntry, outcome: Outcome, retry_at: float | None) -> None:
@@ -174,9 +177,11 @@ class Outcomes:
             retry.waitable()  # a waiter follows next_attempt to this one's event
         job.on_end.clear()
 
-    def _after_run(self, task: TaskEntry, plan: Plan | None, *, retrying: bool = False) -> None:
+    def _after_run(
+        self, task: TaskEntry, plan: Plan | None, *, retrying: bool = False, last: bool = False
+    ) -> None:
         state = self._state
-        if task.run_once and not retrying:
+        if (task.run_once or last) and not retrying:
             state.end_task(task, "finish_last")
             return
         task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")

@@ -7,8 +7,9 @@ touches a thread, so each is tested with plain numbers. ``Planner`` is the one e
 the scheduler's clock, draws from its generator, and hands both to these functions.
 
 Two clocks meet here. An interval task of one process counts on the monotonic clock: its
-slots are monotonic instants. A calendar task (cron, ``at=``) and a shared interval task
-(every process must agree on its slots) count on the wall clock: slots are epoch instants,
+slots are monotonic instants. A calendar task (cron, ``at=``, and every other kind of
+``quiv.schedules`` with wall-clock slots) and a shared interval task (every process must
+agree on its slots) count on the wall clock: slots are epoch instants,
 held on the timeline as the monotonic deadline they map to now (``wall_timed``). A ``Plan``
 carries both: the deadline the timeline holds and the epoch instant ``next_run_at`` shows.
 """
@@ -22,10 +23,12 @@ from typing import NamedTuple
 from .._clock import Clock
 from .._entries import JobEntry, Plan, TaskEntry
 from .._schedule import (
+    RECURRING,
     AtSchedule,
     CronSchedule,
     IntervalSchedule,
     Misfire,
+    RuleSchedule,
     next_after_run,
     slot_after_run,
 )
@@ -34,16 +37,17 @@ __all__ = [
     "Now",
     "Planner",
     "calendar_plan",
-    "cron_plan",
     "following",
     "interval_plan",
     "misfire_skips",
     "next_regular",
     "plan_at",
+    "recurring_plan",
     "resume_plan",
     "skip_plan",
     "slot_after",
     "upcoming",
+    "within_end",
 ]
 
 Draw = Callable[[], float]
@@ -86,11 +90,27 @@ def calendar_plan(slot: float, jitter: float, now: Now) -> Plan:
     return Plan(now.mono + (at - now.wall), slot, at)
 
 
-def cron_plan(schedule: CronSchedule, after: float, draw: Draw, now: Now) -> Plan | None:
-    """The first run of a cron schedule after the epoch instant ``after`` (None: there is
-    none, the expression never matches again)."""
+def recurring_plan(
+    schedule: CronSchedule | RuleSchedule, after: float, draw: Draw, now: Now
+) -> Plan | None:
+    """The first run of a cron (or other recurring wall-clock) schedule after the epoch
+    instant ``after`` (None: there is none left, past its end or the year 9999)."""
     slot = schedule.next_slot(after)
     return None if slot is None else calendar_plan(slot, draw(), now)
+
+
+def within_end(schedule: IntervalSchedule, plan: Plan) -> Plan | None:
+    """``plan``, unless it is after the end of its interval schedule (None: no run left).
+
+    >>> from quiv.schedules import Interval
+    >>> from datetime import datetime, timezone
+    >>> ends = IntervalSchedule(5.0, False, False, Interval(5.0, fixed=False,
+    ...     end=datetime.fromtimestamp(1000.0, timezone.utc)))
+    >>> within_end(ends, Plan(1.0, None, 999.0)), within_end(ends, Plan(2.0, None, 1001.0))
+    (Plan(deadline=1.0, slot=None, at=999.0), None)
+    """
+    end = schedule.end
+    return plan if end is None or plan.at <= end else None
 
 
 def slot_after(job: JobEntry, ended: float, *, fixed: bool, wall: bool) -> float:
@@ -122,13 +142,13 @@ def next_regular(
     schedule = task.schedule
     if isinstance(schedule, IntervalSchedule) and task.wall_timed:
         slot = slot_after(job, ended_at, fixed=schedule.fixed, wall=True)
-        return calendar_plan(slot, draw(), now)
+        return within_end(schedule, calendar_plan(slot, draw(), now))
     if isinstance(schedule, IntervalSchedule):
         slot = slot_after(job, ended_mono, fixed=schedule.fixed, wall=False)
-        return interval_plan(slot, draw(), now)
-    assert isinstance(schedule, CronSchedule)
+        return within_end(schedule, interval_plan(slot, draw(), now))
+    assert isinstance(schedule, RECURRING)
     after = ended_at if job.slot is None else max(job.slot, ended_at)
-    return cron_plan(schedule, after, draw, now)
+    return recurring_plan(schedule, after, draw, now)
 
 
 def misfire_skips(task: TaskEntry, late: float) -> bool:
@@ -153,14 +173,14 @@ def skip_plan(task: TaskEntry, late_at: float, draw: Draw, now: Now) -> Plan | N
             following_slot = next_after_run(
                 anchor=slot, ended=now.wall, interval=schedule.seconds, fixed_interval=True
             )
-            return calendar_plan(following_slot, draw(), now)
+            return within_end(schedule, calendar_plan(following_slot, draw(), now))
         following_slot = next_after_run(
             anchor=slot, ended=late_at, interval=schedule.seconds, fixed_interval=True
         )
-        return interval_plan(following_slot, draw(), now)
-    assert isinstance(schedule, CronSchedule)
+        return within_end(schedule, interval_plan(following_slot, draw(), now))
+    assert isinstance(schedule, RECURRING)
     # A slot at this very instant is on time: it is the next one, not one to skip.
-    return cron_plan(schedule, max(slot, now.wall - 0.001), draw, now)
+    return recurring_plan(schedule, max(slot, now.wall - 0.001), draw, now)
 
 
 def following(task: TaskEntry, slot: float | None) -> float | None:
@@ -168,10 +188,12 @@ def following(task: TaskEntry, slot: float | None) -> float | None:
     if slot is None or task.run_once:
         return None
     schedule = task.schedule
-    if isinstance(schedule, CronSchedule):
+    if isinstance(schedule, RECURRING):
         return schedule.next_slot(slot)
     if isinstance(schedule, IntervalSchedule):
-        return slot + schedule.seconds
+        end = schedule.end
+        following_slot = slot + schedule.seconds
+        return following_slot if end is None or following_slot <= end else None
     return None
 
 
@@ -184,14 +206,14 @@ def resume_plan(task: TaskEntry, delay: float, draw: Draw, now: Now) -> tuple[Pl
     interval task runs ``delay`` from now.
     """
     schedule = task.schedule
-    if isinstance(schedule, CronSchedule):
-        return cron_plan(schedule, now.wall + delay, draw, now), False
+    if isinstance(schedule, RECURRING):
+        return recurring_plan(schedule, now.wall + delay, draw, now), False
     if isinstance(schedule, AtSchedule):
         at = schedule.instant + draw()
         if delay:
             at = max(at, now.wall + delay)
         return Plan(now.mono + (at - now.wall), schedule.instant, at), at < now.wall
-    return plan_at(now.mono + delay, now), False
+    return within_end(schedule, plan_at(now.mono + delay, now)), False
 
 
 def upcoming(task: TaskEntry, planned: bool, now: Now) -> tuple[TaskEntry, float, float] | None:
@@ -219,7 +241,7 @@ def upcoming(task: TaskEntry, planned: bool, now: Now) -> tuple[TaskEntry, float
         slot = slot_after(job, now.mono, fixed=True, wall=False)
         first = now.wall + (slot - now.mono)
         return task, first, first
-    assert isinstance(schedule, CronSchedule)
+    assert isinstance(schedule, RECURRING)
     after = now.wall if job.slot is None else max(job.slot, now.wall)
     next_slot = schedule.next_slot(after)
     return None if next_slot is None else (task, next_slot, next_slot)
@@ -250,11 +272,6 @@ class Planner:
 
     def calendar(self, task: TaskEntry, slot: float) -> Plan:
         return calendar_plan(slot, self.jitter(task), self.now())
-
-    def cron(self, task: TaskEntry, after: float) -> Plan | None:
-        schedule = task.schedule
-        assert isinstance(schedule, CronSchedule)
-        return cron_plan(schedule, after, lambda: self.jitter(task), self.now())
 
     def after_run(
         self, task: TaskEntry, job: JobEntry, ended_at: float, ended_mono: float
