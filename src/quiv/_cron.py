@@ -7,8 +7,20 @@ Syntax: five fields (minute hour day-of-month month day-of-week) or six, with a 
 field first. Each field is ``*``, a value, a range ``a-b``, a step ``*/n``, ``a-b/n`` or
 ``a/n`` (from ``a`` to the field's end), or a comma-separated list of those. Months and
 weekdays also take English names (``JAN``, ``MON``); day-of-week 0 and 7 are both Sunday.
-When day-of-month and day-of-week are both restricted (neither is ``*``), a day matches
-when either does, as in every cron since Vixie's; otherwise both must.
+``?`` is another ``*`` (Quartz writes it in the day field it leaves free).
+
+The day fields also take Quartz's items, each a list item of its own (``1,15,L``), never
+in a range or with a step (``_cron_days`` parses them and picks their days). Day-of-month:
+``L``, the last day of the month; ``L-n``, n days before it (n 0-30; a month too short has
+none); ``LW``, the last weekday (Monday to Friday); ``nW``, the weekday nearest day n (n
+1-31), never in another month: a Saturday the 1st gives Monday the 3rd, a Sunday the last
+day gives the Friday before, and a month without day n has none. Day-of-week: ``dL``, the
+last weekday d of the month (``5L``, ``FRIL``); ``d#n``, its nth (n 1-5: ``MON#2``; a month
+without a fifth has none).
+
+When day-of-month and day-of-week are both restricted (neither is ``*`` or ``?``), a day
+matches when either does, as in every cron since Vixie's; otherwise both must. An
+expression that could never run (``0 0 30 2 *``, ``0 0 31W 2 *``) is refused.
 
 Aliases: ``@yearly`` (``@annually``), ``@monthly``, ``@weekly``, ``@daily`` (``@midnight``)
 and ``@hourly``.
@@ -22,6 +34,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ._cron_days import (
+    DAY_NAMES,
+    DAY_WORDS,
+    DayRule,
+    WeekdayRule,
+    day_needed,
+    describe_day_items,
+    describe_weekday_items,
+    is_day_item,
+    is_weekday_item,
+    month_days,
+    parse_day_item,
+    parse_weekday_item,
+)
 from .exceptions import InvalidCronExpressionError
 
 __all__ = ["ALIASES", "CronExpression"]
@@ -37,13 +63,14 @@ ALIASES = {
 }
 
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_DAY_NAMES = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
-_DAY_WORDS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _MONTH_WORDS = tuple(calendar.month_name[1:])
 
 # A valid expression matches within 8 years (29 February, across a century year that is
-# not a leap year); searching further means a defect, not a rare schedule.
+# not a leap year); searching further means a defect, not a rare schedule. With the day
+# items of ``_cron_days``, within 40: a fifth Monday in February only comes when 29
+# February is a Monday, 28 years apart, or 40 across a century year that is no leap year.
 SEARCH_YEARS = 9
+SPECIAL_SEARCH_YEARS = 41
 
 
 @dataclass(frozen=True)
@@ -60,7 +87,7 @@ _MINUTE = _Field("minute", 0, 59)
 _HOUR = _Field("hour", 0, 23)
 _DAY = _Field("day-of-month", 1, 31)
 _MONTH = _Field("month", 1, 12, _MONTH_NAMES, 1)
-_WEEKDAY = _Field("day-of-week", 0, 7, _DAY_NAMES, 0)
+_WEEKDAY = _Field("day-of-week", 0, 7, DAY_NAMES, 0)
 
 
 def _value(field: _Field, text: str, expression: str) -> int:
@@ -82,11 +109,19 @@ def _value(field: _Field, text: str, expression: str) -> int:
     return value
 
 
-def _parse_field(field: _Field, text: str, expression: str) -> frozenset[int]:
+def _parse_field(
+    field: _Field, text: str, expression: str, special: Callable[[str], bool] | None = None
+) -> tuple[frozenset[int], list[str]]:
+    """The values of ``text``'s plain items, and its items that ``special`` picks out, left
+    unparsed for the caller."""
     values: set[int] = set()
+    specials: list[str] = []
     for part in text.split(","):
         if not part:
             raise InvalidCronExpressionError(expression, field.name, f"empty item in {text!r}")
+        if special is not None and special(part):
+            specials.append(part)
+            continue
         body, slash, step_text = part.partition("/")
         step = 1
         if slash:
@@ -111,7 +146,25 @@ def _parse_field(field: _Field, text: str, expression: str) -> frozenset[int]:
     if field is _WEEKDAY and 7 in values:
         values.discard(7)
         values.add(0)
-    return frozenset(values)
+    return frozenset(values), specials
+
+
+def _check_some_month_has_a_day(
+    expression: str, days: frozenset[int], day_rules: list[DayRule], months: frozenset[int]
+) -> None:
+    """Refuse a day-of-month field that decides alone when no month it allows, in any year,
+    has a day it picks."""
+    longest = max(calendar.monthrange(2000, month)[1] for month in months)
+    needs = sorted((day_needed(rule), rule) for rule in day_rules)
+    if (days and min(days) <= longest) or (needs and needs[0][0] <= longest):
+        return
+    if days and (not needs or min(days) <= needs[0][0]):
+        reason = f"no month it allows has a day {min(days)}: it would never run"
+    else:
+        need, rule = needs[0]
+        item = f"L-{rule.value}" if rule.kind == "L" else f"{rule.value}W"
+        reason = f"no month it allows has a day {need}, which {item} needs: it would never run"
+    raise InvalidCronExpressionError(expression, _DAY.name, reason)
 
 
 def _unrestricted(text: str) -> bool:
@@ -138,6 +191,10 @@ class CronExpression:
     months: tuple[int, ...]
     weekdays: frozenset[int]  # 0 is Sunday
     day_or: bool  # both day fields restricted: either may match
+    # The Quartz items of the day fields (``L``, ``15W``, ``FRIL``, ``MON#2``...), beside
+    # the plain values in ``days`` and ``weekdays``; sorted, without repeats.
+    day_rules: tuple[DayRule, ...] = ()
+    weekday_rules: tuple[WeekdayRule, ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> CronExpression:
@@ -164,17 +221,23 @@ class CronExpression:
                     "day-of-week) or 6 (a seconds field first), or an alias such as @daily",
                 )
         specs = (_SECOND, _MINUTE, _HOUR, _DAY, _MONTH, _WEEKDAY)
-        sets = [_parse_field(spec, part, text) for spec, part in zip(specs, parts, strict=True)]
+        sets: list[frozenset[int]] = []
+        day_rules: list[DayRule] = []
+        weekday_rules: list[WeekdayRule] = []
+        for spec, part in zip(specs, parts, strict=True):  # in order: the first error wins
+            if spec is _DAY:
+                values, items = _parse_field(spec, part, text, is_day_item)
+                day_rules = sorted({parse_day_item(item, text) for item in items})
+            elif spec is _WEEKDAY:
+                values, items = _parse_field(spec, part, text, is_weekday_item)
+                weekday_rules = sorted({parse_weekday_item(item, text) for item in items})
+            else:
+                values, _ = _parse_field(spec, part, text)
+            sets.append(values)
         day_or = not _unrestricted(parts[3]) and not _unrestricted(parts[5])
-        days, months = sets[3], sets[4]
+        days, months, weekdays = sets[3], sets[4], sets[5]
         if not day_or and not _unrestricted(parts[3]):
-            longest = max(calendar.monthrange(2000, month)[1] for month in months)
-            if min(days) > longest:
-                raise InvalidCronExpressionError(
-                    text,
-                    "day-of-month",
-                    f"no month it allows has a day {min(days)}: it would never run",
-                )
+            _check_some_month_has_a_day(text, days, day_rules, months)
         return cls(
             text=stripped,
             fields=tuple(parts),
@@ -183,8 +246,10 @@ class CronExpression:
             hours=tuple(sorted(sets[2])),
             days=days,
             months=tuple(sorted(months)),
-            weekdays=sets[5],
+            weekdays=weekdays,
             day_or=day_or,
+            day_rules=tuple(day_rules),
+            weekday_rules=tuple(weekday_rules),
         )
 
     @property
@@ -194,21 +259,38 @@ class CronExpression:
         return len(self.hours) == 24
 
     def _day_matches(self, year: int, month: int, day: int) -> bool:
+        """Whether the day is selected, for an expression without day rules (the fast
+        check: the rules need the whole month, ``_month_days``)."""
         weekday = (calendar.weekday(year, month, day) + 1) % 7
         if self.day_or:
             return day in self.days or weekday in self.weekdays
         return day in self.days and weekday in self.weekdays
 
+    def _month_days(self, year: int, month: int) -> tuple[int, ...]:
+        """The selected days of a month, in order, for an expression with day rules."""
+        return month_days(
+            year,
+            month,
+            self.days,
+            self.weekdays,
+            self.day_rules,
+            self.weekday_rules,
+            self.day_or,
+        )
+
     def matches(self, wall: datetime) -> bool:
         """Whether the naive wall-clock time ``wall`` (to the second) is selected."""
-        return (
+        if not (
             wall.microsecond == 0
             and wall.second in self.seconds
             and wall.minute in self.minutes
             and wall.hour in self.hours
             and wall.month in self.months
-            and self._day_matches(wall.year, wall.month, wall.day)
-        )
+        ):
+            return False
+        if self.day_rules or self.weekday_rules:
+            return wall.day in self._month_days(wall.year, wall.month)
+        return self._day_matches(wall.year, wall.month, wall.day)
 
     def next_wall(self, start: datetime) -> datetime | None:
         """The first selected wall time at or after the naive ``start`` (a fraction of a
@@ -222,7 +304,8 @@ class CronExpression:
         else:
             year, month, day = start.year, start.month, start.day
             hour, minute, second = start.hour, start.minute, start.second
-        limit = min(year + SEARCH_YEARS, datetime.max.year)
+        rules = bool(self.day_rules or self.weekday_rules)
+        limit = min(year + (SPECIAL_SEARCH_YEARS if rules else SEARCH_YEARS), datetime.max.year)
         months, hours, minutes, seconds = self.months, self.hours, self.minutes, self.seconds
         while year <= limit:
             index = bisect_left(months, month)
@@ -231,12 +314,21 @@ class CronExpression:
                 continue
             if months[index] != month:
                 month, day, hour, minute, second = months[index], 1, 0, 0, 0
-            last = calendar.monthrange(year, month)[1]
-            while day <= last and not self._day_matches(year, month, day):
-                day, hour, minute, second = day + 1, 0, 0, 0
-            if day > last:
-                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
-                continue
+            if rules:
+                chosen = self._month_days(year, month)
+                index = bisect_left(chosen, day)
+                if index == len(chosen):
+                    month, day, hour, minute, second = month + 1, 1, 0, 0, 0
+                    continue
+                if chosen[index] != day:
+                    day, hour, minute, second = chosen[index], 0, 0, 0
+            else:
+                last = calendar.monthrange(year, month)[1]
+                while day <= last and not self._day_matches(year, month, day):
+                    day, hour, minute, second = day + 1, 0, 0, 0
+                if day > last:
+                    month, day, hour, minute, second = month + 1, 1, 0, 0, 0
+                    continue
             index = bisect_left(hours, hour)
             if index == len(hours):
                 day, hour, minute, second = day + 1, 0, 0, 0
@@ -295,9 +387,9 @@ class CronExpression:
         else:
             chosen = []
             if not _unrestricted(day):
-                chosen.append(_describe_day_of_month(day))
+                chosen.append(_describe_day_of_month(day, self.text))
             if not _unrestricted(weekday):
-                chosen.append(_describe_weekdays(weekday))
+                chosen.append(_describe_weekdays(weekday, self.text))
             pieces.append((" or " if self.day_or else " and ").join(chosen))
         if not _unrestricted(month):
             pieces.append("in " + _describe_months(month))
@@ -335,10 +427,10 @@ def _words(text: str, word: Callable[[str], str | None]) -> str | None:
 
 def _weekday_word(text: str) -> str | None:
     upper = text.upper()
-    if upper in _DAY_NAMES:
-        return _DAY_WORDS[_DAY_NAMES.index(upper)]
+    if upper in DAY_NAMES:
+        return DAY_WORDS[DAY_NAMES.index(upper)]
     if upper.isdigit() and 0 <= int(upper) <= 7:
-        return _DAY_WORDS[int(upper) % 7]
+        return DAY_WORDS[int(upper) % 7]
     return None
 
 
@@ -351,10 +443,17 @@ def _month_word(text: str) -> str | None:
     return None
 
 
-def _describe_weekdays(text: str) -> str:
+def _describe_weekdays(text: str, expression: str) -> str:
     phrase = _WEEKDAY_PHRASES.get(text.upper())
     if phrase is not None:
         return phrase
+    items = text.split(",")
+    if any(is_weekday_item(item) for item in items):
+        ordinary = [_words(item, _weekday_word) for item in items if not is_weekday_item(item)]
+        rules = [parse_weekday_item(item, expression) for item in items if is_weekday_item(item)]
+        if any(words is None for words in ordinary):
+            return f"day-of-week {text}"
+        return describe_weekday_items([words for words in ordinary if words is not None], rules)
     words = _words(text, _weekday_word)
     return f"day-of-week {text}" if words is None else f"on {words}"
 
@@ -364,7 +463,12 @@ def _describe_months(text: str) -> str:
     return f"month {text}" if words is None else words
 
 
-def _describe_day_of_month(text: str) -> str:
+def _describe_day_of_month(text: str, expression: str) -> str:
+    items = text.split(",")
+    if any(is_day_item(item) for item in items):
+        ordinary = [item for item in items if not is_day_item(item)]
+        rules = [parse_day_item(item, expression) for item in items if is_day_item(item)]
+        return describe_day_items(ordinary, rules)
     if text.isdigit():
         return f"on day {int(text)} of the month"
     if text.startswith("*/"):
