@@ -179,7 +179,7 @@ def test_the_map_of_quiv_draws_its_parts() -> None:
     assert modules["quiv._timing"].kind == "private"
     # The pure core reaches for no thread, clock or database (as the architecture page says).
     core = ("_timing", "_schedule", "_cron", "_cron_days", "_calendar", "_preview", "_machines")
-    core += ("_config",)
+    core += ("_config", "_slots", "_resolve", "schedules")
     core += ("_scheduler.planning",)
     for name in (f"quiv.{module}" for module in (*core, "_arguments")):
         assert modules[name].io == (), name
