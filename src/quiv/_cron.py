@@ -33,6 +33,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from ._cron_days import (
     DAY_NAMES,
@@ -198,9 +199,17 @@ class CronExpression:
 
     @classmethod
     def parse(cls, text: str) -> CronExpression:
-        """Parse ``text``; ``InvalidCronExpressionError`` names the field that is wrong."""
+        """Parse ``text``; ``InvalidCronExpressionError`` names the field that is wrong.
+
+        Parsed expressions are immutable and cached: a schedule value, its resolution and
+        its description each parse the same text, and many tasks share an expression.
+        """
         if not isinstance(text, str):
             raise InvalidCronExpressionError(repr(text), None, "a cron expression is a str")
+        return _parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> CronExpression:
         stripped = " ".join(text.split())
         if stripped.startswith("@"):
             expanded = ALIASES.get(stripped.lower())
@@ -394,6 +403,11 @@ class CronExpression:
         if not _unrestricted(month):
             pieces.append("in " + _describe_months(month))
         return " ".join(pieces)
+
+
+@lru_cache(maxsize=512)
+def _parse(text: str) -> CronExpression:
+    return CronExpression._parse(text)
 
 
 def _describe_values(name: str, text: str) -> str:
