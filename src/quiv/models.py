@@ -90,10 +90,12 @@ class Task(SQLModel):
     """A snapshot of a scheduled task, as returned by ``get_task`` and ``get_all_tasks``.
 
     ``key`` is the application's stable name for it (``add_task(key=...)``), if any.
-    ``schedule`` describes when it runs, as JSON-friendly data: ``kind`` (``interval``,
-    ``cron`` or ``at``), that kind's parameters (``every_seconds``; ``expression`` and
-    ``timezone``; ``at`` and ``timezone``) and an English ``description``.
-    ``interval_seconds`` is None for the calendar kinds. ``next_run_at`` is the planned next
+    ``schedule`` describes when it runs, as JSON-friendly data: the schedule value's
+    ``to_json()`` (``quiv.schedules.from_json`` reads it back): ``kind`` (``interval``,
+    ``cron``, ``at``, ``calendar``, ``any_of`` or ``all_of``), that kind's parameters,
+    ``start`` and ``end`` when set, an English ``description``, and for a schedule counted
+    from when it was added, that moment (``anchor``). ``interval_seconds`` is None except
+    for interval tasks. ``next_run_at`` is the planned next
     run (jitter included); ``misfire``, ``misfire_grace_seconds`` and ``jitter_seconds`` are
     the task's policies.
     """
