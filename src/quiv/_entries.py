@@ -19,8 +19,9 @@ from typing import Any, NamedTuple
 from ._arguments import PICKLE, ArgumentCodec
 from ._invocation import Injection
 from ._machines import TaskState
-from ._schedule import IntervalSchedule, Misfire, RetryPolicy, Schedule
+from ._schedule import IntervalSchedule, Misfire, RetryPolicy, RuleSchedule, Schedule
 from .models import Job, JobStatus, Task, TaskStatus
+from .schedules import Interval
 
 __all__ = [
     "JOB_COLUMNS",
@@ -307,6 +308,8 @@ class TaskEntry:
         if isinstance(schedule, IntervalSchedule):
             interval: float | None = schedule.seconds
             fixed = schedule.fixed
+        elif isinstance(schedule, RuleSchedule) and isinstance(schedule.value, Interval):
+            interval, fixed = schedule.value.seconds, True  # an interval with a start or end
         else:
             interval, fixed = None, True
         settings = self.settings

@@ -35,6 +35,7 @@ from ._schedule import (
 )
 from ._scheduler import TaskChange
 from .exceptions import ConfigurationError, HandlerRegistrationError
+from .schedules import Interval
 
 __all__ = ["UNSET", "TaskBuilder", "task_change"]
 
@@ -221,8 +222,9 @@ def task_change(
     if interval is not UNSET or fixed is not UNSET:
         if not isinstance(current, IntervalSchedule):
             raise ConfigurationError(
-                "interval and fixed_interval apply to interval tasks; this task runs on "
-                f"{current.describe()['kind']}= (remove it and add it again to change that)"
+                "interval and fixed_interval apply to interval tasks without a start or "
+                f"an end; this task runs on a {current.describe()['kind']} schedule (remove "
+                "it and add it again to change that)"
             )
         seconds = current.seconds
         if interval is not UNSET:
@@ -232,7 +234,10 @@ def task_change(
         keep = current.fixed if fixed is UNSET else fixed
         if not isinstance(keep, bool):
             raise ConfigurationError(f"fixed_interval must be a bool, got {fixed!r}")
-        schedule = IntervalSchedule(seconds, keep, current.run_once)
+        value = current.value
+        if value is not None:  # keep its start and end
+            value = Interval(seconds, fixed=keep, start=value.start, end=value.end)
+        schedule = IntervalSchedule(seconds, keep, current.run_once, value)
     moved = None
     if run_at is not UNSET:
         if interval is not UNSET:
