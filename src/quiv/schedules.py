@@ -468,9 +468,12 @@ def from_json(data: Mapping[str, Any]) -> Schedule:
         if kind == "cron":
             return Cron(data["expression"], timezone=data.get("timezone"), **bounds)
         if kind == "at":
-            when = _moment_from_json("at", "at", data["at"])
-            assert when is not None
-            return At(when, timezone=data.get("timezone"), **bounds)
+            when = data["at"]
+            try:  # naive, read in its timezone, or aware
+                moment = datetime.fromisoformat(when)
+            except (TypeError, ValueError):
+                raise InvalidScheduleError("at", f"at {when!r} is not ISO 8601") from None
+            return At(moment, timezone=data.get("timezone"), **bounds)
         if kind == "calendar":
             return Calendar(
                 years=data.get("years", 0),
