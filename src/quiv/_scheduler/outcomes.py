@@ -101,7 +101,7 @@ class Outcomes:
         last = False  # its schedule has no run left: the task ends with this run
         if task.state is TaskState.RUNNING and not task.run_once and not state.stopping:
             regular = self._planner.after_run(task, job, outcome.ended_at, outcome.ended_mono)
-            last = regular is None and task.follow_up is None
+            last = regular is None and task.follow_up is None and task.pending is None
         elif task.state is TaskState.RUNNING and not task.run_once and task.key is not None:
             # Shutting down: nothing more runs here, but a durable keyed task's record must
             # say its slot was served, or the next start (or another process) runs it again.
