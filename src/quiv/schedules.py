@@ -78,7 +78,9 @@ def _check_moment(kind: str, name: str, value: object) -> datetime | None:
     return value
 
 
-def _moment_from_json(kind: str, name: str, value: object) -> datetime | None:
+def _moment_from_json(
+    kind: str, name: str, value: object, *, naive: bool = False
+) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -87,7 +89,7 @@ def _moment_from_json(kind: str, name: str, value: object) -> datetime | None:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidScheduleError(kind, f"{name} {value!r} is not ISO 8601") from None
-    return _check_moment(kind, name, moment)
+    return moment if naive else _check_moment(kind, name, moment)
 
 
 def _bounds_text(start: datetime | None, end: datetime | None) -> str:
@@ -468,12 +470,13 @@ def from_json(data: Mapping[str, Any]) -> Schedule:
         if kind == "cron":
             return Cron(data["expression"], timezone=data.get("timezone"), **bounds)
         if kind == "at":
-            when = data["at"]
-            try:  # naive, read in its timezone, or aware
-                moment = datetime.fromisoformat(when)
-            except (TypeError, ValueError):
-                raise InvalidScheduleError("at", f"at {when!r} is not ISO 8601") from None
-            return At(moment, timezone=data.get("timezone"), **bounds)
+            # An At's time may be naive (read in its zone): ``At(datetime(2025, 1, 1, 9))``
+            # writes it without an offset, and it must read back (it was refused as not
+            # timezone-aware, so such a value did not survive to_json/from_json).
+            when = _moment_from_json("at", "at", data["at"], naive=True)
+            if when is None:  # {"at": null} describes no schedule (an assert failed here)
+                raise InvalidScheduleError("at", "at must be an ISO 8601 string, got None")
+            return At(when, timezone=data.get("timezone"), **bounds)
         if kind == "calendar":
             return Calendar(
                 years=data.get("years", 0),
