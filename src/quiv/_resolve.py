@@ -271,7 +271,9 @@ def _rule(value: ScheduleValue, anchor: float) -> Rule:
         )
     else:
         assert isinstance(value, (AnyOf, AllOf))
-        parts = tuple(_rule(part, anchor) for part in value.schedules)
+        # A combination's start is where its parts without one count from.
+        inner = anchor if start is None else start
+        parts = tuple(_rule(part, inner) for part in value.schedules)
         rule = AnyRule(parts) if isinstance(value, AnyOf) else AllRule(parts)
     if start is None and end is None:
         return rule

@@ -169,8 +169,9 @@ class Interval(Schedule):
     Its first run is when the task is added (plus ``add_task``'s ``delay``), or at
     ``start``: the runs are ``start + k * seconds``, the first of them not in the past.
     In a combination (``AnyOf``, ``AllOf``), its runs are ``start + k * seconds`` too,
-    those after the moment the task is added (which is ``start`` when none is given: the
-    first run is then one interval later), and ``fixed`` must be True.
+    those after the moment the task is added; without a ``start`` of its own it counts
+    from the combination's, or else from that moment (its first run is then one interval
+    later). ``fixed`` must be True there.
     """
 
     seconds: float
@@ -309,7 +310,8 @@ def _wall_time(value: object) -> time:
 @dataclass(frozen=True, init=False)
 class Calendar(Schedule):
     """Every ``years``/``months``/``weeks``/``days`` at the wall time ``at`` in
-    ``timezone``, counted from the date of ``start`` (default: the day the task is added).
+    ``timezone``, counted from the date of ``start`` (default: the start of the
+    combination it is in, or the day the task is added).
 
     The runs are those of ``start``'s date, then of each date after it by the interval:
     years and months keep the day of the month, and a month without that day is skipped

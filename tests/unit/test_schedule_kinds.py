@@ -12,7 +12,8 @@ The reference below is written from the documented semantics alone, without quiv
 * Cron: the wall times a (small) cron matcher selects; with chosen hours each runs at its
   instant as above, two on one instant being one run; in every hour of the day, every
   instant whose clock reads a selected time runs (none in a gap, two in a fold).
-* Interval: ``anchor + k * seconds`` (anchor: ``start``, or the moment of adding).
+* Interval: ``anchor + k * seconds`` (anchor: ``start``, or the start of the combination it
+  is in, or the moment of adding).
 * ``start`` and ``end`` bound every kind inclusively; ``AnyOf`` is the union of its parts'
   instants, ``AllOf`` their intersection.
 * ``preview``: the runs after the moment of adding (at it, too, for an ``Interval``).
@@ -308,15 +309,18 @@ def ref_slots(value: Schedule, added: int, low: int, high: int, zone: str) -> li
         last = _local_date(name, high) + timedelta(days=1)
         instants = list(calendar_instants(months, days, value.at, name, anchor, last))
     elif isinstance(value, AnyOf):
+        # A combination's start is where its parts without one count from.
+        inner = added if value.start is None else _whole(value.start)
         union: set[int] = set()
         for part in value.schedules:
-            union.update(ref_slots(part, added, low, high, zone))
+            union.update(ref_slots(part, inner, low, high, zone))
         instants = sorted(union)
     else:
         assert isinstance(value, AllOf)
-        common = set(ref_slots(value.schedules[0], added, low, high, zone))
+        inner = added if value.start is None else _whole(value.start)
+        common = set(ref_slots(value.schedules[0], inner, low, high, zone))
         for part in value.schedules[1:]:
-            common &= set(ref_slots(part, added, low, high, zone))
+            common &= set(ref_slots(part, inner, low, high, zone))
         instants = sorted(common)
     return [t for t in _bounded(value, iter(instants)) if low <= t <= high]
 
