@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import timezone, tzinfo
+from datetime import timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .exceptions import ConfigurationError, InvalidTimezoneError
@@ -12,6 +13,9 @@ from .exceptions import ConfigurationError, InvalidTimezoneError
 __all__ = ["QuivConfig", "resolve_timezone"]
 
 _UTC_ALIASES = frozenset({"UTC", "Z", "GMT"})
+# A fixed offset as ``str(datetime.timezone(...))`` writes it ("UTC+02:00"), so that a
+# schedule in such a zone reads back from its JSON; also "+02:00" and "-0530".
+_OFFSET = re.compile(r"(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,8 @@ class QuivConfig:
 
 
 def resolve_timezone(value: str | tzinfo) -> tzinfo:
-    """Turn an IANA name, ``"UTC"``/``"Z"``/``"GMT"`` (any case) or a ``tzinfo`` into a ``tzinfo``.
+    """Turn an IANA name, ``"UTC"``/``"Z"``/``"GMT"`` (any case), a fixed offset
+    (``"UTC+02:00"``, ``"+02:00"``, ``"-0530"``) or a ``tzinfo`` into a ``tzinfo``.
 
     Raises ``InvalidTimezoneError`` for an unknown name or a value of another type.
     """
@@ -42,6 +47,13 @@ def resolve_timezone(value: str | tzinfo) -> tzinfo:
         return timezone.utc
     if not name:
         raise InvalidTimezoneError(value, "the name is empty")
+    offset = _OFFSET.fullmatch(name.upper())
+    if offset is not None:
+        sign, hours, minutes = offset.groups()
+        delta = timedelta(hours=int(hours), minutes=int(minutes))
+        if delta >= timedelta(hours=24) or int(minutes) >= 60:
+            raise InvalidTimezoneError(value, "an offset is less than 24 hours")
+        return timezone(-delta if sign == "-" else delta)
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America", a folder

@@ -166,3 +166,20 @@ def test_bad_retention(retention: object) -> None:
 def test_bad_timezone(zone: object) -> None:
     with pytest.raises(InvalidTimezoneError):
         validate_config(QuivConfig(timezone=zone))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "hours", "minutes"),
+    [("UTC+02:00", 2, 0), ("+02:00", 2, 0), ("-0530", -5, -30), ("gmt-03:00", -3, 0)],
+)
+def test_a_fixed_offset_resolves_to_that_offset(name: str, hours: int, minutes: int) -> None:
+    zone = resolve_timezone(name)
+    assert zone.utcoffset(None) == timedelta(hours=hours, minutes=minutes)
+    # str() of the zone reads back as the same offset: a schedule's JSON round-trips.
+    assert resolve_timezone(str(zone)).utcoffset(None) == zone.utcoffset(None)
+
+
+@pytest.mark.parametrize("name", ["+24:00", "+02:60", "UTC+2", "+2:00"])
+def test_an_offset_out_of_range_or_malformed_is_refused(name: str) -> None:
+    with pytest.raises(InvalidTimezoneError):
+        resolve_timezone(name)
