@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from datetime import timezone, tzinfo
+from datetime import timedelta, timezone, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .exceptions import ConfigurationError, InvalidTimezoneError
 
-__all__ = ["QuivConfig", "resolve_timezone"]
+__all__ = ["QuivConfig", "resolve_timezone", "zone_from_json"]
 
 _UTC_ALIASES = frozenset({"UTC", "Z", "GMT"})
 
@@ -46,6 +48,28 @@ def resolve_timezone(value: str | tzinfo) -> tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "America", a folder
         raise InvalidTimezoneError(value) from exc
+
+
+# The name a fixed-offset zone (``datetime.timezone``) has in a schedule's JSON: str()'s.
+_OFFSET_NAME = re.compile(r"UTC([+-])(\d\d):(\d\d)(?::(\d\d))?")
+
+
+def zone_from_json(value: Any) -> Any:
+    """A zone as a schedule value's ``to_json`` wrote it: a fixed offset's name
+    (``'UTC+02:00'``) is that offset again; anything else is left as it is.
+
+    That name is no IANA name: read as one, ``schedules.from_json`` refused the JSON of every
+    schedule in such a zone (the ``Task.schedule`` of an ``at=`` given
+    ``datetime.fromisoformat('...+02:00')``, say)."""
+    match = _OFFSET_NAME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    sign, hours, minutes, seconds = match.groups()
+    offset = timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
+    try:
+        return timezone(-offset if sign == "-" else offset)
+    except ValueError:  # 24 hours or more: no zone; the value's check names it
+        return value
 
 
 # A century: far beyond any real schedule, and safely inside what datetime (year 9999) and

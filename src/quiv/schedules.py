@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, tzinfo
 from typing import Any
 
-from ._config import MIN_INTERVAL_SECONDS, check_number, resolve_timezone
+from ._config import MIN_INTERVAL_SECONDS, check_number, resolve_timezone, zone_from_json
 from ._cron import CronExpression
 from .exceptions import ConfigurationError, InvalidScheduleError
 
@@ -462,15 +462,16 @@ def from_json(data: Mapping[str, Any]) -> Schedule:
         "start": _moment_from_json(str(kind), "start", data.get("start")),
         "end": _moment_from_json(str(kind), "end", data.get("end")),
     }
+    zone = zone_from_json(data.get("timezone"))  # a fixed offset's name too ('UTC+02:00')
     try:
         if kind == "interval":
             return Interval(data["every_seconds"], fixed=data.get("fixed_interval", True), **bounds)
         if kind == "cron":
-            return Cron(data["expression"], timezone=data.get("timezone"), **bounds)
+            return Cron(data["expression"], timezone=zone, **bounds)
         if kind == "at":
             when = _moment_from_json("at", "at", data["at"])
             assert when is not None
-            return At(when, timezone=data.get("timezone"), **bounds)
+            return At(when, timezone=zone, **bounds)
         if kind == "calendar":
             return Calendar(
                 years=data.get("years", 0),
@@ -478,7 +479,7 @@ def from_json(data: Mapping[str, Any]) -> Schedule:
                 weeks=data.get("weeks", 0),
                 days=data.get("days", 0),
                 at=data.get("at", "00:00"),
-                timezone=data.get("timezone"),
+                timezone=zone,
                 **bounds,
             )
         if kind in ("any_of", "all_of"):
