@@ -227,12 +227,12 @@ class Quiv:
         Listeners of ``task_added`` have run when this returns.
         """
         self._life.usable("add a task")
-        task, first = self._builder.build(
+        task, first, expired = self._builder.build(
             task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
             misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff, schedule,
         )  # fmt: skip
-        return self._registrar.add(task, first)
+        return self._registrar.add(task, first, expired)
 
     def remove_task(self, task_id: str) -> None:
         """Delete a task; its running job, if any, gets its stop event set.

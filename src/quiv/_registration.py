@@ -34,7 +34,12 @@ from ._schedule import RuleSchedule
 from ._scheduler import Scheduler
 from ._store import Store
 from ._task_options import task_change
-from .exceptions import HandlerNotRegisteredError, SchedulerStateError, TaskNotScheduledError
+from .exceptions import (
+    HandlerNotRegisteredError,
+    InvalidScheduleError,
+    SchedulerStateError,
+    TaskNotScheduledError,
+)
 from .models import Event, Task, TaskStatus
 
 __all__ = ["Registrar"]
@@ -78,18 +83,24 @@ class Registrar:
         self._zone = zone  # of the log lines only
         self._local_keys: dict[str, str] = {}  # keys of scope 'process' -> task ids
 
-    def add(self, task: TaskEntry, first: float) -> str:
+    def add(
+        self, task: TaskEntry, first: float, expired: InvalidScheduleError | None = None
+    ) -> str:
         """Add ``task`` (its first run ``first`` as ``Scheduler.add`` takes it), or re-bind
-        the task its key names; return the id of the task registered."""
+        the task its key names; return the id of the task registered. ``expired``: the
+        task's schedule has no run left, which only a registration of its key already
+        stored may have (raised otherwise)."""
         key = task.key
         if key is not None:
             if task.settings.scope == "deployment":
-                return self._add_keyed(task, first)
+                return self._add_keyed(task, first, expired)
             # This process's own: idempotent here, by key.
             known = self._local_keys.get(key)
             rebind = self._scheduler.tasks.rebind
             if known is not None and self._scheduler.call(partial(rebind, known, task, first)):
                 return known
+            if expired is not None:
+                raise expired
             self._local_keys[key] = task.id
         # Stored now, so that a read right after this call finds the task; its row is
         # built when it is written, from its state then.
@@ -154,11 +165,16 @@ class Registrar:
         )
         return scheduler.call(partial(scheduler.tasks.update, task_id, change))
 
-    def _add_keyed(self, task: TaskEntry, first: float) -> str:
+    def _add_keyed(
+        self, task: TaskEntry, first: float, expired: InvalidScheduleError | None
+    ) -> str:
         """Add ``task``, or re-bind the task that already has its key (live here, or stored
         by an earlier run of the application)."""
         stored = self._store.claim_key(task.row())
         if stored["id"] == task.id:  # the first registration of this key
+            if expired is not None:  # with no run: it leaves no trace
+                self._store.delete_task(task.id)
+                raise expired
             self._send_add(task, first)
             return task.id
         same = replace(task, id=stored["id"], created_at=stored["created_at"])
@@ -173,6 +189,8 @@ class Registrar:
                 same.id,
             )
             return same.id
+        if expired is not None and not unchanged:
+            raise expired  # a new schedule, with no run
         if same.shared:  # the new registration's settings, not its view of the state
             self._store.update_registration(same.row())
         if self._scheduler.call(partial(self._scheduler.tasks.rebind, same.id, same, first)):

@@ -109,7 +109,10 @@ class CronSchedule:
 
     def describe(self) -> dict[str, Any]:
         """The schedule as JSON-friendly data, with a ``description`` in English."""
-        return Cron(self.expression.text, timezone=zone_name(self.zone)).to_json()
+        # The zone itself, not its name: the value checks a name it is given, and the name
+        # of a fixed offset (datetime.timezone: 'UTC+02:00') is no zone name, so describing
+        # a task in one raised InvalidTimezoneError (and add_task with it). Same JSON.
+        return Cron(self.expression.text, timezone=self.zone).to_json()
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,9 @@ class AtSchedule:
     def describe(self) -> dict[str, Any]:
         """The schedule as JSON-friendly data, with a ``description`` in English."""
         local = datetime.fromtimestamp(self.instant, self.zone)
-        return At(local, timezone=zone_name(self.zone)).to_json()
+        # The zone itself, not its name (see CronSchedule.describe): an aware ``at=`` with
+        # a fixed offset, as datetime.fromisoformat gives, raised InvalidTimezoneError.
+        return At(local, timezone=self.zone).to_json()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from ._schedule import (
     check_misfire,
 )
 from ._scheduler import TaskChange
-from .exceptions import ConfigurationError, HandlerRegistrationError
+from .exceptions import ConfigurationError, HandlerRegistrationError, InvalidScheduleError
 from .schedules import Interval
 
 __all__ = ["UNSET", "TaskBuilder", "task_change"]
@@ -103,10 +103,11 @@ class TaskBuilder:
         max_retries: int | None,
         retry_backoff: float | None,
         schedule_value: object = None,
-    ) -> tuple[TaskEntry, float]:
+    ) -> tuple[TaskEntry, float, InvalidScheduleError | None]:
         """``add_task``'s arguments (in its order), checked, as a new task and its first run
         as ``Scheduler.add`` takes it; ``ConfigurationError`` or ``HandlerRegistrationError``
-        for the first bad one."""
+        for the first bad one. The third item is, for a keyed task whose schedule has no
+        run left, the error to raise unless its key is registered already."""
         if run_at is not None or (
             run_once and interval is None and cron is None and at is None and schedule_value is None
         ):
@@ -158,12 +159,21 @@ class TaskBuilder:
             timeout, retry = _job_control(func, progress_callback, timeout, retries, on_main_loop)
         # The first run as Scheduler.add takes it: an epoch instant for a calendar task or a
         # shared one (every process claims the same slot), else a monotonic one.
+        expired: InvalidScheduleError | None = None
         if isinstance(schedule, IntervalSchedule):
             delay = interval_delay(schedule, wall, delay)
             next_run_at = wall + delay
             first = next_run_at if shared else self._clock.monotonic() + delay
         else:
-            first = next_run_at = first_slot(schedule, wall)
+            try:
+                first = next_run_at = first_slot(schedule, wall)
+            except InvalidScheduleError as exc:
+                if key is None:
+                    raise
+                # No run left: only a registration of its key that exists already can
+                # take it (an ended task is then left as it is); the registrar decides.
+                first = next_run_at = wall
+                expired = exc
         task = TaskEntry(
             id=new_id(),
             name=task_name,
@@ -194,7 +204,7 @@ class TaskBuilder:
         )
         if shared:
             task.slot = first  # the first regular slot, as every process will claim it
-        return task, first
+        return task, first, expired
 
 
 def task_change(

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .._clock import Clock
 from .._entries import Plan, TaskEntry, TaskSettings
 from .._machines import TASK_MACHINE, TaskState
-from .._schedule import AtSchedule, IntervalSchedule, Schedule
+from .._schedule import AtSchedule, IntervalSchedule, RuleSchedule, Schedule
 from .._store import Store
 from ..exceptions import ConfigurationError, TaskNotActiveError, TaskRunningError
 from ..models import Event, Task, TaskStatus
@@ -39,6 +39,21 @@ class TaskChange(NamedTuple):
     settings: TaskSettings | None = None
     schedule: Schedule | None = None
     run_at: float | None = None  # epoch
+
+
+def _same_schedule(live: Schedule, new: Schedule) -> bool:
+    """Whether a registration again (``new``) has the schedule the live task has.
+
+    A wall-clock schedule's ``anchor`` (when its runs are counted from: the moment it was
+    first added) is not part of it. Comparing whole ``RuleSchedule``s took the same value,
+    registered again, for a new schedule (its anchor is the moment of the new
+    registration, or a stored one rounded to the microsecond): the task was planned afresh
+    from now, so a bounded ``Interval`` ran again at once and a ``Calendar`` moved to the
+    day of the new registration.
+    """
+    if isinstance(live, RuleSchedule) and isinstance(new, RuleSchedule):
+        return live.value == new.value and live.zone == new.zone
+    return live == new
 
 
 class TaskCommands:
@@ -112,7 +127,7 @@ class TaskCommands:
         task = state.tasks.get(task_id)
         if task is None:
             return False
-        changed = task.schedule != new.schedule
+        changed = not _same_schedule(task.schedule, new.schedule)
         task.name, task.func = new.name, new.func
         task.args_blob, task.kwargs_blob = new.args_blob, new.kwargs_blob
         # Its policies; the key's scope and the task's owner stay as they were.
