@@ -36,7 +36,6 @@ __all__ = [
     "next_after_run",
     "retry_delay",
     "slot_after_run",
-    "zone_name",
 ]
 
 
@@ -50,16 +49,6 @@ class Misfire(str, Enum):
 
     COALESCE = "coalesce"
     SKIP = "skip"
-
-
-def zone_name(zone: tzinfo) -> str:
-    """The name a zone is shown by: its IANA key, or ``UTC``, or what it calls itself."""
-    key = getattr(zone, "key", None)
-    if isinstance(key, str):
-        return key
-    if zone is timezone.utc:
-        return "UTC"
-    return str(zone)
 
 
 @dataclass(frozen=True)
