@@ -472,9 +472,7 @@ def from_json(data: Mapping[str, Any]) -> Schedule:
         if kind == "cron":
             return Cron(data["expression"], timezone=data.get("timezone"), **bounds)
         if kind == "at":
-            # An At's time may be naive (read in its zone): ``At(datetime(2025, 1, 1, 9))``
-            # writes it without an offset, and it must read back (it was refused as not
-            # timezone-aware, so such a value did not survive to_json/from_json).
+            # An At's time may be naive (read in its zone), as ``At(naive).to_json()`` writes.
             when = _moment_from_json("at", "at", data["at"], naive=True)
             if when is None:  # {"at": null} describes no schedule (an assert failed here)
                 raise InvalidScheduleError("at", "at must be an ISO 8601 string, got None")
