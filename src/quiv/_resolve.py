@@ -18,7 +18,16 @@ from ._calendar import instant_of_wall, wall_of
 from ._config import MIN_INTERVAL_SECONDS, check_number, resolve_timezone
 from ._cron import CronExpression
 from ._schedule import AtSchedule, CronSchedule, IntervalSchedule, RuleSchedule, Schedule
-from ._slots import AllRule, AnyRule, Bounded, CalendarRule, IntervalRule, Rule
+from ._slots import (
+    ALL_OF_SEARCH_STEPS,
+    AllRule,
+    AnyRule,
+    Bounded,
+    CalendarRule,
+    IntervalRule,
+    Rule,
+    gives_up,
+)
 from .exceptions import ConfigurationError, InvalidScheduleError
 from .schedules import AllOf, AnyOf, At, Calendar, Cron, Interval
 from .schedules import Schedule as ScheduleValue
@@ -171,8 +180,15 @@ def first_slot(schedule: Schedule, wall: float) -> float:
     if isinstance(schedule, AtSchedule):
         return schedule.instant
     assert not isinstance(schedule, IntervalSchedule)
-    if isinstance(schedule, RuleSchedule) and isinstance(schedule.value, Interval):
-        wall = math.nextafter(wall, -math.inf)
+    if isinstance(schedule, RuleSchedule):
+        if gives_up(schedule.rule, wall):
+            raise InvalidScheduleError(
+                "all_of",
+                f"the parts of an AllOf in {schedule.value.describe()!r} select no common "
+                f"instant in {ALL_OF_SEARCH_STEPS} steps of the search: they never agree",
+            )
+        if isinstance(schedule.value, Interval):
+            wall = math.nextafter(wall, -math.inf)
     slot = schedule.next_slot(wall)
     if slot is None:
         data = schedule.describe()

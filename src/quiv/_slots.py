@@ -36,6 +36,7 @@ __all__ = [
     "CalendarRule",
     "IntervalRule",
     "Rule",
+    "gives_up",
 ]
 
 # Each step of an AllOf search moves past the earliest disagreeing part's slot; a
@@ -220,20 +221,37 @@ class AllRule:
     rules: tuple[Rule, ...]
 
     def next_slot(self, after: float) -> float | None:
+        return self.search(after)[0]
+
+    def search(self, after: float) -> tuple[float | None, bool]:
+        """The next slot, and whether the search gave up (True: the parts did not agree in
+        ``ALL_OF_SEARCH_STEPS`` steps; False with no slot: a part has none left)."""
         for _ in range(ALL_OF_SEARCH_STEPS):
             slots = []
             for rule in self.rules:
                 slot = rule.next_slot(after)
                 if slot is None:
-                    return None
+                    return None, False
                 slots.append(slot)
             low, high = min(slots), max(slots)
             if high - low <= AGREE_SECONDS:
-                return high
+                return high, False
             # No part selects an instant before ``high`` that all the others do: go on from
             # just before it, so that a part on ``high`` itself keeps it.
             after = high - AGREE_SECONDS
-        return None
+        return None, True
+
+
+def gives_up(rule: Rule, after: float) -> bool:
+    """Whether an ``AllRule`` anywhere in ``rule`` finds no agreement after ``after`` (one
+    inside an ``AnyRule`` would cost every next slot a whole search, and find nothing)."""
+    if isinstance(rule, AllRule):
+        return rule.search(after)[1] or any(gives_up(part, after) for part in rule.rules)
+    if isinstance(rule, AnyRule):
+        return any(gives_up(part, after) for part in rule.rules)
+    if isinstance(rule, Bounded):
+        return gives_up(rule.rule, after)
+    return False
 
 
 def _first(rule: Rule, count: int, after: float) -> list[float]:

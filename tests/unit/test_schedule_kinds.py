@@ -945,8 +945,22 @@ def test_any_of_where_one_part_ends() -> None:
     ],
 )
 def test_all_of_that_never_agrees_has_no_run(value: Schedule) -> None:
-    with pytest.raises(InvalidScheduleError, match="selects no run"):
+    # Parts that end before they meet select no run; parts that never meet are searched
+    # for a bounded number of steps, and the error says they never agree.
+    with pytest.raises(InvalidScheduleError, match=r"selects no run|never agree"):
         quiv.preview(value, 1, datetime(2025, 1, 1, tzinfo=UTC))
+
+
+def test_an_all_of_that_never_agrees_is_refused_inside_an_any_of_too() -> None:
+    # Else every next run of the AnyOf would pay for a whole search that finds nothing.
+    never = Cron("0 0 * * *") & Cron("30 0 * * *")
+    with pytest.raises(InvalidScheduleError, match="never agree"):
+        quiv.preview(never | Cron("0 9 * * *"), 1, datetime(2025, 1, 1, tzinfo=UTC))
+    ended = (Cron("0 0 * * *") & Cron("0 0 * * *", end=datetime(2024, 1, 1, tzinfo=UTC))) | Cron(
+        "0 9 * * *"
+    )
+    # A part that has ended is no error: the AnyOf runs on its other parts.
+    assert len(quiv.preview(ended, 2, datetime(2025, 1, 1, tzinfo=UTC))) == 2
 
 
 def test_all_of_intervals_agree_at_their_common_multiple() -> None:
