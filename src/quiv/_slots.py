@@ -21,8 +21,9 @@ from __future__ import annotations
 import calendar
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from itertools import islice
 from typing import Protocol
 
 from ._calendar import instant_of_wall, wall_of
@@ -101,6 +102,11 @@ class CalendarRule:
     at: time
     zone: tzinfo
     anchor: date
+    # With months and days both, every ``_CHECKPOINT``-th date, found once: a date far from
+    # the anchor is then reached in a few steps, not in one step per date since the anchor
+    # (an AllOf search asks for thousands of them). Entries are only ever added, each one
+    # the same whoever computes it, so threads that race here write the same values.
+    _checkpoints: dict[int, date] = field(default_factory=dict, compare=False, repr=False)
 
     def _instant(self, day: date) -> int:
         return instant_of_wall(datetime.combine(day, self.at), self.zone)
@@ -126,13 +132,38 @@ class CalendarRule:
         sought after: every date before it runs before it, but the one before may not)."""
         anchor, months, days = self.anchor, self.months, self.days
         if months and days:
-            return _stepped(anchor, months, days)
+            return _stepped(self._checkpoint_before(around), months, days)
         if days:
             k = max(0, (around - anchor).days // days - 1)
             return _every_days(anchor, days, k)
         first = anchor.year * 12 + anchor.month - 1
         here = around.year * 12 + around.month - 1
         return _every_months(anchor, months, max(0, (here - first) // months - 1))
+
+    def _checkpoint_before(self, around: date) -> date:
+        """The latest checkpoint date more than a day before ``around`` (the anchor when
+        none is), found by stepping from the last one known."""
+        points = self._checkpoints
+        if not points:
+            points[0] = self.anchor
+        limit = around - timedelta(days=2)
+        # Checkpoints 0, 1, ... n-1 exist (each is added after the one before it).
+        low, high = 0, len(points) - 1
+        while low < high:  # the last checkpoint at or before ``limit`` (or the first)
+            middle = (low + high + 1) // 2
+            if points[middle] <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        index = low
+        while index == len(points) - 1 and points[index] <= limit:
+            dates = _stepped(points[index], self.months, self.days)
+            following = next(islice(dates, _CHECKPOINT, None), None)
+            if following is None or following > limit:
+                break
+            points[index + 1] = following
+            index += 1
+        return points[index]
 
 
 def _every_days(anchor: date, days: int, k: int) -> Iterator[date]:
@@ -164,6 +195,9 @@ def _every_months(anchor: date, months: int, k: int) -> Iterator[date]:
         if day is not None:
             yield day
         k += 1
+
+
+_CHECKPOINT = 8
 
 
 def _stepped(anchor: date, months: int, days: int) -> Iterator[date]:
