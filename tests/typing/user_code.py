@@ -12,6 +12,7 @@ from typing import Any
 import quiv
 from quiv import Event, Job, JobStatus, Quiv, QuivConfig, Task, TaskStatus, run_on_main
 from quiv.exceptions import QuivError, TaskNotFoundError
+from quiv.schedules import Calendar, Cron, Schedule, from_json
 from quiv.testing import FakeClock, settle, wait_until
 
 
@@ -51,6 +52,10 @@ def main() -> None:
         "launch", async_handler, at=datetime(2027, 1, 1, 9), misfire=quiv.Misfire.SKIP
     )
     scheduler.add_task("hourly", async_handler, cron="@hourly", misfire="skip", misfire_grace=30)
+    month_end: Schedule = Calendar(months=1, at="09:00") | Cron("0 18 L * *")
+    closing: str = scheduler.add_task("close", sync_handler, schedule=month_end)
+    again: Schedule = from_json(scheduler.get_task(closing).schedule)
+    print(again.describe(), quiv.preview(again, 3)[0].local)
     upcoming: list[quiv.RunTime] = scheduler.next_run_times(nightly, count=3)
     preview: list[quiv.RunTime] = quiv.preview_cron("*/15 9-17 * * MON-FRI", "UTC", 4)
     print(upcoming[0].local.isoformat(), preview[-1].utc, scheduler.get_task(nightly).schedule)
