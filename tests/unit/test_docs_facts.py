@@ -74,3 +74,15 @@ def test_the_performance_page_reproduces_on_any_machine() -> None:
     assert commits is not None
     hashes = re.findall(r"\b[0-9a-f]{7,40}\b", commits.group(1))
     assert len(hashes) == len(set(hashes)), commits.group(0)
+
+
+def test_the_docs_theme_keeps_identifiers_in_tables_whole() -> None:
+    """The transition tables are wider than the content column: their identifiers must not
+    break mid-word (Material breaks inline code anywhere), the table scrolls instead."""
+    config = _read(ROOT / "mkdocs.yml")
+    assert re.search(r"^extra_css:\n  - stylesheets/extra\.css$", config, re.MULTILINE)
+    css = _read(DOCS / "stylesheets" / "extra.css")
+    rule = re.search(r"\.md-typeset table:not\(\[class\]\) code \{([^}]*)\}", css)
+    assert rule is not None
+    assert "white-space: nowrap;" in rule.group(1)
+    assert "word-break: normal;" in rule.group(1)
