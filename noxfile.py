@@ -4,7 +4,7 @@ Python, long); and the benchmarks: ``bench`` (the suite, per Python), ``bench_pe
 against quiv 0.4.0, APScheduler and a bare loop) and ``bench_report`` (renders
 docs/performance.md).
 
-Interpreters come from the machine (pyenv, or shared/tools/install-python3.14); nox reports a
+Interpreters come from the machine (on PATH: pyenv's shims, distribution packages); nox reports a
 missing one as skipped unless ``--error-on-missing-interpreters`` is given (CI=true sets it).
 """
 

@@ -11,6 +11,25 @@ from collections.abc import Mapping, Sequence
 __all__ = ["main"]
 
 
+_DEMO_DESCRIPTION = """\
+A tour of quiv in a terminal: one scheduler with a pool of 4 workers runs six tasks
+and prints a timestamped line for each thing that happens, tagged by where it
+happens (main: the asyncio loop, worker: a worker thread, event: a listener, log:
+quiv's logger).
+
+  heartbeat    an interval task; it is paused, resumed, and run at once
+  download     an async job whose progress callback runs on the main loop
+  long-export  a long job that is cancelled and stops at its stop event
+  broken       a job that raises: its error is recorded, the scheduler goes on
+  slow-report  a job stopped by its task's 1 s timeout
+  flaky-sync   run with run_task and awaited; fails twice, succeeds on retry 2
+
+It ends with the job history and a shutdown that deletes the temporary database.
+--seconds is the whole run, shutdown included, counted once quiv is loaded;
+below about 3 s some steps have no time to finish.
+"""
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -33,10 +52,18 @@ def _write_files(directory: str, files: Mapping[str, str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; return the exit status."""
     parser = argparse.ArgumentParser(prog="quiv", description="quiv, an in-process scheduler")
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="a ~10-second tour: tasks, progress, cancel, events")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    demo = commands.add_parser(
+        "demo",
+        help="a 10-second tour: tasks, progress, cancel, timeout, retries, events",
+        description=_DEMO_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument(
-        "--seconds", type=_positive, default=10.0, help="how long it runs (default 10)"
+        "--seconds",
+        type=_positive,
+        default=10.0,
+        help="how long it runs, shutdown included (default 10)",
     )
     diagram = commands.add_parser(
         "diagram", help="render the task and job state machines from their live definitions"
@@ -57,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("version", help="print the installed version")
     options = parser.parse_args(argv)
+    if options.command is None:
+        # Plain ``quiv`` asks what the command can do: answer, rather than fail.
+        parser.print_help()
+        return 0
     if options.command == "demo":
         from ._demo import run_demo
 

@@ -1,4 +1,11 @@
-"""``quiv demo``: a short, self-contained run that shows what quiv does, in a terminal."""
+"""``quiv demo``: a short, self-contained run that shows what quiv does, in a terminal.
+
+The run keeps to the seconds it is given, counted from its start: each step of the script
+waits for its own mark on one timeline (``_Timeline``) rather than sleeping a share of the
+total after whatever came before, and the shutdown gets the time left before the end. A step
+that runs late (the retried task can take longer than its share) leaves the next steps less
+time, never more total time.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +14,53 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from ._quiv import Quiv
 from ._schedule import RetryPolicy
+from .exceptions import WaitTimeoutError
 from .models import Event, Job, Task
 
 __all__ = ["run_demo"]
 
 
+# The share of the run after which each step begins; the last 5% is the shutdown's.
+_SHARES = {"cancel": 0.45, "pause": 0.6, "resume": 0.75, "history": 0.95}
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """When each step of the demo is due, as readings of the demo's clock.
+
+    Every mark is ``start`` plus a share of ``seconds``, so the marks do not drift with the
+    time the steps before them took; ``end`` (``start + seconds``) bounds the shutdown.
+    """
+
+    start: float
+    seconds: float
+
+    def at(self, step: str) -> float:
+        """The clock reading at which ``step`` is due."""
+        return self.start + _SHARES[step] * self.seconds
+
+    @property
+    def end(self) -> float:
+        """The clock reading by which the demo, shutdown included, is over."""
+        return self.start + self.seconds
+
+
 class _Printer:
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, clock: Callable[[], float], t0: float) -> None:
         self._out = out
-        self._t0 = time.monotonic()
+        self._clock = clock
+        self._t0 = t0
         self._lock = threading.Lock()
 
     def __call__(self, where: str, text: str) -> None:
         with self._lock:
-            elapsed = time.monotonic() - self._t0
+            elapsed = self._clock() - self._t0
             self._out.write(f"[{elapsed:6.2f}s] {where:<8} {text}\n")
             self._out.flush()
 
@@ -38,8 +74,13 @@ class _LogToPrinter(logging.Handler):
         self._say("log", f"{record.levelname.lower()}: {record.getMessage()}")
 
 
-async def _demo(seconds: float, out: TextIO) -> int:
-    say = _Printer(out)
+async def _demo(seconds: float, out: TextIO, clock: Callable[[], float]) -> int:
+    timeline = _Timeline(clock(), seconds)
+    say = _Printer(out, clock, timeline.start)
+
+    async def until(step: str) -> None:
+        await asyncio.sleep(max(0.0, timeline.at(step) - clock()))
+
     logger = logging.getLogger("quiv.demo")
     logger.propagate = False
     handler = _LogToPrinter(say)
@@ -130,32 +171,45 @@ async def _demo(seconds: float, out: TextIO) -> int:
     try:
         job_id = quiv.run_task(flaky)
         say("main", "started flaky-sync with run_task; awaiting its end without blocking")
-        job = await quiv.wait_for_job_async(job_id, timeout=seconds)
-        say("main", f"flaky-sync ended {job.status} on attempt {job.attempt}: {job.result}")
-        await asyncio.sleep(seconds * 0.3)
+        try:
+            wait = max(0.0, timeline.at("cancel") - clock())
+            job = await quiv.wait_for_job_async(job_id, timeout=wait)
+        except WaitTimeoutError:
+            say("main", "flaky-sync is still retrying; the demo moves on")
+        else:
+            say("main", f"flaky-sync ended {job.status} on attempt {job.attempt}: {job.result}")
+        await until("cancel")
         if "job" in cancel_target:
             say("main", "cancelling the export job")
             quiv.cancel_job(cancel_target["job"])
-        await asyncio.sleep(seconds * 0.2)
+        await until("pause")
         say("main", "pausing the heartbeat")
         quiv.pause_task(beat)
-        await asyncio.sleep(seconds * 0.2)
+        await until("resume")
         say("main", "resuming the heartbeat, and running it at once")
         quiv.resume_task(beat, delay=seconds / 5)
         quiv.run_task_immediately(beat)
-        await asyncio.sleep(seconds * 0.3)
+        await until("history")
         say("main", "job history:")
         for job in quiv.get_all_jobs():
             say("main", f"  {job.task_name:<12} {job.status:<10} {job.error_message or ''}")
         quiv.remove_task(beat)
-        await asyncio.sleep(0.1)
     finally:
-        quiv.shutdown()
+        # A job still running at the end is cancelled rather than waited for past it.
+        quiv.shutdown(timeout=max(0.0, timeline.end - clock()))
         logger.removeHandler(handler)
+    await asyncio.sleep(0)  # the listeners' last calls, queued on this loop during shutdown
     say("main", "scheduler shut down; its temporary database is gone")
     return 0
 
 
-def run_demo(seconds: float = 10.0, out: TextIO | None = None) -> int:
-    """Run the demo for about ``seconds`` and return the exit status (0)."""
-    return asyncio.run(_demo(seconds, out if out is not None else sys.stdout))
+def run_demo(
+    seconds: float = 10.0,
+    out: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run the demo for ``seconds`` from this call, shutdown included; return 0.
+
+    ``clock`` (monotonic seconds) times the steps and stamps the lines; it is for tests.
+    """
+    return asyncio.run(_demo(seconds, out if out is not None else sys.stdout, clock))
