@@ -6,7 +6,6 @@ timeout); this module only observes.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -18,12 +17,11 @@ from ._context import job_context
 from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
 from ._invocation import resolve_awaitable, run_coroutine_here
+from ._results import ERROR_LIMIT_CHARACTERS, RESULT_LIMIT_BYTES, describe, encode_result
 from .exceptions import JobCancelledError
 from .models import Event
 
 __all__ = ["ERROR_LIMIT_CHARACTERS", "RESULT_LIMIT_BYTES", "JobRunner", "Outcome", "describe"]
-
-RESULT_LIMIT_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -40,43 +38,6 @@ class Outcome:
     # What the handler raised: logged by the scheduler once it knows whether the job
     # fails or is retried (then dropped: its traceback holds the handler's frames).
     exc: BaseException | None = None
-
-
-ERROR_LIMIT_CHARACTERS = 64 * 1024
-
-
-def describe(exc: BaseException) -> str:
-    """The error message stored for a failed job: ``str(exc)``, else the exception's type.
-
-    Made storable text: lone surrogates (file names decoded with surrogateescape) and NUL
-    characters (which PostgreSQL refuses) are escaped, and a message over 64 Ki characters
-    is cut there, with a note of how long it was (results are capped alike).
-    """
-    try:
-        text = str(exc) or type(exc).__name__
-    except Exception:  # a __str__ that raises
-        return type(exc).__name__
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-    if len(text) > ERROR_LIMIT_CHARACTERS:
-        text = (
-            f"{text[:ERROR_LIMIT_CHARACTERS]}... [cut: the message had {len(text):,} characters, "
-            f"over the {ERROR_LIMIT_CHARACTERS:,} kept]"
-        )
-    return text
-
-
-def encode_result(value: Any) -> tuple[str | None, str | None]:
-    """``(json, None)`` for a small JSON-serializable ``value``, else ``(None, why)``."""
-    if value is None:
-        return None, None
-    try:
-        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        return None, f"dropped: not JSON-serializable ({type(value).__name__}: {describe(exc)})"
-    size = len(encoded.encode("utf-8"))
-    if size > RESULT_LIMIT_BYTES:
-        return None, f"dropped: {size} bytes of JSON, over the {RESULT_LIMIT_BYTES}-byte limit"
-    return encoded, None
 
 
 class JobRunner:
