@@ -1,0 +1,319 @@
+"""The child side of the process executor: what each process of the pool runs.
+
+A child serves one job at a time for its parent's ``ProcessPool`` (``_processes``), over one
+duplex pipe. Its main thread runs the calls; a reader thread takes the parent's messages as
+they come, so that a stop reaches a handler while it runs. The messages:
+
+- parent to child: a ``Call`` (run this handler, found by reference, with these stored
+  arguments), a ``Stop`` (set that job's stop event), or None (exit: the pool is closing);
+- child to parent: any number of ``Progress`` (what the handler passed to its progress hook)
+  and ``LogLine`` (a record logged in the child), then the call's end, ``Returned`` or
+  ``Raised``.
+
+A handler runs as on a worker thread: it gets ``_job_id``/``job_id``, ``_stop_event``/
+``stop_event`` (a ``threading.Event`` of the child, set when the parent says stop) and
+``_progress_hook``/``progress_hook`` under the keywords its signature asked for; a coroutine
+runs to completion on a loop of the child's own; ``current_job`` names the job, so that
+``run_subprocess`` watches its stop event here too. The handler is imported by its module and
+qualified name (``resolve``) at its first call in this child. Its arguments are decoded by
+the codec that encoded them (pickle for a private store, JSON for a durable one); its result
+is encoded as JSON by the rules a worker thread applies (``encode_result``), so that only
+JSON crosses back. An exception crosses back as its message, the names of its classes (for a
+retry policy's ``retry_on``), its traceback as text, and itself when it pickles.
+
+Records logged in the child go to the parent with the id of the job running then: the root
+logger's handlers are replaced by one that sends them, and it gets the level the parent's
+logger had when the child started. SIGINT is ignored (a Ctrl-C in a terminal reaches the
+whole process group; the parent decides when a job stops). If the pipe breaks (the parent
+died), the running job's stop event is set, and the child exits when the handler returns,
+or after the grace it was given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, NamedTuple
+
+from ._arguments import JSON, PICKLE
+from ._context import job_context
+from ._invocation import resolve_awaitable, run_coroutine_here
+from ._results import describe, encode_result, storable
+
+__all__ = [
+    "Call",
+    "LogLine",
+    "Progress",
+    "Raised",
+    "Returned",
+    "Stop",
+    "class_names",
+    "resolve",
+    "serve",
+]
+
+_logger = logging.getLogger(__name__)
+
+
+class Call(NamedTuple):
+    """A job for a child: its handler by reference, its stored arguments and their codec,
+    and the keywords under which the handler takes each injected value."""
+
+    job_id: str
+    module: str
+    qualname: str
+    codec: str  # the ArgumentCodec's name: "pickle" or "json"
+    args: bytes
+    kwargs: bytes
+    job_id_names: tuple[str, ...] = ()
+    stop_event_names: tuple[str, ...] = ()
+    progress_names: tuple[str, ...] = ()
+
+
+class Stop(NamedTuple):
+    """Set the stop event of job ``job_id`` (if it is the one running, or about to)."""
+
+    job_id: str
+
+
+class Progress(NamedTuple):
+    """What a handler passed to its progress hook."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class LogLine(NamedTuple):
+    """A record logged in the child: the job running then (None: none), the logger's name,
+    the level, and the message with its traceback, if any, as text."""
+
+    job_id: str | None
+    logger: str
+    level: int
+    message: str
+
+
+class Returned(NamedTuple):
+    """The handler returned: its value as JSON (or why it was dropped), and whether the
+    job's stop event was set then."""
+
+    result: str | None
+    note: str | None
+    stopped: bool
+
+
+class Raised(NamedTuple):
+    """The handler raised (or its call could not be made): the stored error message, the
+    ``module.qualname`` of each class of the exception's type, its traceback as text, the
+    exception pickled (None when it does not pickle), and whether the stop event was set."""
+
+    error: str
+    classes: tuple[str, ...]
+    traceback: str
+    pickled: bytes | None
+    stopped: bool
+
+
+def resolve(module: str, qualname: str) -> Any:
+    """The object that ``module`` (imported if need be) holds under ``qualname``."""
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def class_names(kind: type[BaseException]) -> tuple[str, ...]:
+    """``module.qualname`` of ``kind`` and of each of its bases, most derived first."""
+    return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__)
+
+
+def serve(conn: Connection, level: int, grace: float) -> None:
+    """The body of a child process: serve calls from ``conn`` until the parent says exit
+    or goes away. ``level``: of the root logger, whose records go to the parent; ``grace``:
+    how long a job may run on once the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = _Server(conn, grace)
+    root = logging.getLogger()
+    # Only to the parent: handlers that the application's modules set up as they were
+    # imported here (its __main__ is) would print every record a second time.
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_ToParent(server))
+    root.setLevel(level)
+    threading.Thread(target=server.read, name="quiv-child-reader", daemon=True).start()
+    server.serve()
+
+
+class _Job:
+    """The running job, as ``current_job`` shows it to helpers (``run_subprocess``)."""
+
+    __slots__ = ("_stop", "id")
+
+    def __init__(self, job_id: str, stop: threading.Event) -> None:
+        self.id = job_id
+        self._stop = stop
+
+    def handler_stop_event(self) -> threading.Event:
+        return self._stop
+
+
+class _Server:
+    """One child's calls: run on its main thread, one at a time, in the order they came."""
+
+    def __init__(self, conn: Connection, grace: float) -> None:
+        self._conn = conn
+        self._grace = grace
+        self._send_lock = threading.Lock()  # handler threads log and report progress too
+        self._calls: queue.SimpleQueue[tuple[Call, threading.Event] | None] = queue.SimpleQueue()
+        # The stop event of each call received and not ended (the reader adds, the main
+        # thread removes): a stop may come before its call has started.
+        self._stops: dict[str, threading.Event] = {}
+        self._idle = threading.Event()
+        self._idle.set()
+        self._handlers: dict[tuple[str, str], Any] = {}
+        self.job_id: str | None = None  # the job running now, for log lines
+
+    def send(self, message: object) -> None:
+        """Send ``message`` to the parent (any thread of the child)."""
+        with self._send_lock:
+            self._conn.send(message)
+
+    def read(self) -> None:
+        """The reader thread: hand calls to the main thread and stops to their events."""
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                self._orphaned()
+                return
+            if isinstance(message, Call):
+                stop = self._stops[message.job_id] = threading.Event()
+                self._calls.put((message, stop))
+            elif isinstance(message, Stop):
+                event = self._stops.get(message.job_id)
+                if event is not None:
+                    event.set()
+            else:
+                self._calls.put(None)
+                return
+
+    def _orphaned(self) -> None:
+        """The pipe broke: the parent is gone. Stop the job, and exit when it returns or
+        after the grace, whichever comes first."""
+        for event in list(self._stops.values()):
+            event.set()
+        self._calls.put(None)
+        if not self._idle.wait(self._grace):
+            os._exit(1)
+
+    def serve(self) -> None:
+        """The main thread: run calls until told to exit."""
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            call, stop = item
+            self._idle.clear()
+            try:
+                end = self._run(call, stop)
+            finally:
+                self._stops.pop(call.job_id, None)
+            try:
+                self.send(end)
+            except OSError:
+                return  # the parent is gone
+            finally:
+                self._idle.set()
+
+    def _run(self, call: Call, stop: threading.Event) -> Returned | Raised:
+        token = job_context().set(_Job(call.job_id, stop))
+        self.job_id = call.job_id
+        try:
+            try:
+                func = self._handler(call.module, call.qualname)
+                codec = JSON if call.codec == JSON.name else PICKLE
+                args = codec.decode_args(call.args)
+                kwargs = codec.decode_kwargs(call.kwargs)
+                for name in call.job_id_names:
+                    kwargs[name] = call.job_id
+                for name in call.stop_event_names:
+                    kwargs[name] = stop
+                if call.progress_names:
+                    hook = self._progress_hook(call.job_id)
+                    for name in call.progress_names:
+                        kwargs[name] = hook
+                value = func(*args, **kwargs)
+                coroutine = resolve_awaitable(value)
+                if coroutine is not None:
+                    value = run_coroutine_here(coroutine)
+            except BaseException as exc:
+                # BaseExceptions too: SystemExit raised by a handler ends that job, as on a
+                # worker thread, not this child.
+                return _raised(exc, stop.is_set())
+            result, note = encode_result(value)
+            return Returned(result, note, stop.is_set())
+        finally:
+            self.job_id = None
+            job_context().reset(token)
+
+    def _handler(self, module: str, qualname: str) -> Callable[..., Any]:
+        key = (module, qualname)
+        func = self._handlers.get(key)
+        if func is None:
+            func = self._handlers[key] = resolve(module, qualname)
+        return func  # type: ignore[no-any-return]
+
+    def _progress_hook(self, job_id: str) -> Callable[..., None]:
+        def progress_hook(*args: Any, **kwargs: Any) -> None:
+            try:
+                self.send(Progress(args, kwargs))
+            except Exception as exc:  # a payload that does not pickle; a parent gone
+                _logger.error(
+                    "job %s: a progress report could not be sent to the parent process "
+                    "(its values must pickle): %s",
+                    job_id,
+                    describe(exc),
+                )
+
+        return progress_hook
+
+
+def _raised(exc: BaseException, stopped: bool) -> Raised:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    pickled: bytes | None
+    try:
+        pickled = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.loads(pickled)  # some pickle but do not load (an __init__ of other arguments)
+    except Exception:
+        pickled = None
+    return Raised(describe(exc), class_names(type(exc)), storable(text), pickled, stopped)
+
+
+class _ToParent(logging.Handler):
+    """Sends the child's log records to the parent, with the id of the job running then."""
+
+    def __init__(self, server: _Server) -> None:
+        super().__init__()
+        self._server = server
+        self._formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message = f"{message}\n{self._formatter.formatException(record.exc_info)}"
+            if record.stack_info:
+                message = f"{message}\n{self._formatter.formatStack(record.stack_info)}"
+            self._server.send(
+                LogLine(self._server.job_id, record.name, record.levelno, storable(message))
+            )
+        except Exception:
+            self.handleError(record)
