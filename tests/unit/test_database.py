@@ -240,13 +240,14 @@ def _old_schema(durable_url: str, version: int) -> None:
     _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN executor")  # as in schema 2
     if version == 1:
         _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN lease_token")
+    token = ("", "") if version == 1 else (", lease_token", ", 0")
     _execute(
         durable_url,
         "INSERT INTO quiv_task (id, scope, created_at, task_name, args, kwargs, "
         "fixed_interval, run_once, status, next_run_at, max_retries, on_main_loop, schedule, "
-        "misfire, misfire_grace_seconds, jitter_seconds, shared, changed_at) VALUES "
+        f"misfire, misfire_grace_seconds, jitter_seconds, shared, changed_at{token[0]}) VALUES "
         "('kept', 'deployment', 0, 'n', '', '', true, false, 'active', 0, 0, false, '', "
-        "'coalesce', 1, 0, false, 0)",
+        f"'coalesce', 1, 0, false, 0{token[1]})",
     )
     _execute(durable_url, f"UPDATE quiv_schema SET version = {version}")
 
