@@ -73,7 +73,7 @@ class Dispatcher:
         state = self._state
         free = state.pool_size - state.running
         if state.held and state.process_free:
-            state.release_held()
+            state.release_held(state.process_pool_size - state.process_running)
         if state.ready and free > 0:  # claimed runs first: they hold their lease
             free = self._start_claimed(now, free)
         if free <= 0:

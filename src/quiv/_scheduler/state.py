@@ -13,13 +13,14 @@ for a process (at ``HELD``) is in ``held``.
 
 A task whose runs need a process (``executor="process"``) and whose run falls due while
 every process is busy is *held*: it stays on the timeline, at ``HELD`` (+inf, which no pass
-reaches), and ``held`` keeps the instant it was due. When a process is free again, every
-held run goes back to the timeline at its due instant (``release_held``), in the order they
-were held. Everything else about such a task stays as it was: a command that plans it
-meanwhile (a resume, a run asked for, an update) moves it off ``HELD``, and its entry in
-``held`` is then stale and dropped at the release, as the timeline drops its own cancelled
-entries lazily. So a run waiting for a process is never ``running``, and waits without a
-deadline that would wake the scheduler thread.
+reaches), and ``held`` keeps the instant it was due. When processes are free again, each
+takes one held run back to the timeline, at its due instant (``release_held``), in the
+order they were held; the rest stay held, so that a long queue costs a job's end no more
+than the runs it can start. Everything else about such a task stays as it was: a command
+that plans it meanwhile (a resume, a run asked for, an update) moves it off ``HELD``, and
+its entry in ``held`` is then stale, dropped when the release reaches it, as the timeline
+drops its own cancelled entries lazily. So a run waiting for a process is never
+``running``, and waits without a deadline that would wake the scheduler thread.
 """
 
 from __future__ import annotations
@@ -149,14 +150,18 @@ class SchedulerState:
         self.held[task_id] = due
         self.timeline.schedule(task_id, HELD)
 
-    def release_held(self) -> None:
-        """Put every run still held back on the timeline at its due instant. O(k log n)
-        for k held runs."""
-        timeline = self.timeline
-        for task_id, due in self.held.items():
+    def release_held(self, limit: int | None = None) -> None:
+        """Put the runs held longest back on the timeline at their due instants: ``limit``
+        of them (as many as processes are free), or all. O(k log n) for k released, and
+        O(1) for each stale entry dropped on the way."""
+        held, timeline = self.held, self.timeline
+        released = 0
+        while held and (limit is None or released < limit):
+            task_id = next(iter(held))
+            due = held.pop(task_id)
             if timeline.deadline(task_id) == HELD:  # else planned anew meanwhile, or gone
                 timeline.schedule(task_id, due)
-        self.held.clear()
+                released += 1
 
     def recheck(self, task: TaskEntry, seconds: float) -> None:
         """Look at a shared task in the store again ``seconds`` from now."""
