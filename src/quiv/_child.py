@@ -1,11 +1,13 @@
 """The child side of the process executor: what each process of the pool runs.
 
-A child serves one job at a time for its parent's ``ProcessPool`` (``_processes``), over one
-duplex pipe. Its main thread runs the calls; a reader thread takes the parent's messages as
-they come, so that a stop reaches a handler while it runs. The messages:
+A child serves one job at a time for its parent's ``ProcessPool`` (``_processes``), over a
+duplex pipe of calls and a one-way pipe of stops. Its main thread reads the calls and runs
+them; a thread of its own reads the stops, so that a stop reaches a handler while it runs.
+The messages:
 
-- parent to child: a ``Call`` (run this handler, found by reference, with these stored
-  arguments), a ``Stop`` (set that job's stop event), or None (exit: the pool is closing);
+- parent to child, on the call pipe: a ``Call`` (run this handler, found by reference, with
+  these stored arguments), or None (exit: the pool is closing); on the stop pipe: a
+  ``Stop`` (set that job's stop event);
 - child to parent: any number of ``Progress`` (what the handler passed to its progress hook)
   and ``LogLine`` (a record logged in the child), then the call's end, ``Returned`` or
   ``Raised``.
@@ -35,7 +37,6 @@ import importlib
 import logging
 import os
 import pickle
-import queue
 import signal
 import threading
 import traceback
@@ -135,10 +136,10 @@ def class_names(kind: type[BaseException]) -> tuple[str, ...]:
     return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in kind.__mro__)
 
 
-def serve(conn: Connection, level: int, grace: float) -> None:
+def serve(conn: Connection, stops: Connection, level: int, grace: float) -> None:
     """The body of a child process: serve calls from ``conn`` until the parent says exit
-    or goes away. ``level``: of the root logger, whose records go to the parent; ``grace``:
-    how long a job may run on once the parent is gone."""
+    or goes away; ``stops`` brings the parent's stops. ``level``: of the root logger, whose
+    records go to the parent; ``grace``: how long a job may run on once the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = _Server(conn, grace)
     root = logging.getLogger()
@@ -148,7 +149,9 @@ def serve(conn: Connection, level: int, grace: float) -> None:
         root.removeHandler(handler)
     root.addHandler(_ToParent(server))
     root.setLevel(level)
-    threading.Thread(target=server.read, name="quiv-child-reader", daemon=True).start()
+    threading.Thread(
+        target=server.watch, args=(stops,), name="quiv-child-stops", daemon=True
+    ).start()
     server.serve()
 
 
@@ -166,16 +169,19 @@ class _Job:
 
 
 class _Server:
-    """One child's calls: run on its main thread, one at a time, in the order they came."""
+    """One child's calls, run on its main thread one at a time, as they come; and the
+    stops, taken by a thread of their own from a pipe of their own, so that the main
+    thread reads its calls itself (no hop between threads per job)."""
 
     def __init__(self, conn: Connection, grace: float) -> None:
         self._conn = conn
         self._grace = grace
         self._send_lock = threading.Lock()  # handler threads log and report progress too
-        self._calls: queue.SimpleQueue[tuple[Call, threading.Event] | None] = queue.SimpleQueue()
-        # The stop event of each call received and not ended (the reader adds, the main
-        # thread removes): a stop may come before its call has started.
-        self._stops: dict[str, threading.Event] = {}
+        # The job running now and its stop event; the stops for jobs not begun yet (the
+        # two pipes keep no order between them: a stop may come before its call).
+        self._lock = threading.Lock()
+        self._current: tuple[str, threading.Event] | None = None
+        self._early: set[str] = set()
         self._idle = threading.Event()
         self._idle.set()
         self._handlers: dict[tuple[str, str], Any] = {}
@@ -186,46 +192,53 @@ class _Server:
         with self._send_lock:
             self._conn.send(message)
 
-    def read(self) -> None:
-        """The reader thread: hand calls to the main thread and stops to their events."""
+    def watch(self, stops: Connection) -> None:
+        """The stops' thread: set the stop event of the job each names."""
         while True:
             try:
-                message = self._conn.recv()
+                message = stops.recv()
             except (EOFError, OSError):
                 self._orphaned()
                 return
-            if isinstance(message, Call):
-                stop = self._stops[message.job_id] = threading.Event()
-                self._calls.put((message, stop))
-            elif isinstance(message, Stop):
-                event = self._stops.get(message.job_id)
-                if event is not None:
-                    event.set()
-            else:
-                self._calls.put(None)
-                return
+            if isinstance(message, Stop):
+                with self._lock:
+                    current = self._current
+                    if current is not None and current[0] == message.job_id:
+                        current[1].set()
+                    else:
+                        self._early.add(message.job_id)
 
     def _orphaned(self) -> None:
-        """The pipe broke: the parent is gone. Stop the job, and exit when it returns or
-        after the grace, whichever comes first."""
-        for event in list(self._stops.values()):
-            event.set()
-        self._calls.put(None)
+        """The parent is gone (or closing): stop the job, and exit when it returns or after
+        the grace, whichever comes first."""
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current[1].set()
         if not self._idle.wait(self._grace):
             os._exit(1)
 
     def serve(self) -> None:
-        """The main thread: run calls until told to exit."""
+        """The main thread: run calls until told to exit (None), or the parent is gone."""
         while True:
-            item = self._calls.get()
-            if item is None:
-                return
-            call, stop = item
-            self._idle.clear()
             try:
-                end = self._run(call, stop)
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            if not isinstance(message, Call):
+                return
+            stop = threading.Event()
+            with self._lock:
+                self._current = (message.job_id, stop)
+                if message.job_id in self._early:
+                    stop.set()
+                self._early.clear()  # stops of jobs ended before they came
+                self._idle.clear()
+            try:
+                end = self._run(message, stop)
             finally:
-                self._stops.pop(call.job_id, None)
+                with self._lock:
+                    self._current = None
             try:
                 self.send(end)
             except OSError:

@@ -2,17 +2,18 @@
 a time, and the relay between a job's worker thread and its child.
 
 ``ProcessPool`` has ``size`` slots, each with at most one child process (which runs
-``_child.serve``) and the pipe to it. A process job still runs on a worker thread of the
-scheduler (it counts as a running job, of ``pool_size``), which acts as its proxy: it takes a
-free slot for the job's length (``run``), sends the call, then waits for the child's messages
-and hands each on as it comes (progress to the task's callback, log lines to quiv's logger), in
-the pipe's order, until the call's end comes back. Meanwhile it watches the job's stop
-request (``cancel_job``, a timeout, shutdown): when one comes, the child is told (the
-handler's stop event is set there); when the handler has not returned ``kill_grace`` seconds
-later, the child is terminated (SIGTERM), killed (SIGKILL) if it is still there
-``_TERMINATE_WAIT`` seconds after that, and its slot emptied. A child that dies on its own
-empties its slot too. An empty slot gets a fresh child when a job next takes it: children
-start when a job first needs one, never before, and are then kept for the next jobs.
+``_child.serve``) and the pipes to it (of calls and their ends, and of stops). A process job
+still runs on a worker thread of the scheduler (it counts as a running job, of
+``pool_size``), which acts as its proxy: it takes a free slot for the job's length
+(``run``), sends the call, then waits for the child's messages and hands each on as it comes
+(progress to the task's callback, log lines to quiv's logger), in the pipe's order, until
+the call's end comes back. Meanwhile it watches the job's stop request (``cancel_job``, a
+timeout, shutdown): when one comes, the child is told (the handler's stop event is set
+there); when the handler has not returned ``kill_grace`` seconds later, the child is
+terminated (SIGTERM), killed (SIGKILL) if it is still there ``_TERMINATE_WAIT`` seconds
+after that, and its slot emptied. A child that dies on its own empties its slot too. An
+empty slot gets a fresh child when a job next takes it: children start when a job first
+needs one, never before, and are then kept for the next jobs.
 
 Why a proxy thread per job rather than one thread for the pool: the scheduler already owns
 that thread for the job's length (``pool_size`` bounds process jobs as it bounds thread jobs,
@@ -170,14 +171,16 @@ def rebuilt_exception(raised: Raised) -> BaseException:
 
 
 class _Slot:
-    """A place for one child process: the process and the pipe to it, or None and None."""
+    """A place for one child process: the process, the pipe of its calls and the pipe of
+    its stops; or None for each."""
 
-    __slots__ = ("conn", "index", "process")
+    __slots__ = ("conn", "index", "process", "stops")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
+        self.stops: Connection | None = None
 
 
 class ProcessPool:
@@ -251,7 +254,7 @@ class ProcessPool:
         progress: Callable[[tuple[Any, ...], dict[str, Any]], None],
         log: Callable[[LogLine, int | None], None],
     ) -> Ended:
-        process, conn = self._ready(slot)
+        process, conn, stops = self._ready(slot)
         pid = process.pid
         with contextlib.suppress(OSError):  # it died meanwhile: its sentinel says so below
             conn.send(call)
@@ -275,7 +278,7 @@ class ProcessPool:
                 return Ended(pid, killed=True)
             if kill_at is None and stopping():
                 with contextlib.suppress(OSError):
-                    conn.send(Stop(call.job_id))
+                    stops.send(Stop(call.job_id))
                 kill_at = time.monotonic() + self.kill_grace
 
     def _died(self, slot: _Slot, process: BaseProcess) -> Ended:
@@ -307,11 +310,13 @@ class ProcessPool:
             return Ended(pid, message)
         return None
 
-    def _ready(self, slot: _Slot) -> tuple[BaseProcess, Connection]:
-        """The slot's child, started if it has none (or if the one it had died idle)."""
-        process, conn = slot.process, slot.conn
-        if process is not None and conn is not None and process.exitcode is None:
-            return process, conn
+    def _ready(self, slot: _Slot) -> tuple[BaseProcess, Connection, Connection]:
+        """The slot's child and its pipes, started if it has none (or if the one it had
+        died idle)."""
+        process, conn, stops = slot.process, slot.conn, slot.stops
+        alive = process is not None and process.exitcode is None
+        if alive and process is not None and conn is not None and stops is not None:
+            return process, conn, stops
         self._end(slot)
         context = self._context
         if context is None:
@@ -320,10 +325,11 @@ class ProcessPool:
                 context.set_forkserver_preload(_PRELOAD)
             self._context = context
         parent, child = context.Pipe()
+        stop_reader, stop_writer = context.Pipe(duplex=False)
         level = self._logger.getEffectiveLevel()
         process = context.Process(  # type: ignore[attr-defined]
             target=serve,
-            args=(child, level, self.kill_grace),
+            args=(child, stop_reader, level, self.kill_grace),
             name=f"quiv-process-{slot.index}",
             daemon=True,
         )
@@ -331,20 +337,23 @@ class ProcessPool:
             process.start()
         except BaseException:
             parent.close()
+            stop_writer.close()
             raise
         finally:
-            child.close()  # the child's end is the child's now
-        slot.process, slot.conn = process, parent
-        return process, parent
+            child.close()  # the child's ends are the child's now
+            stop_reader.close()
+        slot.process, slot.conn, slot.stops = process, parent, stop_writer
+        return process, parent, stop_writer
 
     # -- ending children ----------------------------------------------------------------
 
     def _end(self, slot: _Slot) -> None:
         """End the slot's child (SIGTERM, then SIGKILL) and empty the slot (its owner)."""
-        process, conn = slot.process, slot.conn
-        slot.process = slot.conn = None
-        if conn is not None:
-            conn.close()
+        process, conn, stops = slot.process, slot.conn, slot.stops
+        slot.process = slot.conn = slot.stops = None
+        for pipe in (conn, stops):
+            if pipe is not None:
+                pipe.close()
         if process is None:
             return
         if process.exitcode is None:
