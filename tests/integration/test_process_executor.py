@@ -449,6 +449,39 @@ def test_a_held_run_follows_pause_and_resume(quiv, tmp_path) -> None:
     _checked(q)
 
 
+def test_a_run_asked_for_while_held_gives_the_held_run_back_when_cancelled(quiv, tmp_path):
+    """run_task on a held task makes a job ahead that displaces the held run; cancelling
+    that job puts the held run back (at its due instant, not at HELD's infinity)."""
+    pids = Recorder()
+    q = _start(quiv, process_pool_size=1)
+    first = q.add_task(
+        "first", handlers.hold_until, run_once=True, executor="process",
+        args=(str(tmp_path / "first"),), progress_callback=pids,
+    )  # fmt: skip
+    pids.wait_for(1)
+    held = q.add_task("held", handlers.pid, interval=3600, executor="process")
+    settle(q)
+    ahead = q.run_task(held)
+    settle(q)
+    _checked(q)
+    assert q.cancel_job(ahead)
+    settle(q)
+    _checked(q)
+    (tmp_path / "first").touch()
+    q.wait_for_task(first, timeout=WAIT)
+    # The regular run, held all along, runs once the process is free.
+    wait_until(lambda: [j.status for j in q.get_all_jobs(task_id=held)].count("completed") == 1)
+    assert q.get_job(ahead).status == JobStatus.CANCELLED.value
+    _checked(q)
+
+
+def test_spawned_processes_work_too(quiv) -> None:
+    q = _start(quiv, process_pool_size=1, process_start_method="spawn")
+    assert q._scheduler.processes.start_method == "spawn"
+    job = _run(q, handlers.add, args=(20, 22))
+    assert (job.status, job.result) == (JobStatus.COMPLETED.value, 42)
+
+
 def test_a_cpu_bound_process_job_does_not_slow_the_scheduler(quiv) -> None:
     """The delay latency of a thread task, measured alone and then beside a handler that
     keeps a core busy in a process: the same within noise (a thread doing the same would
