@@ -21,7 +21,8 @@ qualified name (``resolve``) at its first call in this child. Its arguments are 
 the codec that encoded them (pickle for a private store, JSON for a durable one); its result
 is encoded as JSON by the rules a worker thread applies (``encode_result``), so that only
 JSON crosses back. An exception crosses back as its message, the names of its classes (for a
-retry policy's ``retry_on``), its traceback as text, and itself when it pickles.
+retry policy's ``retry_on``), its traceback as text, and itself when it pickles; the parent
+reads that with ``raised_matches`` and ``rebuilt_exception``.
 
 Records logged in the child go to the parent with the id of the job running then: the root
 logger's handlers are replaced by one that sends them, and it gets the level the parent's
@@ -51,12 +52,16 @@ from ._results import describe, encode_result, storable
 
 __all__ = [
     "Call",
+    "ChildError",
+    "ChildTraceback",
     "LogLine",
     "Progress",
     "Raised",
     "Returned",
     "Stop",
     "class_names",
+    "raised_matches",
+    "rebuilt_exception",
     "resolve",
     "serve",
 ]
@@ -121,6 +126,44 @@ class Raised(NamedTuple):
     traceback: str
     pickled: bytes | None
     stopped: bool
+
+
+class ChildTraceback(Exception):
+    """The traceback of an exception raised in a child process, as text (set as the
+    ``__cause__`` of the exception brought back, so that a log shows where it came from)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text.rstrip()}\n"""'
+
+
+class ChildError(Exception):
+    """An exception raised in a child process that does not pickle: its message only."""
+
+
+def raised_matches(raised: Raised, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether the exception a child raised is an instance of one of ``kinds`` (compared by
+    the names of its classes: it need not come back to be matched)."""
+    names = set(raised.classes)
+    return any(f"{kind.__module__}.{kind.__qualname__}" in names for kind in kinds)
+
+
+def rebuilt_exception(raised: Raised) -> BaseException:
+    """The exception a child raised, brought back (or a ``ChildError`` with its message),
+    its traceback in the child as its cause."""
+    exc: BaseException | None = None
+    if raised.pickled is not None:
+        try:
+            exc = pickle.loads(raised.pickled)  # our own child's bytes, over our own pipe
+        except Exception:
+            exc = None
+    if not isinstance(exc, BaseException):
+        exc = ChildError(raised.error)
+    exc.__cause__ = ChildTraceback(raised.traceback)
+    return exc
 
 
 def resolve(module: str, qualname: str) -> Any:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import pickle
 import sys
 import threading
 import time
@@ -56,15 +55,7 @@ from ._child import Call, LogLine, Progress, Raised, Returned, Stop, resolve, se
 from ._results import describe
 from .exceptions import ConfigurationError
 
-__all__ = [
-    "ChildTraceback",
-    "Ended",
-    "ProcessPool",
-    "default_start_method",
-    "handler_reference",
-    "raised_matches",
-    "rebuilt_exception",
-]
+__all__ = ["Ended", "ProcessPool", "default_start_method", "handler_reference"]
 
 # How often a proxy looks at its job's stop request while the child says nothing.
 _POLL = 0.05
@@ -130,44 +121,6 @@ class Ended(NamedTuple):
     end: Returned | Raised | None = None
     killed: bool = False
     exitcode: int | None = None
-
-
-class ChildTraceback(Exception):
-    """The traceback of an exception raised in a child process, as text (set as the
-    ``__cause__`` of the exception brought back, so that a log shows where it came from)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-        self.text = text
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.text.rstrip()}\n"""'
-
-
-class ChildError(Exception):
-    """An exception raised in a child process that does not pickle: its message only."""
-
-
-def raised_matches(raised: Raised, kinds: tuple[type[BaseException], ...]) -> bool:
-    """Whether the exception a child raised is an instance of one of ``kinds`` (compared by
-    the names of its classes: it need not come back to be matched)."""
-    names = set(raised.classes)
-    return any(f"{kind.__module__}.{kind.__qualname__}" in names for kind in kinds)
-
-
-def rebuilt_exception(raised: Raised) -> BaseException:
-    """The exception a child raised, brought back (or a ``ChildError`` with its message),
-    its traceback in the child as its cause."""
-    exc: BaseException | None = None
-    if raised.pickled is not None:
-        try:
-            exc = pickle.loads(raised.pickled)  # our own child's bytes, over our own pipe
-        except Exception:
-            exc = None
-    if not isinstance(exc, BaseException):
-        exc = ChildError(raised.error)
-    exc.__cause__ = ChildTraceback(raised.traceback)
-    return exc
 
 
 class _Slot:

@@ -19,13 +19,13 @@ from functools import partial
 from typing import Any
 
 from ._bridge import MainLoop, current_bridge
-from ._child import Call, LogLine, Raised, Returned
+from ._child import Call, LogLine, Raised, Returned, raised_matches, rebuilt_exception
 from ._clock import Clock, epoch_seconds
 from ._context import job_context
 from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
 from ._invocation import resolve_awaitable, run_coroutine_here
-from ._processes import Ended, ProcessPool, raised_matches, rebuilt_exception
+from ._processes import Ended, ProcessPool
 from ._results import ERROR_LIMIT_CHARACTERS, RESULT_LIMIT_BYTES, describe, encode_result
 from .exceptions import JobCancelledError, JobProcessDiedError
 from .models import Event
