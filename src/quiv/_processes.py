@@ -62,6 +62,9 @@ _POLL = 0.05
 # After SIGTERM, how long a child has to exit before SIGKILL; after SIGKILL, how long it is
 # waited for.
 _TERMINATE_WAIT = 1.0
+# How long close() waits, at most, for the proxies of busy children to have killed them
+# (SIGTERM, then SIGKILL: ``2 * _TERMINATE_WAIT`` at worst, with room for a loaded machine).
+_CLOSE_WAIT = 5.0
 # What the fork server imports before it forks children.
 _PRELOAD = ["__main__", "quiv._child"]
 
@@ -352,7 +355,7 @@ class ProcessPool:
         end = time.monotonic() + _TERMINATE_WAIT
         for slot in started:
             self._exit(slot, max(0.0, end - time.monotonic()), asked=True)
-        bound = 2 * _TERMINATE_WAIT + 2 * _POLL if timeout is None else timeout
+        bound = _CLOSE_WAIT if timeout is None else timeout
         end = time.monotonic() + bound
         with self._lock:
             while self._taken and self._given_back.wait(max(0.0, end - time.monotonic())):

@@ -475,6 +475,26 @@ def test_a_run_asked_for_while_held_gives_the_held_run_back_when_cancelled(quiv,
     _checked(q)
 
 
+def test_a_shared_process_task_is_claimed_only_once_a_process_is_free(quiv, tmp_path) -> None:
+    """A keyed task on a durable store is claimed before it runs: while every process is
+    busy its run is held, not claimed; it is claimed and runs once one is free."""
+    pids = Recorder()
+    q = _start(quiv, process_pool_size=1, database_url=f"sqlite:///{tmp_path / 'quiv.db'}")
+    first = q.add_task(
+        "first", handlers.hold_until, run_once=True, executor="process",
+        args=(str(tmp_path / "first"),), progress_callback=pids,
+    )  # fmt: skip
+    pids.wait_for(1)
+    shared = q.add_task("shared", handlers.pid, interval=3600, key="shared", executor="process")
+    settle(q)
+    _checked(q)
+    assert q.get_all_jobs(task_id=shared) == []
+    (tmp_path / "first").touch()
+    q.wait_for_task(first, timeout=WAIT)
+    wait_until(lambda: [j.status for j in q.get_all_jobs(task_id=shared)] == ["completed"], WAIT)
+    _checked(q)
+
+
 def test_spawned_processes_work_too(quiv) -> None:
     q = _start(quiv, process_pool_size=1, process_start_method="spawn")
     assert q._scheduler.processes.start_method == "spawn"
