@@ -43,13 +43,15 @@ def ignore_stop(seconds: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-def honour_stop(_stop_event: threading.Event) -> str:
+def honour_stop(_stop_event: threading.Event, progress_hook: Callable[..., None]) -> str:
+    progress_hook("waiting")
     _stop_event.wait(60.0)
     return "stopped"
 
 
-def spin(_stop_event: threading.Event) -> int:
+def spin(_stop_event: threading.Event, progress_hook: Callable[..., None]) -> int:
     """CPU-bound until asked to stop: counts as fast as it can."""
+    progress_hook("spinning")
     count = 0
     while not _stop_event.is_set():
         for _ in range(10_000):

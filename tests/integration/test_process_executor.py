@@ -181,10 +181,13 @@ def test_logging_in_a_child_reaches_the_quiv_logger_with_the_job_id(quiv, caplog
 
 
 def test_a_handler_that_honours_its_stop_event_ends_cancelled_unkilled(quiv) -> None:
+    waiting = Recorder()
     q = _start(quiv, kill_grace=30.0)
-    task_id = q.add_task("honour", handlers.honour_stop, run_once=True, executor="process")
+    task_id = q.add_task(
+        "honour", handlers.honour_stop, run_once=True, executor="process", progress_callback=waiting
+    )
     job_id = q.run_task(task_id)
-    wait_until(lambda: q.get_job(job_id).status == JobStatus.RUNNING.value, WAIT)
+    waiting.wait_for(1)  # the handler runs (a job stopped before its start never runs)
     assert q.cancel_job(job_id)
     job = q.wait_for_job(job_id, timeout=WAIT)
     assert (job.status, job.result, job.error_message) == ("cancelled", "stopped", None)
@@ -522,9 +525,12 @@ def test_a_cpu_bound_process_job_does_not_slow_the_scheduler(quiv) -> None:
 
     latencies(3)  # warm up
     alone = statistics.median(latencies())
-    task_id = q.add_task("spin", handlers.spin, run_once=True, executor="process")
+    spinning = Recorder()
+    task_id = q.add_task(
+        "spin", handlers.spin, run_once=True, executor="process", progress_callback=spinning
+    )
     job_id = q.run_task(task_id)
-    wait_until(lambda: q.get_job(job_id).status == JobStatus.RUNNING.value, WAIT)
+    spinning.wait_for(1)
     beside = statistics.median(latencies())
     assert q.cancel_job(job_id)
     spun = q.wait_for_job(job_id, timeout=WAIT)
