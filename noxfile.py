@@ -1,7 +1,8 @@
 """Sessions over every supported Python: ``nox -s tests``, ``typecheck``, ``lint``, ``docs``,
 ``stress``, ``flake`` (the default suite again and again on a loaded machine); ``soak`` (one
 Python, long); and the benchmarks: ``bench`` (the suite, per Python), ``bench_peers`` (quiv
-against quiv 0.4.0, APScheduler and a bare loop) and ``bench_report`` (renders
+against quiv 0.4.0, APScheduler and a bare loop), ``bench_processes`` (process jobs against
+APScheduler's process pool and a bare one) and ``bench_report`` (renders
 docs/performance.md).
 
 Interpreters come from the machine (on PATH: pyenv's shims, distribution packages); nox reports a
@@ -292,6 +293,21 @@ def bench(session: nox.Session) -> None:
         session.run("python", "benchmarks/report.py", "compact", raw, out)
 
 
+def _peer_python(session: nox.Session, name: str, *requirements: str) -> str:
+    """A fresh environment with ``requirements`` installed from the registry; its python."""
+    location = os.path.join(session.create_tmp(), f"peer-{name}")
+    session.run(
+        "uv", "venv", "--quiet", "--python", str(session.python), location,
+        env=_uv_env(), external=True,
+    )  # fmt: skip
+    python = os.path.join(location, "Scripts" if sys.platform == "win32" else "bin", "python")
+    session.run(
+        "uv", "pip", "install", "--quiet", "--python", python, *requirements,
+        env=_uv_env(), external=True,
+    )  # fmt: skip
+    return python
+
+
 @nox.session(python=PEERS_PYTHON)
 def bench_peers(session: nox.Session) -> None:
     """End to end: this quiv, quiv 0.4.0, APScheduler 3.x and the bare loop, in one run.
@@ -303,35 +319,26 @@ def bench_peers(session: nox.Session) -> None:
     _install(session, "bench")
     interpreters = []  # this quiv and the bare loop run on the session's own interpreter
     for name, requirement in PEERS.items():
-        location = os.path.join(session.create_tmp(), f"peer-{name}")
-        session.run(
-            "uv",
-            "venv",
-            "--quiet",
-            "--python",
-            str(session.python),
-            location,
-            env=_uv_env(),
-            external=True,
-        )
-        python = os.path.join(location, "Scripts" if sys.platform == "win32" else "bin", "python")
-        session.run(
-            "uv",
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            python,
-            requirement,
-            "psutil>=6",
-            env=_uv_env(),
-            external=True,
-        )
+        python = _peer_python(session, name, requirement, "psutil>=6")
         interpreters.append(f"{name}={python}")
     args = [arg for pair in interpreters for arg in ("--env", pair)]
     session.run(
         "python", "benchmarks/peers.py", *args, "--out", f"{RESULTS}/peers.json", *session.posargs
     )
+
+
+@nox.session(python=PEERS_PYTHON)
+def bench_processes(session: nox.Session) -> None:
+    """Process jobs end to end (benchmarks/process_peers.py): dispatch latency and
+    throughput of this quiv's ``executor="process"``, APScheduler 3.x's
+    ProcessPoolExecutor and the bare concurrent.futures pool, in one run; writes
+    benchmarks/results/processes.json. ``-- --quick`` is a smoke test."""
+    _install(session, "bench")
+    python = _peer_python(session, "apscheduler", PEERS["apscheduler"], "psutil>=6")
+    session.run(
+        "python", "benchmarks/process_peers.py", "--env", f"apscheduler={python}",
+        "--out", f"{RESULTS}/processes.json", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(python=PEERS_PYTHON)

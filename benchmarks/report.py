@@ -7,8 +7,9 @@ round's raw timing, the CPU flags and the latency samples "from the call" (their
 stay). ``nox -s bench`` writes one per Python to ``benchmarks/results/<python>.json``.
 
 ``python benchmarks/report.py render`` reads ``benchmarks/results/*.json`` (one per Python,
-and ``peers.json`` from ``nox -s bench_peers``) and writes ``docs/performance.md`` and its
-plots in ``docs/performance/`` (``nox -s bench_report``).
+``peers.json`` from ``nox -s bench_peers`` and ``processes.json`` from ``nox -s
+bench_processes``) and writes ``docs/performance.md`` and its plots in ``docs/performance/``
+(``nox -s bench_report``).
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ def load_suites() -> dict[str, dict[str, Any]]:
 
 def load_peers() -> dict[str, Any] | None:
     path = os.path.join(RESULTS, "peers.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_processes() -> dict[str, Any] | None:
+    path = os.path.join(RESULTS, "processes.json")
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -490,6 +499,62 @@ def section_peers(peers: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "",
     ]
     return "\n".join(text), subjects
+
+
+def section_processes(run: dict[str, Any]) -> str:
+    """Process jobs: quiv's executor="process" against APScheduler's process pool and the
+    bare concurrent.futures pool (``nox -s bench_processes``)."""
+    results = run["results"]
+    bare = results["bare"]
+    names = {"bare": "bare pool", "quiv": "quiv {} (this tree)", "apscheduler": "APScheduler {}"}
+    headers = ["metric"] + [
+        names.get(label, label + " {}").format(r["latency"]["version"])
+        for label, r in results.items()
+    ]
+    rows = [["pool", *(r["latency"]["detail"] for r in results.values())]]
+    delay = bare["latency"]["delay_seconds"]
+    for measure, where in (("from_due", "from due"), ("from_call", "from call")):
+        base = bare["latency"][measure]
+        cells = []
+        for r in results.values():
+            p = r["latency"][measure]
+            text = f"{fmt_ms(p['p50'])} / {fmt_ms(p['p90'])} / {fmt_ms(p['max'])}"
+            if r is not bare:
+                text += f" ({ratio(p['p50'], base['p50'])} / {ratio(p['p90'], base['p90'])})"
+            cells.append(text)
+        rows.append([f"latency, delay {delay:g} s, {where}: p50 / p90 / max ms", *cells])
+    base_rate = bare["throughput"]["jobs_per_second"]
+    cells = []
+    for r in results.values():
+        rate = r["throughput"]["jobs_per_second"]
+        cells.append(f"{rate:,.0f}" if r is bare else f"{rate:,.0f} ({ratio(rate, base_rate)})")
+    rows.append([f"throughput, jobs/s ({bare['throughput']['jobs']:,} trivial jobs)", *cells])
+    machine = run["machine"]
+    samples = bare["latency"]["from_due"]["n"]
+    failed = run.get("failed") or []
+    text = [
+        "## Process jobs against their peers",
+        "",
+        f"One run of `nox -s bench_processes` on Python {machine['python']}"
+        f" ({machine['python_build']}),",
+        f"{machine.get('cpu_count')} CPUs. Each subject runs handlers in a pool of 2 processes,",
+        "warmed up first (every process has run a job), in a process of its own, one after",
+        'the other: quiv with `executor="process"`, APScheduler',
+        "3.x with its `ProcessPoolExecutor` as it comes (the interpreter's default start",
+        "method), and the bare `concurrent.futures.ProcessPoolExecutor`, which a thread feeds",
+        "at each due instant, as the baseline. The latency is from the due instant (or the",
+        "call) to the handler's entry in its child, on the system's monotonic clock, one job at",
+        f"a time, {samples} samples; ratios to the bare pool in brackets. quiv runs one job per",
+        "process at a time (so that it can stop, kill and replace that process for that job),",
+        "relayed by a worker thread, and keeps every job's record; the bare pool and APScheduler",
+        "queue work to their processes ahead and keep none.",
+        "",
+        table(headers, rows),
+        "",
+    ]
+    if failed:
+        text += [f"Not measured in this run (failed or hung): {', '.join(failed)}.", ""]
+    return "\n".join(text)
 
 
 def section_e2e(suites: dict[str, Any]) -> str:
@@ -1013,6 +1078,9 @@ def render() -> None:
         parts.append(peers_text)
     else:
         parts.append("## quiv against its peers\n\nNo peers run yet: `nox -s bench_peers`.\n")
+    processes = load_processes()
+    if processes:
+        parts.append(section_processes(processes))
     parts += [section_e2e(suites), timing, section_micro(suites, reference), PROFILE, METHOD]
     missing = [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if v not in suites]
     if missing:

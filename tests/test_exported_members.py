@@ -25,6 +25,7 @@ from quiv.exceptions import (
     InvalidTransitionError,
     JobCancelledError,
     JobNotFoundError,
+    JobProcessDiedError,
     MainLoopUnavailableError,
     QuivError,
     SchedulerStateError,
@@ -115,6 +116,7 @@ TREE: dict[type[QuivError], tuple[type[Exception], ...]] = {
     TaskNotActiveError: (QuivError,),
     TaskRunningError: (QuivError,),
     JobCancelledError: (QuivError,),
+    JobProcessDiedError: (QuivError,),
     InvalidTransitionError: (QuivError,),
     SchedulerStateError: (QuivError, RuntimeError),
     SchedulerStoppedError: (SchedulerStateError,),
@@ -199,12 +201,30 @@ def test_error_messages_keep_their_values() -> None:
         (JobCancelledError("j1", "the call"), {"job_id": "j1", "what": "the call"}, "'j1'"),
         (JobCancelledError(None, "the call"), {"job_id": None}, "the job was asked"),
         (
+            JobProcessDiedError("j2", 41, 3),
+            {"job_id": "j2", "pid": 41, "exitcode": 3},
+            "exited with status 3",
+        ),
+        (
+            JobProcessDiedError("j3", None, -9),
+            {"pid": None, "exitcode": -9},
+            "killed by signal 9 (SIGKILL)",
+        ),
+        (
             MainLoopUnavailableError("call_on_main", "no loop"),
             {"what": "call_on_main", "reason": "no loop"},
             "call_on_main: no loop",
         ),
     ],
-    ids=["task-not-active", "task-running", "job-cancelled", "cancelled-no-job", "no-main-loop"],
+    ids=[
+        "task-not-active",
+        "task-running",
+        "job-cancelled",
+        "cancelled-no-job",
+        "process-died",
+        "process-killed",
+        "no-main-loop",
+    ],
 )
 def test_new_errors_keep_their_values(
     error: QuivError, attributes: dict[str, object], text: str

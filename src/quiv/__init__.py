@@ -15,7 +15,11 @@ instants, from ``_cron``, which parses expressions, and ``_calendar``, which app
 rules in a zone; calendar intervals, bounds and combinations from ``_slots``; ``_resolve``
 turns the public schedule values of ``quiv.schedules`` into these; ``_preview`` lists
 upcoming runs for UIs). Workers call handlers through
-``_invocation`` (injected keywords, sync or async) and report back with commands. Rows go to
+``_invocation`` (injected keywords, sync or async) and report back with commands; a job of
+a task added with ``executor="process"`` runs in a child process instead, for which its
+worker relays (``_processes``: the pool of children; ``_child``: what each child runs), and
+results and errors become storable text by the same rules wherever they ran (``_results``).
+Rows go to
 the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
 application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer);
@@ -51,6 +55,7 @@ from .exceptions import InvalidTimezoneError as InvalidTimezoneError
 from .exceptions import InvalidTransitionError as InvalidTransitionError
 from .exceptions import JobCancelledError as JobCancelledError
 from .exceptions import JobNotFoundError as JobNotFoundError
+from .exceptions import JobProcessDiedError as JobProcessDiedError
 from .exceptions import MainLoopUnavailableError as MainLoopUnavailableError
 from .exceptions import QuivError as QuivError
 from .exceptions import SchedulerStateError as SchedulerStateError
@@ -85,6 +90,7 @@ __all__ = [
     "Job",
     "JobCancelledError",
     "JobNotFoundError",
+    "JobProcessDiedError",
     "JobStatus",
     "Lifecycle",
     "MainLoopUnavailableError",

@@ -24,12 +24,20 @@ class QuivConfig:
 
     ``pool_size`` is the most jobs that run at once; ``history_retention_seconds`` how long
     a finished job stays queryable; ``timezone`` only formats log output (everything stored
-    is UTC).
+    is UTC). The process executor (``add_task(..., executor="process")``): at most
+    ``process_pool_size`` of those jobs run in processes at once (each also holds one of
+    the ``pool_size`` workers while it runs); a process job asked to stop that has not
+    returned ``kill_grace`` seconds later is killed; ``process_start_method`` is
+    ``"forkserver"`` or ``"spawn"`` (None: forkserver where the platform has it, else
+    spawn; never fork, which is unsafe next to threads).
     """
 
     pool_size: int = 10
     history_retention_seconds: int = 86400
     timezone: str | tzinfo = "UTC"
+    process_pool_size: int = 2
+    kill_grace: float = 5.0
+    process_start_method: str | None = None
 
 
 def resolve_timezone(value: str | tzinfo) -> tzinfo:
@@ -65,6 +73,10 @@ def resolve_timezone(value: str | tzinfo) -> tzinfo:
 MAX_SECONDS = 100 * 365.25 * 86400
 # Each worker is a thread: beyond this, a pool is a mistake, not a configuration.
 MAX_POOL_SIZE = 10_000
+# Each is a process with an interpreter of its own.
+MAX_PROCESS_POOL_SIZE = 1_000
+# How processes are started: never "fork", which copies a process that runs threads.
+START_METHODS = ("forkserver", "spawn")
 # A microsecond: shorter intervals are not schedulable, and their arithmetic overflows.
 MIN_INTERVAL_SECONDS = 1e-6
 
@@ -158,4 +170,20 @@ def validate_config(config: QuivConfig) -> tzinfo:
             f"pool_size must be an int from 1 to {MAX_POOL_SIZE}, got {pool_size!r}"
         )
     check_number("history_retention_seconds", config.history_retention_seconds, maximum=None)
+    processes = config.process_pool_size
+    if (
+        isinstance(processes, bool)
+        or not isinstance(processes, int)
+        or not 1 <= processes <= MAX_PROCESS_POOL_SIZE
+    ):
+        raise ConfigurationError(
+            f"process_pool_size must be an int from 1 to {MAX_PROCESS_POOL_SIZE}, "
+            f"got {type(processes).__name__} {processes!r}"
+        )
+    check_number("kill_grace", config.kill_grace)
+    method = config.process_start_method
+    if method is not None and method not in START_METHODS:
+        raise ConfigurationError(
+            f"process_start_method must be 'forkserver', 'spawn' or None, got {method!r}"
+        )
     return resolve_timezone(config.timezone)

@@ -24,6 +24,7 @@ from .models import Job, JobStatus, Task, TaskStatus
 from .schedules import Interval
 
 __all__ = [
+    "EXECUTORS",
     "JOB_COLUMNS",
     "TASK_COLUMNS",
     "JobEntry",
@@ -38,6 +39,9 @@ __all__ = [
 ]
 
 Row = dict[str, Any]
+
+# Where a task's handler runs: on a worker thread, or in a process of the pool.
+EXECUTORS = ("thread", "process")
 
 
 class Plan(NamedTuple):
@@ -100,6 +104,7 @@ TASK_COLUMNS = (
     "lease_token",
     "updated_by",
     "changed_at",
+    "executor",
 )
 
 
@@ -150,6 +155,7 @@ def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
         misfire=row["misfire"],
         misfire_grace_seconds=row["misfire_grace_seconds"],
         jitter_seconds=row["jitter_seconds"],
+        executor=row["executor"],
     )
 
 
@@ -210,6 +216,7 @@ class TaskSettings(NamedTuple):
     codec: ArgumentCodec = PICKLE
     scope: str = "deployment"  # of the key: 'deployment' or 'process'
     owner: str | None = None  # the node a task without a key lives and dies with
+    executor: str = "thread"  # where its handler runs: 'thread' or 'process'
 
 
 # Settings of recent registrations, each its own key: at most _SHARED_MAX of them (with
@@ -343,6 +350,7 @@ class TaskEntry:
             self.lease_token if shared else 0,
             self.node,  # updated_by
             self.changed_at if shared else 0.0,
+            settings.executor,
         )
 
     def row(self) -> Row:
@@ -389,6 +397,7 @@ class JobEntry:
     result_note: str | None = None
     timed_out: bool = False
     unresponsive: bool = False
+    process: bool = False  # it runs in a process of the pool (counted apart from threads)
     # Stopped because its lease could not be renewed (a shared job), and why, for its record.
     fenced: bool = False
     note: str | None = None

@@ -26,6 +26,7 @@ from ._config import QuivConfig, check_number, validate_config
 from ._events import Listeners
 from ._ids import new_id
 from ._logging import NeverRaising
+from ._processes import ProcessPool
 from ._scheduler import Lifecycle, Scheduler
 from ._store import Store
 from .exceptions import ConfigurationError, SchedulerStateError, SchedulerStoppedError
@@ -65,6 +66,9 @@ def build_parts(
     clock: Clock | None,
     shutdown_timeout: float | None,
     database_url: str | os.PathLike[str] | None,
+    process_pool_size: int = _DEFAULTS.process_pool_size,
+    kill_grace: float = _DEFAULTS.kill_grace,
+    process_start_method: str | None = _DEFAULTS.process_start_method,
 ) -> Parts:
     """``Quiv``'s constructor arguments, checked, as its parts; ``ConfigurationError`` for
     a bad one. Does no I/O beyond opening the store (creating the private temporary
@@ -81,8 +85,24 @@ def build_parts(
             raise ConfigurationError(
                 "pass either config= or pool_size/history_retention_seconds/timezone, not both"
             )
+        processes = (process_pool_size, kill_grace, process_start_method)
+        if processes != (
+            _DEFAULTS.process_pool_size,
+            _DEFAULTS.kill_grace,
+            _DEFAULTS.process_start_method,
+        ):
+            raise ConfigurationError(
+                "pass either config= or process_pool_size/kill_grace/process_start_method, not both"
+            )
     else:
-        config = QuivConfig(pool_size, history_retention_seconds, timezone)
+        config = QuivConfig(
+            pool_size,
+            history_retention_seconds,
+            timezone,
+            process_pool_size,
+            kill_grace,
+            process_start_method,
+        )
     zone = validate_config(config)
     if shutdown_timeout is not None:
         shutdown_timeout = check_number("shutdown_timeout", shutdown_timeout)
@@ -112,6 +132,12 @@ def build_parts(
     node = _join(store, log, epoch) if store.durable else None
     scheduler = Scheduler(
         pool_size=config.pool_size,
+        processes=ProcessPool(
+            config.process_pool_size,
+            float(config.kill_grace),
+            config.process_start_method,
+            log,
+        ),
         retention=float(config.history_retention_seconds),
         clock=clock,
         store=store,

@@ -69,6 +69,13 @@ class Quiv:
     listeners and ``run_on_main`` run; when omitted it is the loop running when ``start()``
     (or another call) is made from async code. ``clock`` is for tests (``quiv.testing``).
 
+    Tasks added with ``executor="process"`` run in a pool of up to ``process_pool_size``
+    child processes (started when a job first needs one, with ``process_start_method``:
+    ``"forkserver"`` or ``"spawn"``; None picks forkserver where the platform has it). A
+    process job asked to stop (``cancel_job``, a timeout, shutdown) that has not returned
+    ``kill_grace`` seconds later is killed, and its process replaced. These three are
+    settings of ``config`` too; pass them there or here, not both.
+
     Construction does no I/O beyond creating the private temporary database, so a ``Quiv``
     can be built at module import time. Tasks may be added before ``start()``; nothing runs
     until then.
@@ -86,6 +93,9 @@ class Quiv:
         clock: Clock | None = None,
         shutdown_timeout: float | None = DEFAULT_SHUTDOWN_TIMEOUT,
         database_url: str | os.PathLike[str] | None = None,
+        process_pool_size: int = 2,
+        kill_grace: float = 5.0,
+        process_start_method: str | None = None,
     ) -> None:
         (
             config, zone, self.shutdown_timeout, logger, clock, epoch,
@@ -93,7 +103,8 @@ class Quiv:
         ) = build_parts(
             config, pool_size, history_retention_seconds, timezone, logger=logger,
             main_loop=main_loop, clock=clock, shutdown_timeout=shutdown_timeout,
-            database_url=database_url,
+            database_url=database_url, process_pool_size=process_pool_size,
+            kill_grace=kill_grace, process_start_method=process_start_method,
         )  # fmt: skip
         self.config = config
         self._bridge, self._listeners, self._store, self._node = bridge, listeners, store, node
@@ -138,8 +149,11 @@ class Quiv:
         the listeners (waiting up to ``max(timeout, 1)`` more seconds, 5 with None, for the
         dispatcher; on the main loop they run once the loop is free again), and deletes the
         temporary database. A job still running after ``timeout`` is recorded as cancelled
-        and its daemon thread left to finish on its own. Called from a coroutine, it blocks
-        the loop meanwhile: ``await asyncio.to_thread(quiv.shutdown)`` does not.
+        and its daemon thread left to finish on its own. A process job is killed
+        ``kill_grace`` seconds after its stop event was set (at once, if ``timeout`` ran
+        out first), and every child process has ended when this returns. Called from a
+        coroutine, it blocks the loop meanwhile: ``await asyncio.to_thread(quiv.shutdown)``
+        does not.
         """
         if isinstance(timeout, _Default):
             timeout = self.shutdown_timeout
@@ -180,6 +194,7 @@ class Quiv:
         max_retries: int | None = None,
         retry_backoff: float | None = None,
         schedule: Schedule | None = None,
+        executor: str = "thread",
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
@@ -219,6 +234,20 @@ class Quiv:
         handler as a task on the main loop instead of on a worker thread's own loop (it
         still counts against ``pool_size``); it needs a running main loop when it starts.
 
+        ``executor="process"`` runs the handler in a process of this Quiv's pool
+        (``process_pool_size``) instead of on a worker thread: for CPU-bound work, and for
+        handlers that must be stoppable. The handler must be a function defined at the top
+        level of a module (a child process imports it by name: no lambda, no function
+        defined inside another, no bound method), else ``ConfigurationError``; its
+        arguments cross by the store's codec and its result as JSON, as always. Injection
+        works as on a thread (the stop event, the progress hook, whose reports reach
+        ``progress_callback`` here in order, the job id), and records it logs reach this
+        Quiv's logger with the job's id. A job asked to stop (``cancel_job``, ``timeout``,
+        shutdown) that has not returned ``kill_grace`` seconds later is killed, and ends
+        ``cancelled`` or ``timed_out`` saying so; a process that dies on its own fails its
+        job (``JobProcessDiedError``), which retries as any failure. Not with
+        ``on_main_loop=True``.
+
         quiv 1.4.0's spellings work too: ``run_at`` (a ``datetime``; naive is UTC) is the
         first run of an interval task instead of ``delay``, or the one run of a
         ``run_once=True`` task given no interval; ``max_retries`` and ``retry_backoff``
@@ -231,6 +260,7 @@ class Quiv:
             task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
             misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff, schedule,
+            executor,
         )  # fmt: skip
         return self._registrar.add(task, first, expired)
 

@@ -1,29 +1,36 @@
 """Running one job: calling its handler on a worker thread or as a task on the main loop,
-and reporting how it went. The scheduler thread decides what the outcome means (a retry, a
-timeout); this module only observes.
+or relaying for it while a child process runs it, and reporting how it went. The scheduler
+thread decides what the outcome means (a retry, a timeout); this module only observes.
+
+A process job's end is read by the rules of a thread job's: returned (``cancelled`` if its
+stop event was set, in the child or by quiv), raised (retried when the exception's classes
+match the retry policy's, by name), or its process gone: killed by the pool after its
+``kill_grace`` (``cancelled`` or ``timed_out``, with a note saying so), or dead on its own
+(``failed`` with a ``JobProcessDiedError``, retried as any failure).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ._bridge import MainLoop, current_bridge
+from ._child import Call, LogLine, Raised, Returned, raised_matches, rebuilt_exception
 from ._clock import Clock, epoch_seconds
 from ._context import job_context
 from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
 from ._invocation import resolve_awaitable, run_coroutine_here
-from .exceptions import JobCancelledError
+from ._processes import Ended, ProcessPool
+from ._results import ERROR_LIMIT_CHARACTERS, RESULT_LIMIT_BYTES, describe, encode_result
+from .exceptions import JobCancelledError, JobProcessDiedError
 from .models import Event
 
 __all__ = ["ERROR_LIMIT_CHARACTERS", "RESULT_LIMIT_BYTES", "JobRunner", "Outcome", "describe"]
-
-RESULT_LIMIT_BYTES = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -42,43 +49,6 @@ class Outcome:
     exc: BaseException | None = None
 
 
-ERROR_LIMIT_CHARACTERS = 64 * 1024
-
-
-def describe(exc: BaseException) -> str:
-    """The error message stored for a failed job: ``str(exc)``, else the exception's type.
-
-    Made storable text: lone surrogates (file names decoded with surrogateescape) and NUL
-    characters (which PostgreSQL refuses) are escaped, and a message over 64 Ki characters
-    is cut there, with a note of how long it was (results are capped alike).
-    """
-    try:
-        text = str(exc) or type(exc).__name__
-    except Exception:  # a __str__ that raises
-        return type(exc).__name__
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-    if len(text) > ERROR_LIMIT_CHARACTERS:
-        text = (
-            f"{text[:ERROR_LIMIT_CHARACTERS]}... [cut: the message had {len(text):,} characters, "
-            f"over the {ERROR_LIMIT_CHARACTERS:,} kept]"
-        )
-    return text
-
-
-def encode_result(value: Any) -> tuple[str | None, str | None]:
-    """``(json, None)`` for a small JSON-serializable ``value``, else ``(None, why)``."""
-    if value is None:
-        return None, None
-    try:
-        encoded = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError, RecursionError) as exc:
-        return None, f"dropped: not JSON-serializable ({type(value).__name__}: {describe(exc)})"
-    size = len(encoded.encode("utf-8"))
-    if size > RESULT_LIMIT_BYTES:
-        return None, f"dropped: {size} bytes of JSON, over the {RESULT_LIMIT_BYTES}-byte limit"
-    return encoded, None
-
-
 class JobRunner:
     """Calls handlers for one scheduler and reports their start and end through callbacks."""
 
@@ -89,6 +59,7 @@ class JobRunner:
         logger: logging.Logger,
         *,
         listeners: Listeners,
+        processes: ProcessPool,
         started: Callable[[JobEntry, float, float], None],
         finished: Callable[[JobEntry, Outcome], None],
     ) -> None:
@@ -99,6 +70,7 @@ class JobRunner:
         self._logger = logger
         self._started = started
         self._finished = finished
+        self._processes = processes
 
     def run_on_worker(self, job: JobEntry) -> None:
         """Run ``job`` here, on a worker thread (a coroutine on a loop of its own).
@@ -154,6 +126,99 @@ class JobRunner:
             job_context().reset(job_token)
             current_bridge().reset(token)
             self._finished(job, outcome or self._abnormal())
+
+    def run_in_process(self, job: JobEntry) -> None:
+        """Run ``job`` in a process of the pool, relaying for it on this worker thread:
+        progress to the task's callback, log lines to quiv's logger (see ``_processes``)."""
+        if self._cancelled_before_start(job, report_start=False):
+            return
+        if self._listeners.any:
+            self._listeners.emit(Event.JOB_STARTED, lambda: (job.task.snapshot(), job.snapshot()))
+        token = current_bridge().set(self._bridge)  # for a callback run on this thread
+        job_token = job_context().set(job)
+        outcome: Outcome | None = None
+        try:
+            try:
+                outcome = self._in_process(job)
+            except BaseException as exc:  # no process to be had, or the relay's own trouble
+                outcome = self._raised(job, exc)
+        finally:
+            job_context().reset(job_token)
+            current_bridge().reset(token)
+            self._finished(job, outcome or self._abnormal())
+
+    def _in_process(self, job: JobEntry) -> Outcome:
+        task = job.task
+        settings = task.settings
+        injection = settings.injection
+        func: Any = task.func
+        call = Call(
+            job.id,
+            func.__module__,
+            func.__qualname__,
+            settings.codec.name,
+            task.args_blob,
+            task.kwargs_blob,
+            injection.job_id,
+            injection.stop_event,
+            injection.progress_hook,
+        )
+        hook = self._progress_hook(task)
+        ended = self._processes.run(
+            call,
+            stopping=lambda: job.stopping,
+            progress=lambda args, kwargs: hook(*args, **kwargs),
+            log=partial(self._child_log, task),
+        )
+        return self._from_process(job, ended)
+
+    def _child_log(self, task: TaskEntry, line: LogLine, pid: int | None) -> None:
+        """A record logged in a child, to quiv's logger, saying which job and process."""
+        self._logger.log(
+            line.level,
+            "[job %s of task %r, process %s] %s: %s",
+            line.job_id or "-",
+            task.name,
+            pid,
+            line.logger,
+            line.message,
+            extra={"quiv_job_id": line.job_id, "quiv_child_logger": line.logger},
+        )
+
+    def _from_process(self, job: JobEntry, ended: Ended) -> Outcome:
+        """The outcome of a process job, by the rules of a thread job's (see the module)."""
+        end = ended.end
+        stopped = job.stopping or (end is not None and end.stopped)
+        if isinstance(end, Returned):
+            trigger = "cancel" if stopped else "complete"
+            return self._ended(trigger, result=end.result, result_note=end.note)
+        retry = job.task.settings.retry
+        if isinstance(end, Raised):
+            if stopped:
+                cancelled = raised_matches(end, (JobCancelledError,))
+                return self._ended("cancel", error=None if cancelled else end.error)
+            return self._ended(
+                "fail",
+                error=end.error,
+                retryable=retry is not None and raised_matches(end, retry.retry_on),
+                exc=rebuilt_exception(end),
+            )
+        if ended.killed:
+            return self._ended(
+                "cancel",
+                error=f"killed: its handler had not returned {self._processes.kill_grace:g} s "
+                f"(kill_grace) after it was asked to stop; its process ({ended.pid}) was "
+                "ended, and is replaced",
+            )
+        died = JobProcessDiedError(job.id, ended.pid, ended.exitcode)
+        if job.stopping:
+            return self._ended("cancel", error=describe(died))
+        return self._ended(
+            "fail",
+            error=describe(died),
+            retryable=retry is not None and retry.retries(died),
+            exc=died,
+        )
 
     def run_without_loop(self, job: JobEntry) -> None:
         """Fail a main-loop job for which no main loop runs (the scheduler started it)."""

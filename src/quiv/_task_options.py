@@ -22,9 +22,10 @@ from typing import Any
 from ._arguments import ArgumentCodec
 from ._clock import Clock
 from ._config import MIN_INTERVAL_SECONDS, check_number, check_text
-from ._entries import TaskEntry, TaskSettings, shared_settings
+from ._entries import EXECUTORS, TaskEntry, TaskSettings, shared_settings
 from ._ids import new_id
 from ._invocation import inspect_handler
+from ._processes import handler_reference
 from ._resolve import build_schedule, first_slot, interval_delay
 from ._schedule import (
     IntervalSchedule,
@@ -103,6 +104,7 @@ class TaskBuilder:
         max_retries: int | None,
         retry_backoff: float | None,
         schedule_value: object = None,
+        executor: object = "thread",
     ) -> tuple[TaskEntry, float, InvalidScheduleError | None]:
         """``add_task``'s arguments (in its order), checked, as a new task and its first run
         as ``Scheduler.add`` takes it; ``ConfigurationError`` or ``HandlerRegistrationError``
@@ -118,6 +120,8 @@ class TaskBuilder:
         check_text("task_name", task_name)
         if not callable(func):
             raise HandlerRegistrationError("func", func)
+        if executor != "thread":
+            _check_executor(func, executor, on_main_loop)
         delay = check_number("delay", delay)
         if not isinstance(run_once, bool):
             raise ConfigurationError(f"run_once must be a bool, got {run_once!r}")
@@ -194,6 +198,7 @@ class TaskBuilder:
                     codec,
                     scope if key is not None else "process",  # scope
                     None if deployment else self._node,  # owner
+                    "process" if executor == "process" else "thread",
                 )
             ),
             next_run_at=next_run_at,
@@ -285,6 +290,19 @@ def task_change(
         settings = settings._replace(progress_callback=progress_callback)
     changed = None if settings is entry.settings else shared_settings(settings)
     return TaskChange(new_name, blobs, changed, schedule, moved)
+
+
+def _check_executor(func: object, executor: object, on_main_loop: object) -> None:
+    """Check ``executor`` (not ``"thread"``): ``"process"`` needs a handler that a child
+    process can import by reference, and not the main loop."""
+    if executor not in EXECUTORS:
+        raise ConfigurationError(f"executor must be 'thread' or 'process', got {executor!r}")
+    if on_main_loop is True:
+        raise ConfigurationError(
+            "on_main_loop=True runs a handler on this process's main loop, and "
+            "executor='process' in another process: choose one"
+        )
+    handler_reference(func)
 
 
 def _retry_policy(retries: object) -> RetryPolicy | None:

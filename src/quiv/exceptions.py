@@ -18,6 +18,7 @@ The tree::
     ├── TaskNotActiveError                          a paused task has no next run to wait for
     ├── TaskRunningError                            a change its running one-shot run forbids
     ├── JobCancelledError                           a job's stop event ended a wait inside it
+    ├── JobProcessDiedError                         the process running a job died under it
     ├── InvalidTransitionError                      a status change the state machine forbids
     ├── SchedulerStateError (also RuntimeError)     a call the scheduler's lifecycle forbids
     │   └── SchedulerStoppedError                   ... because it was shut down
@@ -35,6 +36,8 @@ quiv 0.4.0 code constructs it that way.
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "ConfigurationError",
     "DatabaseInitializationError",
@@ -48,6 +51,7 @@ __all__ = [
     "InvalidTransitionError",
     "JobCancelledError",
     "JobNotFoundError",
+    "JobProcessDiedError",
     "MainLoopUnavailableError",
     "QuivError",
     "SchedulerStateError",
@@ -217,6 +221,35 @@ class JobCancelledError(QuivError):
         self.what = what
         job = "the job" if job_id is None else f"job {job_id!r}"
         super().__init__(f"{what} was stopped: {job} was asked to stop")
+
+
+class JobProcessDiedError(QuivError):
+    """The process running a job (``executor="process"``) ended before its handler returned,
+    and quiv did not end it: a crash, ``os._exit``, a kill by the operating system (out of
+    memory). ``exitcode`` is the process's exit status, or minus the number of the signal
+    that ended it. The job ends ``failed`` with this error, and is retried as for any
+    failure (a ``RetryPolicy`` whose ``retry_on`` names other errors only does not retry it).
+    """
+
+    def __init__(self, job_id: str, pid: int | None, exitcode: int | None) -> None:
+        self.job_id = job_id
+        self.pid = pid
+        self.exitcode = exitcode
+        process = "the process" if pid is None else f"the process {pid}"
+        if exitcode is None:
+            how = "ended for a reason the system did not give"
+        elif exitcode < 0:
+            how = f"was killed by signal {-exitcode}{_signal_name(-exitcode)}"
+        else:
+            how = f"exited with status {exitcode}"
+        super().__init__(f"{process} running job {job_id!r} {how} before its handler returned")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f" ({signal.Signals(number).name})"
+    except ValueError:
+        return ""
 
 
 class InvalidTransitionError(QuivError):

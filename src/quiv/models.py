@@ -97,7 +97,8 @@ class Task(SQLModel):
     from when it was added, that moment (``anchor``). ``interval_seconds`` is None except
     for interval tasks. ``next_run_at`` is the planned next
     run (jitter included); ``misfire``, ``misfire_grace_seconds`` and ``jitter_seconds`` are
-    the task's policies.
+    the task's policies. ``executor`` is where its handler runs: ``"thread"`` (a worker
+    thread, or the main loop with ``on_main_loop``) or ``"process"`` (a process of the pool).
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -119,6 +120,7 @@ class Task(SQLModel):
     misfire: str = "coalesce"
     misfire_grace_seconds: float = 1.0
     jitter_seconds: float = 0.0
+    executor: str = "thread"
 
     @field_validator("next_run_at")
     @classmethod

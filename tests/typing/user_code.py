@@ -39,6 +39,26 @@ def on_job(event: Event, task: Task, job: Job) -> None:
     logging.getLogger("app").info("%s %s %s %s", event.value, task.task_name, started, ended)
 
 
+def crunch(numbers: list[int], _stop_event: threading.Event) -> int:
+    return sum(n * n for n in numbers if not _stop_event.is_set())
+
+
+def in_processes() -> None:
+    scheduler = Quiv(pool_size=4, process_pool_size=2, kill_grace=2.5)
+    config = QuivConfig(process_pool_size=3, kill_grace=1.0, process_start_method="spawn")
+    Quiv(config).shutdown()
+    scheduler.add_task(
+        "crunch", crunch, interval=60, args=([1, 2, 3],), executor="process", timeout=30
+    )
+    try:
+        scheduler.add_task("no", lambda: None, run_once=True, executor="process")
+    except quiv.ConfigurationError as exc:
+        print(exc)
+    died = quiv.JobProcessDiedError("job", 4242, -9)
+    print(died.job_id, died.pid, died.exitcode)
+    scheduler.shutdown()
+
+
 def main() -> None:
     scheduler = Quiv(QuivConfig(pool_size=4, timezone="Europe/Berlin"), logger=logging.getLogger())
     task_id: str = scheduler.add_task(
@@ -75,6 +95,9 @@ def main() -> None:
     cancelled: bool = scheduler.cancel_job(jobs[0].id) if jobs else False
     stats: quiv.SchedulerStatistics = scheduler.statistics()
     print(count, tasks, cancelled, stats.free_workers)
+    in_processes: int = stats.running_process_jobs + stats.free_processes
+    executor: str = task.executor
+    print(in_processes, executor)
     try:
         scheduler.remove_task("nope")
     except TaskNotFoundError as exc:

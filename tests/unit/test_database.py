@@ -233,25 +233,47 @@ def test_json_never_decodes_a_pickle() -> None:
         JSON.decode_args(blob)
 
 
-def test_a_version_1_database_gets_its_lease_tokens(durable_url: str) -> None:
-    """Schema 2 adds quiv_task.lease_token; a database of quiv's first schema keeps its
-    rows and gets the column, every lease at token 0."""
+def _old_schema(durable_url: str, version: int) -> None:
+    """A database made by this quiv, taken back to schema ``version`` (1 or 2), holding
+    one task."""
     open_database(durable_url, METADATA).close()
-    _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN lease_token")  # as in schema 1
+    _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN executor")  # as in schema 2
+    if version == 1:
+        _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN lease_token")
+    token = ("", "") if version == 1 else (", lease_token", ", 0")
     _execute(
         durable_url,
         "INSERT INTO quiv_task (id, scope, created_at, task_name, args, kwargs, "
         "fixed_interval, run_once, status, next_run_at, max_retries, on_main_loop, schedule, "
-        "misfire, misfire_grace_seconds, jitter_seconds, shared, changed_at) VALUES "
+        f"misfire, misfire_grace_seconds, jitter_seconds, shared, changed_at{token[0]}) VALUES "
         "('kept', 'deployment', 0, 'n', '', '', true, false, 'active', 0, 0, false, '', "
-        "'coalesce', 1, 0, false, 0)",
+        f"'coalesce', 1, 0, false, 0{token[1]})",
     )
-    _execute(durable_url, "UPDATE quiv_schema SET version = 1")
-    assert _version(durable_url) == SCHEMA_VERSION == 2
+    _execute(durable_url, f"UPDATE quiv_schema SET version = {version}")
+
+
+def test_a_version_1_database_gets_its_lease_tokens(durable_url: str) -> None:
+    """Schema 2 adds quiv_task.lease_token; a database of quiv's first schema keeps its
+    rows and gets the column, every lease at token 0 (and schema 3's column too)."""
+    _old_schema(durable_url, 1)
+    assert _version(durable_url) == SCHEMA_VERSION == 3
     database = open_database(durable_url, METADATA)
     try:
         with database.engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, lease_token FROM quiv_task")).all()
+            rows = conn.execute(text("SELECT id, lease_token, executor FROM quiv_task")).all()
     finally:
         database.close()
-    assert [tuple(row) for row in rows] == [("kept", 0)]
+    assert [tuple(row) for row in rows] == [("kept", 0, "thread")]
+
+
+def test_a_version_2_database_gets_its_executors(durable_url: str) -> None:
+    """Schema 3 adds quiv_task.executor; every task stored before runs on a thread."""
+    _old_schema(durable_url, 2)
+    database = open_database(durable_url, METADATA)
+    try:
+        with database.engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, lease_token, executor FROM quiv_task")).all()
+    finally:
+        database.close()
+    assert [tuple(row) for row in rows] == [("kept", 0, "thread")]
+    assert _version(durable_url) == 3

@@ -123,6 +123,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         shared=True,
         node="the-node",
         changed_at=55.5,
+        executor="process",
     )
     task.slot = 1230.0
     task.lease_token = 17
@@ -158,6 +159,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         "lease_token": 17,
         "updated_by": "the-node",
         "changed_at": 55.5,
+        "executor": "process",
     }
     # An interval schedule is in the interval columns; the schedule column leaves it out.
     assert row["schedule"] == ""

@@ -80,6 +80,7 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "lease_token": 0,
         "updated_by": None,
         "changed_at": 0.0,
+        "executor": "thread",
     }
     row.update(changes)
     return row

@@ -132,6 +132,8 @@ class TaskCommands:
         task.args_blob, task.kwargs_blob = new.args_blob, new.kwargs_blob
         # Its policies; the key's scope and the task's owner stay as they were.
         task.settings = new.settings._replace(scope=task.settings.scope, owner=task.settings.owner)
+        if task.id in state.held:  # held for a process: its executor may have changed
+            state.release_held()
         if changed:
             before = task.wall_timed
             task.schedule = new.schedule

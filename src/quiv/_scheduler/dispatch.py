@@ -5,6 +5,8 @@ stay on the timeline: there is no other queue), decides for each whether it runs
 skipped by its misfire policy, or must first be claimed in a shared store, and reserves a
 worker thread for each run. At the end of the pass (``hand_off``) the workers get their jobs
 together, and only then are the pass's rows handed to the store, while the workers wake up.
+A run of a process task also needs a free process: while none is, it is held on the
+timeline (see ``state``), and never started to wait as ``running``.
 """
 
 from __future__ import annotations
@@ -70,10 +72,13 @@ class Dispatcher:
         """Start what is due at the monotonic ``now``, as far as workers are free."""
         state = self._state
         free = state.pool_size - state.running
+        if state.held and state.process_free:
+            state.release_held(state.process_pool_size - state.process_running)
         if state.ready and free > 0:  # claimed runs first: they hold their lease
             free = self._start_claimed(now, free)
         if free <= 0:
             return
+        processes = state.process_pool_size - state.process_running
         wall = self._epoch() if state.calendar_tasks else 0.0
         claims: list[tuple[Claim, float, float]] = []
         looks: list[str] = []
@@ -101,16 +106,14 @@ class Dispatcher:
                     state.timeline.schedule(task.id, now - wall_late)
                     continue
                 late = max(late, wall_late)
+            if state.needs_process(task):
+                if processes <= 0:
+                    state.hold(task_id, due)  # until a process is free
+                    continue
+                processes -= 1
             state.overdue.discard(task_id)
-            if task.shared:
-                # Another process may want this run too: claim it first.
-                job_id = task.pending.id if task.pending is not None else new_id()
-                regular = task.slot is not None and task.pending is None
-                slot = task.slot if regular else None
-                claims.append((Claim(task.id, slot, task.next_run_at, job_id), due, late))
-                task.claiming = True
-                if overdue:
-                    state.overdue_claims.add(task_id)
+            if task.shared:  # another process may want this run too: claim it first
+                claims.append(self._claim(task, due, late, overdue=overdue))
                 continue
             self.start_due(task, due, late, now, overdue=overdue)
             free -= 1
@@ -120,11 +123,25 @@ class Dispatcher:
             if looks:
                 shared.look(looks)
 
+    def _claim(
+        self, task: TaskEntry, due: float, late: float, *, overdue: bool
+    ) -> tuple[Claim, float, float]:
+        """The claim of ``task``'s due run, as ``send_claims`` takes it."""
+        job_id = task.pending.id if task.pending is not None else new_id()
+        regular = task.slot is not None and task.pending is None
+        slot = task.slot if regular else None
+        task.claiming = True
+        if overdue:
+            self._state.overdue_claims.add(task.id)
+        return Claim(task.id, slot, task.next_run_at, job_id), due, late
+
     def _start_claimed(self, now: float, free: int) -> int:
         """Start runs of shared tasks that this process won, while workers are free;
         return how many are still free."""
         state = self._state
         while state.ready and free > 0:
+            if not state.claimed_startable():
+                break  # a process task's run heads the queue, and every process is busy
             task, due, late_base, job_id = state.ready.popleft()
             if task.claiming and state.tasks.get(task.id) is task:
                 task.claiming = False
@@ -211,6 +228,11 @@ class Dispatcher:
 
     def _dispatch(self, task: TaskEntry, due: float) -> None:
         state = self._state
+        process = state.needs_process(task)
+        if process and not state.process_free:
+            # Asked for now (run-now's fast path) while every process is busy: it waits.
+            state.hold(task.id, due)
+            return
         task_state = TASK_MACHINE.next_state(task.id, task.state, "start")
         job = task.pending if task.pending is not None else state.new_job(task)
         if job.anchor is None:
@@ -238,6 +260,9 @@ class Dispatcher:
         task.job = job
         state.jobs[job.id] = job
         state.running += 1
+        if process:
+            job.process = True
+            state.process_running += 1
         state.jobs_started += 1
         if on_worker:
             state.begin(job, job_state, self._epoch(), self._clock.monotonic())
@@ -252,9 +277,13 @@ class Dispatcher:
         end of the dispatch pass (``hand_off``), with every job of the pass, and the
         pass's rows and events are written after that, while the worker wakes up.
         """
-        if not job.task.settings.on_main_loop:
+        settings = job.task.settings
+        if not settings.on_main_loop:
             self._workers.reserve()
-            self._handoffs.append((self._runner.run_on_worker, job))
+            run = self._runner.run_on_worker
+            if settings.executor == "process":
+                run = self._runner.run_in_process  # the worker relays for its process
+            self._handoffs.append((run, job))
             return True
         loop = self._bridge.loop
         if loop is None:

@@ -29,7 +29,7 @@ from .housekeeping import Housekeeping
 from .inbox import Inbox
 from .outcomes import Outcomes
 from .shared import SharedTasks
-from .state import SchedulerState
+from .state import HELD, SchedulerState
 
 __all__ = ["LOOP_CHECK_SECONDS", "Loop"]
 
@@ -167,10 +167,11 @@ class Loop:
         if timeout is not None and (deadline is None or timeout[0] < deadline):
             deadline = timeout[0]
         if state.running < state.pool_size:
-            if state.ready:
+            if state.ready and state.claimed_startable():
                 return self._clock.monotonic()
             head = state.timeline.peek()
-            if head is not None and (deadline is None or head[0] < deadline):
+            # A run held for a process (at HELD) waits for a job's end, not for a deadline.
+            if head is not None and head[0] < HELD and (deadline is None or head[0] < deadline):
                 deadline = head[0]
         return deadline
 

@@ -6,7 +6,8 @@ whichever thread holds the scheduler's state. Everything that can fail comes fir
 state machines' checks, the log line); the state changes only after it, so a defect costs
 one job's record, never a job left ``running``. Timeouts are deadlines on their own
 timeline: the first sets the job's stop event, the second, ``UNRESPONSIVE_AFTER_SECONDS``
-later, flags a handler that ignores it.
+later, flags a handler that ignores it (a thread job's: a process job's process is killed
+instead, by its pool, ``kill_grace`` after the stop).
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class Outcomes:
         del state.jobs[job.id]
         state.timeouts.cancel(job.id)
         state.running -= 1
+        if job.process:
+            state.process_running -= 1
         self._store.put_job_values(job.values())
         task.job = None
         if task.state is not TaskState.REMOVED:
@@ -206,7 +209,8 @@ class Outcomes:
                 job.task.settings.timeout,
             )
             self._state.stop_job(job)
-            self._state.timeouts.schedule(job.id, now + UNRESPONSIVE_AFTER_SECONDS)
+            if not job.process:  # a process job is killed instead, kill_grace later
+                self._state.timeouts.schedule(job.id, now + UNRESPONSIVE_AFTER_SECONDS)
             return
         job.unresponsive = True
         self._store.put_job_values(job.values())

@@ -24,6 +24,7 @@ from .._coordinator import Coordinator
 from .._entries import JobEntry, TaskEntry
 from .._events import Listeners
 from .._machines import JOB_MACHINE
+from .._processes import ProcessPool
 from .._runner import JobRunner, Outcome
 from .._store import Store
 from .._threads import start_thread
@@ -53,7 +54,12 @@ _END_EVENTS = frozenset(
 
 @dataclass(frozen=True)
 class SchedulerStatistics:
-    """A snapshot of the scheduler's load, from ``Quiv.statistics()``."""
+    """A snapshot of the scheduler's load, from ``Quiv.statistics()``.
+
+    ``running_jobs`` counts every running job; ``running_process_jobs`` those of them that
+    run in a process of the pool (``executor="process"``), each also holding one of the
+    ``free_workers``' threads; ``free_processes`` is how many more could start now.
+    """
 
     tasks: int
     pending_deadlines: int
@@ -62,6 +68,8 @@ class SchedulerStatistics:
     late_starts: int
     jobs_started: int
     store_write_failures: int
+    running_process_jobs: int = 0
+    free_processes: int = 0
 
 
 class Lifecycle(str, Enum):
@@ -95,6 +103,7 @@ class Scheduler:
         self,
         *,
         pool_size: int,
+        processes: ProcessPool,
         retention: float,
         clock: Clock,
         store: Store,
@@ -108,8 +117,10 @@ class Scheduler:
         self.planner = planner = Planner(clock, epoch, random.Random())
         self._emitter = emitter = Emitter(listeners)
         self.inbox = inbox = Inbox(emitter)
+        self.processes = processes
         self.state = state = SchedulerState(
             pool_size=pool_size,
+            process_pool_size=processes.size,
             retention=retention,
             store=store,
             emitter=emitter,
@@ -134,6 +145,7 @@ class Scheduler:
             bridge,
             logger,
             listeners=listeners,
+            processes=processes,
             started=lambda job, at, mono: self.post(partial(outcomes.started, job, at, mono)),
             finished=self._finished,
         )
@@ -250,7 +262,9 @@ class Scheduler:
         Waits up to ``timeout`` real seconds (None: without limit) for running jobs; the
         injected clock plays no part, so a test clock cannot make shutdown hang. Jobs still
         running then are recorded as cancelled and their ids returned: their threads are
-        daemons and end with their handler or the process.
+        daemons and end with their handler or the process. Every child process of the
+        pool is ended before this returns (a process job asked to stop is killed
+        ``kill_grace`` after, so such a job holds the wait no longer than that).
         """
         thread = self.inbox.close()
         if thread is None:
@@ -258,6 +272,7 @@ class Scheduler:
             # still be on their way: let them finish, and end the coordinator's thread.
             if self.coordinator is not None:
                 self.coordinator.close(timeout)
+            self.processes.close()
             return []
         state = self.state
         if thread is threading.current_thread():
@@ -289,6 +304,9 @@ class Scheduler:
         # The thread has exited: what is still in flight is the caller's to close.
         self.housekeeping.report_late(None)
         abandoned = self.outcomes.abandon(at_exit=at_exit)
+        # The children of jobs given up on are killed now (a few seconds at most, whatever
+        # the timeout: no child may outlive its pool); the idle ones exit.
+        self.processes.close()
         self.workers.shutdown(0.0 if abandoned else timeout)
         if self.coordinator is not None:
             self.coordinator.close(timeout)
@@ -361,6 +379,8 @@ class Scheduler:
             late_starts=self.housekeeping.late_starts,
             jobs_started=state.jobs_started,
             store_write_failures=self._store.write_failures,
+            running_process_jobs=state.process_running,
+            free_processes=state.process_pool_size - state.process_running,
         )
 
     def check(self) -> None:

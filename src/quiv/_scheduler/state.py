@@ -7,13 +7,26 @@ nothing here locks. The parts of the scheduler (dispatch, outcomes, shared tasks
 commands) share these tables and these primitives, and nothing else of one another.
 
 Invariants (``check``): a task is on the timeline only while no job of it runs; a job made
-ahead is its task's ``pending`` and ``scheduled``; no more jobs run than there are workers;
-every timeout belongs to a running job.
+ahead is its task's ``pending`` and ``scheduled``; no more jobs run than there are workers,
+nor process jobs than processes; every timeout belongs to a running job; every task held
+for a process (at ``HELD``) is in ``held``.
+
+A task whose runs need a process (``executor="process"``) and whose run falls due while
+every process is busy is *held*: it stays on the timeline, at ``HELD`` (+inf, which no pass
+reaches), and ``held`` keeps the instant it was due. When processes are free again, each
+takes one held run back to the timeline, at its due instant (``release_held``), in the
+order they were held; the rest stay held, so that a long queue costs a job's end no more
+than the runs it can start. Everything else about such a task stays as it was: a command
+that plans it meanwhile (a resume, a run asked for, an update) moves it off ``HELD``, and
+its entry in ``held`` is then stale, dropped when the release reaches it, as the timeline
+drops its own cancelled entries lazily. So a run waiting for a process is never
+``running``, and waits without a deadline that would wake the scheduler thread.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -28,11 +41,13 @@ from ..models import Event, JobStatus, TaskStatus
 from .emitting import Emitter
 from .planning import Planner
 
-__all__ = ["RECHECK_SECONDS", "SchedulerState"]
+__all__ = ["HELD", "RECHECK_SECONDS", "SchedulerState"]
 
 # A shared task that another process has paused, or is running without a slot to expect
 # next, is looked at again in the store this often.
 RECHECK_SECONDS = 5.0
+# The deadline of a run held for a process: later than any pass looks.
+HELD = math.inf
 
 
 class SchedulerState:
@@ -42,6 +57,7 @@ class SchedulerState:
         self,
         *,
         pool_size: int,
+        process_pool_size: int = 1,
         retention: float,
         store: Store,
         emitter: Emitter,
@@ -51,6 +67,7 @@ class SchedulerState:
         logger: logging.Logger,
     ) -> None:
         self.pool_size = pool_size
+        self.process_pool_size = process_pool_size
         self._retention = retention
         self._store, self._emitter, self._planner = store, emitter, planner
         self._clock, self._epoch, self._logger = clock, epoch, logger
@@ -70,6 +87,10 @@ class SchedulerState:
         self.overdue: set[str] = set()
         self.overdue_claims: set[str] = set()  # shared tasks whose claimed run was overdue
         self.running = 0
+        self.process_running = 0  # of the running jobs, those in a process of the pool
+        # Runs of process tasks held while every process was busy: task id -> the
+        # monotonic instant each was due (see the module).
+        self.held: dict[str, float] = {}
         self.jobs_started = 0
         self.calendar_tasks = 0  # wall-timed tasks: while there are any, drift is watched
         self.threaded = False  # the scheduler thread was started
@@ -101,7 +122,46 @@ class SchedulerState:
 
     def current_plan(self, task: TaskEntry) -> Plan | None:
         deadline = self.timeline.deadline(task.id)
+        if deadline == HELD:
+            deadline = self.held[task.id]
         return None if deadline is None else Plan(deadline, task.slot, task.next_run_at)
+
+    # -- processes ------------------------------------------------------------------------
+
+    @staticmethod
+    def needs_process(task: TaskEntry) -> bool:
+        """Whether ``task``'s runs run in a process of the pool."""
+        return task.settings.executor == "process"
+
+    @property
+    def process_free(self) -> bool:
+        """Whether a process job could start now (a worker thread aside)."""
+        return self.process_running < self.process_pool_size
+
+    def claimed_startable(self) -> bool:
+        """Whether the claimed run at the head of ``ready`` could start now as far as
+        processes go (one that is no longer to start at all starts nothing: it may go)."""
+        task = self.ready[0][0]
+        live = task.claiming and self.tasks.get(task.id) is task
+        return self.process_free or not live or not self.needs_process(task)
+
+    def hold(self, task_id: str, due: float) -> None:
+        """Hold ``task_id``'s run, due at ``due``, until a process is free. O(log n)."""
+        self.held[task_id] = due
+        self.timeline.schedule(task_id, HELD)
+
+    def release_held(self, limit: int | None = None) -> None:
+        """Put the runs held longest back on the timeline at their due instants: ``limit``
+        of them (as many as processes are free), or all. O(k log n) for k released, and
+        O(1) for each stale entry dropped on the way."""
+        held, timeline = self.held, self.timeline
+        released = 0
+        while held and (limit is None or released < limit):
+            task_id = next(iter(held))
+            due = held.pop(task_id)
+            if timeline.deadline(task_id) == HELD:  # else planned anew meanwhile, or gone
+                timeline.schedule(task_id, due)
+                released += 1
 
     def recheck(self, task: TaskEntry, seconds: float) -> None:
         """Look at a shared task in the store again ``seconds`` from now."""
@@ -235,8 +295,9 @@ class SchedulerState:
         for job in self.pending.values():
             assert job.task.pending is job
             assert job.state is JobStatus.SCHEDULED
-        for task_id, _ in self.timeline:
+        for task_id, deadline in self.timeline:
             assert task_id in self.tasks
+            assert deadline != HELD or task_id in self.held
         assert self.overdue <= self.tasks.keys()
         running = 0
         for task in self.tasks.values():
@@ -247,5 +308,7 @@ class SchedulerState:
             else:
                 assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
         assert running <= self.running == len(self.jobs) <= self.pool_size
+        in_process = sum(job.process for job in self.jobs.values())
+        assert in_process == self.process_running <= self.process_pool_size
         for task, _, _, _ in self.ready:
             assert task.claiming

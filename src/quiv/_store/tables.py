@@ -86,6 +86,7 @@ class TaskRow(_Base, table=True):
     updated_by: str | None = None  # the node that wrote the row last
     # When a user last paused, resumed or removed it (epoch): the latest such change wins.
     changed_at: float = 0.0
+    executor: str = "thread"  # where its handler runs: 'thread' or 'process'
 
 
 class JobRow(_Base, table=True):
