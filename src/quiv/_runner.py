@@ -12,6 +12,7 @@ match the retry policy's, by name), or its process gone: killed by the pool afte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -123,8 +124,11 @@ class JobRunner:
             except BaseException as exc:
                 outcome = self._raised(job, exc)
         finally:
-            job_context().reset(job_token)
-            current_bridge().reset(token)
+            # A coroutine whose loop went away mid-run is closed by the garbage collector,
+            # in another Context than its task's: its tokens cannot be reset there.
+            with contextlib.suppress(ValueError):
+                job_context().reset(job_token)
+                current_bridge().reset(token)
             self._finished(job, outcome or self._abnormal())
 
     def run_in_process(self, job: JobEntry) -> None:

@@ -218,6 +218,38 @@ def test_the_main_loop_going_away_mid_run(quiv, tracker, close) -> None:
             loop.close()
 
 
+@pytest.mark.parametrize("close", [False, True], ids=["stopped", "closed"])
+def test_a_job_whose_main_loop_stops_while_it_runs_fails_instead_of_hanging(quiv, close) -> None:
+    # The loop stops while the handler awaits (it began, and will never be resumed): the
+    # job must end failed, saying so, not stay running; the coroutine closed later by the
+    # garbage collector must not raise.
+    loop, thread = _loop_in_thread()
+    wait_until(loop.is_running, WAIT)
+    began = threading.Event()
+    try:
+        q = quiv(main_loop=loop, pool_size=2, history_retention_seconds=10**9)
+
+        async def forever() -> None:
+            began.set()
+            await asyncio.Event().wait()
+
+        task_id = q.add_task("forever", forever, interval=60, on_main_loop=True)
+        q.start()
+        assert began.wait(WAIT)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(WAIT)
+        if close:
+            loop.close()
+        (job,) = q.get_all_jobs(task_id=task_id)
+        ended = q.wait_for_job(job.id, timeout=WAIT)
+        assert ended.status == JobStatus.FAILED.value
+        assert ended.error_message == "the main loop stopped while the job ran"
+        quiesce(q)
+    finally:
+        if not loop.is_closed():
+            loop.close()
+
+
 def test_a_job_handed_to_the_main_loop_as_it_stops_fails_instead_of_hanging(
     quiv, monkeypatch
 ) -> None:

@@ -24,6 +24,7 @@ from .._machines import JOB_MACHINE, TASK_MACHINE
 from .._runner import JobRunner, Outcome
 from .._store import Claim, Store
 from .._workers import WorkerPool
+from ..models import JobStatus
 from .emitting import Emitter
 from .housekeeping import LATE_START_WARNING_SECONDS, Housekeeping
 from .outcomes import Outcomes
@@ -303,8 +304,8 @@ class Dispatcher:
 
     def check_loop(self) -> bool:
         """Fail the main-loop jobs whose loop stopped before it ran them (handed over just
-        as it stopped, say): they would wait for it forever. True while some still wait
-        for a running loop (the caller looks again a little later)."""
+        as it stopped, say) or while they ran: they would wait for it forever. True while
+        some still wait for a running loop (the caller looks again a little later)."""
         state = self._state
         if not state.on_loop:
             return False
@@ -321,9 +322,13 @@ class Dispatcher:
             if coroutine is not None and inspect.getcoroutinestate(coroutine) == "CORO_CREATED":
                 coroutine.close()
             wall, mono = self._epoch(), self._clock.monotonic()
-            state.begin(job, JOB_MACHINE.next_state(job.id, job.state, "start"), wall, mono)
-            self._store.put_job_values(job.values())
-            self._emitter.job(JOB_MACHINE.event_for("start"), job)
-            error = "the main loop stopped before the job began"
+            if job.state is JobStatus.RUNNING:
+                # It began, and its loop stopped under it: it will never end by itself.
+                error = "the main loop stopped while the job ran"
+            else:
+                state.begin(job, JOB_MACHINE.next_state(job.id, job.state, "start"), wall, mono)
+                self._store.put_job_values(job.values())
+                self._emitter.job(JOB_MACHINE.event_for("start"), job)
+                error = "the main loop stopped before the job began"
             self._outcomes.finish(job, Outcome("fail", wall, mono, error=error))
         return False

@@ -52,9 +52,9 @@ class Outcomes:
         self._clock, self._epoch, self._rng, self._logger = clock, epoch, rng, logger
 
     def started(self, job: JobEntry, started_at: float, started_mono: float) -> None:
-        """A main-loop job's coroutine began."""
+        """A main-loop job's coroutine began. (It stays in ``on_loop`` until it ends: if its
+        loop stops meanwhile, ``Dispatcher.check_loop`` ends it.)"""
         state = self._state
-        state.on_loop.pop(job.id, None)
         job.loop_coroutine = None
         if job.id not in state.jobs:
             return  # already closed by shutdown

@@ -76,7 +76,7 @@ class SchedulerState:
         self.incoming: dict[str, TaskEntry] = {}
         self.jobs: dict[str, JobEntry] = {}  # dispatched, not yet ended
         self.pending: dict[str, JobEntry] = {}  # made ahead, not yet dispatched
-        self.on_loop: dict[str, JobEntry] = {}  # handed to the main loop, not begun there
+        self.on_loop: dict[str, JobEntry] = {}  # handed to the main loop, until they end
         self.timeline: Timeline[str] = Timeline()  # task id -> its next run
         self.timeouts: Timeline[str] = Timeline()  # job id -> its timeout, then its grace
         # Runs of shared tasks claimed and waiting for a free worker:
