@@ -148,3 +148,27 @@ def stored_rows(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]
             return [tuple(row) for row in conn.execute(text(statement), params)]
     finally:
         database.close()
+
+
+def quiv_threads() -> set[threading.Thread]:
+    """The live threads quiv started (their names begin ``quiv-``)."""
+    return {t for t in threading.enumerate() if t.name.startswith("quiv-") and t.is_alive()}
+
+
+def assert_consistent(q: Quiv) -> None:
+    """``Scheduler.check()`` holds on the scheduler thread, and the stored tasks are the
+    scheduler's, with the same status and next run (read in one step on that thread)."""
+    scheduler = q._scheduler
+
+    def snapshot() -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
+        scheduler.check()
+        tasks = scheduler.state.tasks.values()
+        held = {task.id: (task.status.value, task.next_run_at) for task in tasks}
+        stored = {
+            row["id"]: (row["status"], row["next_run_at"])
+            for row in q._store.get_tasks(include_run_once=True)
+        }
+        return held, stored
+
+    held, stored = scheduler.call(snapshot)
+    assert held == stored

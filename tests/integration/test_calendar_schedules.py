@@ -31,7 +31,7 @@ from quiv import (
 )
 from quiv.testing import FakeClock, settle, wait_until
 
-from ._helpers import WAIT, Recorder, advance, quiesce, tick
+from ._helpers import WAIT, Recorder, advance, assert_consistent, quiesce, quiv_threads, tick
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -57,29 +57,6 @@ def local(instants: list[datetime], zone: tzinfo) -> list[str]:
 # -- fixtures and helpers ------------------------------------------------------------------
 
 
-def _quiv_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name.startswith("quiv-") and t.is_alive()}
-
-
-def assert_consistent(q: Quiv) -> None:
-    """``Scheduler.check()`` holds on the scheduler thread, and the stored tasks are the
-    scheduler's, with the same status and next run (read in one step on that thread)."""
-    scheduler = q._scheduler
-
-    def snapshot() -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
-        scheduler.check()
-        tasks = scheduler.state.tasks.values()
-        held = {task.id: (task.status.value, task.next_run_at) for task in tasks}
-        stored = {
-            row["id"]: (row["status"], row["next_run_at"])
-            for row in q._store.get_tasks(include_run_once=True)
-        }
-        return held, stored
-
-    held, stored = scheduler.call(snapshot)
-    assert held == stored
-
-
 class Make(Protocol):
     def __call__(self, start: datetime, **options: Any) -> tuple[Quiv, FakeClock]: ...
 
@@ -89,7 +66,7 @@ def make(quiv: Callable[..., Quiv], _gates: list[threading.Event]) -> Iterator[M
     """``make(start, **options)``: a started ``Quiv`` on a ``FakeClock`` that starts at
     ``start``. At teardown each one's invariants are checked, then it is shut down and no
     quiv thread may be left."""
-    before = _quiv_threads()
+    before = quiv_threads()
     made: list[Quiv] = []
 
     def factory(start: datetime, **options: Any) -> tuple[Quiv, FakeClock]:
@@ -109,7 +86,7 @@ def make(quiv: Callable[..., Quiv], _gates: list[threading.Event]) -> Iterator[M
         event.set()
     for q in made:
         q.shutdown(timeout=WAIT)
-    wait_until(lambda: not (_quiv_threads() - before), WAIT)
+    wait_until(lambda: not (quiv_threads() - before), WAIT)
 
 
 class WallRuns:

@@ -47,7 +47,16 @@ from quiv._store import _registry, _task_table
 from quiv.schedules import AllOf, AnyOf, At, Calendar, Cron, Interval, Schedule
 from quiv.testing import FakeClock, wait_until
 
-from ._helpers import WAIT, Recorder, advance, quiesce, stored_rows, tick
+from ._helpers import (
+    WAIT,
+    Recorder,
+    advance,
+    assert_consistent,
+    quiesce,
+    quiv_threads,
+    stored_rows,
+    tick,
+)
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -72,31 +81,6 @@ def noop() -> None:
 # -- fixtures and helpers --------------------------------------------------------------------
 
 
-def _quiv_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name.startswith("quiv-") and t.is_alive()}
-
-
-def assert_consistent(q: Quiv) -> None:
-    """``Scheduler.check()`` holds on the scheduler thread, and the stored tasks are the
-    scheduler's, with the same status and next run (read in one step on that thread)."""
-    scheduler = q._scheduler
-
-    def snapshot() -> tuple[dict[str, tuple[Any, ...]], dict[str, tuple[Any, ...]]]:
-        scheduler.check()
-        held = {
-            task.id: (task.status.value, task.next_run_at)
-            for task in scheduler.state.tasks.values()
-        }
-        stored = {
-            row["id"]: (row["status"], row["next_run_at"])
-            for row in q._store.get_tasks(include_run_once=True)
-        }
-        return held, stored
-
-    held, stored = scheduler.call(snapshot)
-    assert held == stored
-
-
 class Make(Protocol):
     def __call__(
         self, start: datetime, *, started: bool = True, **options: Any
@@ -108,7 +92,7 @@ def make(quiv: Callable[..., Quiv]) -> Iterator[Make]:
     """``make(start, **options)``: a started ``Quiv`` (``started=False``: not yet) on a
     ``FakeClock`` that starts at ``start``. At teardown each one's invariants are checked,
     then it is shut down and no quiv thread may be left."""
-    before = _quiv_threads()
+    before = quiv_threads()
     made: list[Quiv] = []
 
     def factory(start: datetime, *, started: bool = True, **options: Any) -> tuple[Quiv, FakeClock]:
@@ -127,7 +111,7 @@ def make(quiv: Callable[..., Quiv]) -> Iterator[Make]:
             assert_consistent(q)
     for q in made:
         q.shutdown(timeout=WAIT)
-    wait_until(lambda: not (_quiv_threads() - before), WAIT)
+    wait_until(lambda: not (quiv_threads() - before), WAIT)
 
 
 class WallRuns:

@@ -55,6 +55,8 @@ from quiv.exceptions import (
 )
 from quiv.testing import FakeClock, settle, wait_until
 
+from ._helpers import quiv_threads
+
 # Real seconds to wait for the scheduler to come to rest; only a stuck one takes that long.
 WAIT = 10.0
 # FakeClock's default start: a whole minute, so cron slots of */S seconds (S divides 60)
@@ -365,16 +367,12 @@ def _scheduler_check(q: Quiv) -> None:
     scheduler.call(scheduler.check)
 
 
-def _quiv_threads() -> set[threading.Thread]:
-    return {t for t in threading.enumerate() if t.name.startswith("quiv-") and t.is_alive()}
-
-
 class SchedulerMachine(RuleBasedStateMachine):
     tasks = Bundle("tasks")
 
     def __init__(self) -> None:
         super().__init__()
-        self.threads_before = _quiv_threads()
+        self.threads_before = quiv_threads()
         self.clock = FakeClock()
         self.handlers = Handlers()
         logger = logging.getLogger("quiv.test_stateful")
@@ -388,9 +386,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.handlers.close()
         self.q.shutdown(timeout=WAIT)
         try:
-            wait_until(lambda: not (_quiv_threads() - self.threads_before), WAIT)
+            wait_until(lambda: not (quiv_threads() - self.threads_before), WAIT)
         except TimeoutError:
-            left = sorted(t.name for t in _quiv_threads() - self.threads_before)
+            left = sorted(t.name for t in quiv_threads() - self.threads_before)
             raise AssertionError(f"threads left after shutdown: {left}") from None
 
     # -- after each step: the scheduler at rest, then the model -------------------------------
