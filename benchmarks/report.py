@@ -352,7 +352,8 @@ figure below comes from one run of them on the machine described under
 ## Reproduce
 
 ```console
-PYENV_VERSION=3.11.7:3.10.13:3.12.1:3.13.0 uv run nox -s bench   # the suite, every Python
+uv run nox -s bench           # the suite, on every Python from 3.10 to 3.14 found on PATH
+uv run nox -s bench-3.12      # the suite, on one Python
 uv run nox -s bench_peers     # quiv 0.4.0, APScheduler 3.x and the bare loop, one table
 uv run nox -s bench_report    # this page and its plots
 ```
@@ -360,6 +361,8 @@ uv run nox -s bench_report    # this page and its plots
 `bench` writes `benchmarks/results/<python>.json`, `bench_peers` writes
 `benchmarks/results/peers.json`, and `bench_report` renders this page from both. A Python
 that is not installed is reported by nox as skipped, and this page then shows the others.
+With pyenv, `PYENV_VERSION` lists the versions its shims put on `PATH`
+(`PYENV_VERSION=3.12.4:3.13.1 uv run nox -s bench`).
 """
 
 
@@ -397,18 +400,17 @@ def section_machine(suites: dict[str, Any], peers: dict[str, Any] | None) -> str
             ]
         )
     lines.append(table(["interpreter", "build", "compiler", "SQLite", "run (UTC)"], rows, "lllll"))
-    commits = {
-        (s["commit_info"].get("id") or "?")[:10] + (" (uncommitted changes)" if
-                                                    s["commit_info"].get("dirty") else "")
-        for s in suites.values()
-    }  # fmt: skip
-    lines += ["", "Measured on the working tree of commit " + ", ".join(sorted(commits)) + "."]
+    # One hash once, however many suites ran on it, with or without changes on top.
+    commits = {(s["commit_info"].get("id") or "?")[:10] for s in suites.values()}
+    dirty = any(s["commit_info"].get("dirty") for s in suites.values())
+    measured = ", ".join(sorted(commits)) + (", with uncommitted changes" if dirty else "")
+    lines += ["", f"Measured on the working tree of commit {measured}."]
     lines += [
         "",
         '!!! warning "Comparing Python versions"',
-        "    The 3.14 interpreter is Debian's package (installed by",
-        "    `shared/tools/install-python3.14`), which is built with profile-guided",
-        "    optimisation and link-time optimisation. The 3.10 to 3.13 interpreters are",
+        "    The 3.14 interpreter is Debian's `python3.14` package (from its unstable suite),",
+        "    which is built with profile-guided optimisation and link-time optimisation."
+        " The 3.10 to 3.13 interpreters are",
         "    pyenv builds without either. Part of any difference between 3.14 and the others",
         "    is the build, not the language version; it also links a newer SQLite.",
         "",
