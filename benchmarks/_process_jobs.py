@@ -33,17 +33,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+
+from _e2e import percentiles  # noqa: E402  (found through HERE on sys.path)
 
 SUBJECTS = ("bare", "quiv", "apscheduler")
 PROCESSES = 2
@@ -58,24 +59,6 @@ def entered() -> float:
 
 def nothing() -> None:
     """The handler of the throughput runs."""
-
-
-def percentiles(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p90/p99/max/mean of ``samples`` (nearest rank), in the samples' unit."""
-    ordered = sorted(samples)
-    n = len(ordered)
-
-    def rank(q: float) -> float:
-        return ordered[max(0, math.ceil(q * n) - 1)]
-
-    return {
-        "n": n,
-        "p50": rank(0.5),
-        "p90": rank(0.9),
-        "p99": rank(0.99),
-        "max": ordered[-1],
-        "mean": sum(ordered) / n,
-    }
 
 
 class Subject:
