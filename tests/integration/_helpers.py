@@ -172,3 +172,46 @@ def assert_consistent(q: Quiv) -> None:
 
     held, stored = scheduler.call(snapshot)
     assert held == stored
+
+
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    """A UTC instant: ``utc(2027, 3, 28, 1)``."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+
+
+def noop() -> None:
+    pass
+
+
+def seconds_until(clock: FakeClock, when: datetime) -> float:
+    return (when - clock.now()).total_seconds()
+
+
+def walk(q: Quiv, clock: FakeClock, until: datetime, step: float) -> None:
+    """Advance the fake clock in steps of ``step`` seconds (the last one shorter if need
+    be) until it reads ``until``, letting the runs due at each step run to their end."""
+    quiesce(q)
+    while (remaining := seconds_until(clock, until)) > 0:
+        tick(q, clock, min(step, remaining))
+
+
+class WallRuns:
+    """A handler that records the fake clock's wall time (UTC) of every run."""
+
+    def __init__(self, clock: FakeClock, gate: threading.Event | None = None) -> None:
+        self._clock = clock
+        self._gate = gate
+        self._lock = threading.Lock()
+        self.times: list[datetime] = []
+
+    def __call__(self) -> None:
+        with self._lock:
+            self.times.append(self._clock.now())
+        if self._gate is not None:
+            self._gate.wait(WAIT)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.times)

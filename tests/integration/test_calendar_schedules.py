@@ -31,7 +31,20 @@ from quiv import (
 )
 from quiv.testing import FakeClock, settle, wait_until
 
-from ._helpers import WAIT, Recorder, advance, assert_consistent, quiesce, quiv_threads, tick
+from ._helpers import (
+    WAIT,
+    Recorder,
+    WallRuns,
+    advance,
+    assert_consistent,
+    noop,
+    quiesce,
+    quiv_threads,
+    seconds_until,
+    tick,
+    utc,
+    walk,
+)
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -40,13 +53,6 @@ LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 TOKYO = ZoneInfo("Asia/Tokyo")
 APIA = ZoneInfo("Pacific/Apia")
 HOUR = 3600.0
-
-
-def utc(
-    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
-) -> datetime:
-    """A UTC instant: ``utc(2027, 3, 28, 1)``."""
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def local(instants: list[datetime], zone: tzinfo) -> list[str]:
@@ -87,45 +93,6 @@ def make(quiv: Callable[..., Quiv], _gates: list[threading.Event]) -> Iterator[M
     for q in made:
         q.shutdown(timeout=WAIT)
     wait_until(lambda: not (quiv_threads() - before), WAIT)
-
-
-class WallRuns:
-    """A handler that records the fake clock's wall time (UTC) of every run."""
-
-    def __init__(self, clock: FakeClock, gate: threading.Event | None = None) -> None:
-        self._clock = clock
-        self._gate = gate
-        self._lock = threading.Lock()
-        self.times: list[datetime] = []
-
-    def __call__(self) -> None:
-        with self._lock:
-            self.times.append(self._clock.now())
-        if self._gate is not None:
-            self._gate.wait(WAIT)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.times)
-
-
-def walk(q: Quiv, clock: FakeClock, until: datetime, step: float) -> None:
-    """Advance the fake clock in steps of ``step`` seconds (the last one shorter if need
-    be) until it reads ``until``, letting the runs due at each step run to their end."""
-    quiesce(q)
-    while True:
-        remaining = (until - clock.now()).total_seconds()
-        if remaining <= 0:
-            return
-        tick(q, clock, min(step, remaining))
-
-
-def noop() -> None:
-    pass
-
-
-def seconds_until(clock: FakeClock, when: datetime) -> float:
-    return (when - clock.now()).total_seconds()
 
 
 def jobs_of(q: Quiv, task_id: str) -> list[tuple[str, datetime]]:

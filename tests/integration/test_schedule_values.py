@@ -50,12 +50,17 @@ from quiv.testing import FakeClock, wait_until
 from ._helpers import (
     WAIT,
     Recorder,
+    WallRuns,
     advance,
     assert_consistent,
+    noop,
     quiesce,
     quiv_threads,
+    seconds_until,
     stored_rows,
     tick,
+    utc,
+    walk,
 )
 
 UTC = timezone.utc
@@ -65,17 +70,6 @@ HOUR = 3600.0
 DAY = 86400.0
 # Long enough that no job of a test is purged while it runs (some span a year of fake time).
 RETENTION = 5 * 365 * DAY
-
-
-def utc(
-    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
-) -> datetime:
-    """A UTC instant: ``utc(2027, 3, 28, 1)``."""
-    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
-
-
-def noop() -> None:
-    pass
 
 
 # -- fixtures and helpers --------------------------------------------------------------------
@@ -114,23 +108,6 @@ def make(quiv: Callable[..., Quiv]) -> Iterator[Make]:
     wait_until(lambda: not (quiv_threads() - before), WAIT)
 
 
-class WallRuns:
-    """A handler that records the fake clock's wall time (UTC) of every run."""
-
-    def __init__(self, clock: FakeClock) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self.times: list[datetime] = []
-
-    def __call__(self) -> None:
-        with self._lock:
-            self.times.append(self._clock.now())
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self.times)
-
-
 class Events:
     """Every event of one ``Quiv``, as ``(event, task id)`` in the order delivered."""
 
@@ -150,18 +127,6 @@ class Events:
 
     def wait_for(self, task_id: str, event: Event, count: int = 1) -> None:
         wait_until(lambda: self.of(task_id).count(event.value) >= count, WAIT)
-
-
-def seconds_until(clock: FakeClock, when: datetime) -> float:
-    return (when - clock.now()).total_seconds()
-
-
-def walk(q: Quiv, clock: FakeClock, until: datetime, step: float) -> None:
-    """Advance the fake clock in steps of ``step`` seconds (the last one shorter if need
-    be) until it reads ``until``, letting the runs due at each step run to their end."""
-    quiesce(q)
-    while (remaining := seconds_until(clock, until)) > 0:
-        tick(q, clock, min(step, remaining))
 
 
 def follow(q: Quiv, clock: FakeClock, task_id: str, runs: WallRuns, count: int) -> bool:
