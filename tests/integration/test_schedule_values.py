@@ -1164,3 +1164,34 @@ def test_random_schedules_run_as_previewed(data: st.DataObject, seconds: int, zo
         assert_consistent(q)
     finally:
         q.shutdown(timeout=WAIT)
+
+
+# -- update_task on schedule values -----------------------------------------------------------
+
+
+def test_update_task_keeps_an_intervals_start_and_end(quiv: Callable[..., Quiv]) -> None:
+    q = quiv(clock=FakeClock(utc(2027, 1, 1)))  # not started: nothing runs
+    end = utc(2027, 1, 2)
+    task_id = q.add_task("t", noop, schedule=Interval(60, fixed=False, end=end))
+    assert q.get_task(task_id).interval_seconds == 60.0
+    updated = q.update_task(task_id, interval=120)
+    assert updated.interval_seconds == 120.0
+    back = schedules.from_json(updated.schedule)
+    assert back == Interval(120, fixed=False, end=end)
+
+
+def test_update_task_refuses_a_new_interval_for_a_calendar_schedule(
+    quiv: Callable[..., Quiv],
+) -> None:
+    q = quiv(clock=FakeClock(utc(2027, 1, 1)))
+    task_id = q.add_task("t", noop, schedule=Calendar(days=1, at="09:00"))
+    with pytest.raises(ConfigurationError, match="runs on a calendar schedule"):
+        q.update_task(task_id, interval=60)
+
+
+def test_a_bounded_fixed_interval_shows_its_interval_seconds(quiv: Callable[..., Quiv]) -> None:
+    q = quiv(clock=FakeClock(utc(2027, 1, 1)))
+    task_id = q.add_task("t", noop, schedule=Interval(30, end=utc(2027, 1, 2)))
+    task = q.get_task(task_id)
+    assert task.interval_seconds == 30.0
+    assert task.schedule["kind"] == "interval"
