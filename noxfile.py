@@ -88,8 +88,9 @@ def _option(args: list[str], name: str, default: str) -> str:
 def soak(session: nox.Session) -> None:
     """1,000 tasks for 10 minutes, sampling RSS, threads, open files and the job table.
 
-    ``-- --soak-minutes 3 --soak-tasks 500 --soak-retention 30`` change the defaults; other
-    arguments go to pytest. Fails if any sample grows without bound.
+    ``-- --soak-minutes 3 --soak-tasks 500 --soak-retention 30`` change the defaults and
+    ``--soak-log PATH`` writes each sample there as a JSON line; other arguments go to pytest.
+    Fails if any sample grows without bound.
     """
     _install(session, "test")
     args = list(session.posargs)
@@ -97,6 +98,7 @@ def soak(session: nox.Session) -> None:
         "QUIV_SOAK_MINUTES": _option(args, "--soak-minutes", "10"),
         "QUIV_SOAK_TASKS": _option(args, "--soak-tasks", "1000"),
         "QUIV_SOAK_RETENTION": _option(args, "--soak-retention", "30"),
+        "QUIV_SOAK_LOG": _option(args, "--soak-log", ""),
     }
     minutes = float(env["QUIV_SOAK_MINUTES"])
     timeout = str(int(minutes * 60 + 600))

@@ -4,18 +4,23 @@ table; fails if any of them grows without bound (history retention must bound th
 Runs under ``nox -s soak`` only (it needs ``QUIV_SOAK_MINUTES``): ``QUIV_SOAK_MINUTES``
 (default 10 through nox), ``QUIV_SOAK_TASKS`` (1,000), ``QUIV_SOAK_RETENTION`` (30 s).
 Samples are taken every minute, or every 10 s for runs shorter than 5 minutes, and printed
-as a table (run pytest with ``-s`` to see it).
+as a table (run pytest with ``-s`` to see it). With ``QUIV_SOAK_LOG`` set to a path, each
+sample is also appended there as a JSON line when it is taken (after a first line with the
+run's settings), so a long soak leaves a record even if it is stopped early.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import platform
 import random
 import resource
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import TextIO
 
 import pytest
 
@@ -72,6 +77,16 @@ def _print(samples: list[Sample]) -> None:
         )
 
 
+def _open_log(settings: dict[str, object]) -> TextIO | None:
+    path = os.environ.get("QUIV_SOAK_LOG")
+    if not path:
+        return None
+    log = open(path, "w", encoding="utf-8")
+    log.write(json.dumps({"settings": settings}) + "\n")
+    log.flush()
+    return log
+
+
 def test_soak() -> None:
     minutes = env_float("QUIV_SOAK_MINUTES", 10)
     n_tasks = env_int("QUIV_SOAK_TASKS", 1_000)
@@ -105,6 +120,16 @@ def test_soak() -> None:
     ]
     q.start()
     samples: list[Sample] = []
+    log = _open_log(
+        {
+            "minutes": minutes,
+            "tasks": n_tasks,
+            "retention_seconds": retention,
+            "pool_size": 8,
+            "python": platform.python_version(),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    )
     started = time.monotonic()
     end = started + minutes * 60
     churned = 0
@@ -122,6 +147,9 @@ def test_soak() -> None:
                     tasks=stats.tasks,
                 )
             )
+            if log is not None:
+                log.write(json.dumps(asdict(samples[-1])) + "\n")
+                log.flush()
             if time.monotonic() >= end:
                 break
             # Churn between samples: remove some tasks, add others, and a few run-once.
@@ -134,6 +162,8 @@ def test_soak() -> None:
             time.sleep(max(0.0, min(every, end - time.monotonic())))
         assert_scheduler_consistent(q)
     finally:
+        if log is not None:
+            log.close()
         _print(samples)
         q.shutdown(timeout=30)
     duration = samples[-1].elapsed
