@@ -72,6 +72,7 @@ JOB_COLUMNS = (
     "node",
     "scheduled_for",
     "cancel_requested",
+    "executor",
 )
 
 # The task table's columns, in its order (the store checks that they match).
@@ -105,6 +106,7 @@ TASK_COLUMNS = (
     "updated_by",
     "changed_at",
     "executor",
+    "max_instances",
 )
 
 
@@ -156,6 +158,7 @@ def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
         misfire_grace_seconds=row["misfire_grace_seconds"],
         jitter_seconds=row["jitter_seconds"],
         executor=row["executor"],
+        max_instances=row["max_instances"],
     )
 
 
@@ -196,6 +199,7 @@ def job_model(row: Row) -> Job:
         unresponsive=bool(row["unresponsive"]),
         scheduled_for=None if row["scheduled_for"] is None else _utc(row["scheduled_for"]),
         node=row["node"],
+        executor=row["executor"],
     )
 
 
@@ -217,6 +221,7 @@ class TaskSettings(NamedTuple):
     scope: str = "deployment"  # of the key: 'deployment' or 'process'
     owner: str | None = None  # the node a task without a key lives and dies with
     executor: str = "thread"  # where its handler runs: 'thread' or 'process'
+    max_instances: int = 1  # how many of its jobs may run at once
 
 
 # Settings of recent registrations, each its own key: at most _SHARED_MAX of them (with
@@ -256,7 +261,10 @@ class TaskEntry:
     # run (run now, resume, a retry): then no misfire policy applies to it.
     slot: float | None = None
     state: TaskState = TaskState.ACTIVE
+    # Its running job (the latest started, when several run: max_instances > 1), and the
+    # others, oldest first; None for none (a list only for a task that overlaps itself).
     job: JobEntry | None = None
+    others: list[JobEntry] | None = None
     # A job made ahead of its start (run_task, or the next attempt of a retry); it starts
     # when the task's deadline comes.
     pending: JobEntry | None = None
@@ -289,6 +297,42 @@ class TaskEntry:
         if self.final_status is not None:
             return self.final_status
         return self.state.status
+
+    @property
+    def running_count(self) -> int:
+        """How many of its jobs run now."""
+        if self.job is None:
+            return 0
+        return 1 if self.others is None else 1 + len(self.others)
+
+    @property
+    def full(self) -> bool:
+        """Whether as many of its jobs run as it allows (``max_instances``): until one
+        ends, no other run starts, and none is planned (it is off the timeline)."""
+        limit = self.settings.max_instances
+        return self.job is not None and (limit == 1 or self.running_count >= limit)
+
+    def running_jobs(self) -> list[JobEntry]:
+        """Its running jobs, oldest first."""
+        if self.job is None:
+            return []
+        return [*(self.others or ()), self.job]
+
+    def add_running(self, job: JobEntry) -> None:
+        """``job`` of this task started (it becomes ``job``, the latest)."""
+        if self.job is not None:
+            self.others = [*(self.others or ()), self.job]
+        self.job = job
+
+    def remove_running(self, job: JobEntry) -> None:
+        """``job`` of this task ended; the latest of the others, if any, becomes ``job``."""
+        others = self.others
+        if job is self.job:
+            self.job = others.pop() if others else None
+        elif others is not None:
+            others.remove(job)
+        if not others:
+            self.others = None
 
     @property
     def run_once(self) -> bool:
@@ -351,6 +395,7 @@ class TaskEntry:
             self.node,  # updated_by
             self.changed_at if shared else 0.0,
             settings.executor,
+            settings.max_instances,
         )
 
     def row(self) -> Row:
@@ -398,6 +443,8 @@ class JobEntry:
     timed_out: bool = False
     unresponsive: bool = False
     process: bool = False  # it runs in a process of the pool (counted apart from threads)
+    # Where it runs: 'thread', 'process' or 'main_loop' (set when it is dispatched).
+    executor: str = "thread"
     # Stopped because its lease could not be renewed (a shared job), and why, for its record.
     fenced: bool = False
     note: str | None = None
@@ -463,6 +510,7 @@ class JobEntry:
             task.node,
             self.slot,  # scheduled_for
             False,  # cancel_requested: another process's request, which the store keeps
+            self.executor,
         )
 
     def row(self) -> Row:
