@@ -1,8 +1,8 @@
 """Tasks and jobs as the scheduler thread holds them, and their rows and public snapshots.
 
 Only the scheduler thread changes an entry (workers read the parts that never change after
-dispatch). ``row()`` gives every stored column; ``task_model``/``job_model`` turn a row into
-the public ``Task``/``Job``, for reads from the store and event snapshots alike.
+dispatch). ``row()`` gives every stored column, which ``_snapshots`` turns into the public
+``Task``/``Job`` for reads from the store and event snapshots alike.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -20,6 +19,7 @@ from ._arguments import PICKLE, ArgumentCodec
 from ._invocation import Injection
 from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, RuleSchedule, Schedule
+from ._snapshots import Row, job_model, task_model
 from .models import Job, JobStatus, Task, TaskStatus
 from .schedules import Interval
 
@@ -32,13 +32,9 @@ __all__ = [
     "Row",
     "TaskEntry",
     "TaskSettings",
-    "job_model",
-    "schedule_data",
     "shared_settings",
-    "task_model",
 ]
 
-Row = dict[str, Any]
 
 # Where a task's handler runs: on a worker thread, or in a process of the pool.
 EXECUTORS = ("thread", "process")
@@ -110,10 +106,6 @@ TASK_COLUMNS = (
 )
 
 
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
-
-
 @lru_cache(maxsize=256)
 def _schedule_json(schedule: Schedule) -> str:
     """What a task's ``schedule`` column holds: the schedule's JSON, or '' for an interval
@@ -123,84 +115,6 @@ def _schedule_json(schedule: Schedule) -> str:
     if isinstance(schedule, IntervalSchedule) and schedule.value is None:
         return ""
     return json.dumps(schedule.describe())
-
-
-def schedule_data(row: Row) -> dict[str, Any]:
-    """A stored task's schedule as JSON-friendly data (``Task.schedule``), from its
-    ``schedule`` column or, when that is '', from its interval columns."""
-    text = row["schedule"]
-    if text:
-        data: dict[str, Any] = json.loads(text)
-        return data
-    return IntervalSchedule(
-        float(row["interval_seconds"]), bool(row["fixed_interval"]), bool(row["run_once"])
-    ).describe()
-
-
-def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
-    """The public ``Task`` of a stored row, its arguments decoded by the store's ``codec``."""
-    return Task(
-        id=row["id"],
-        key=row["key"],
-        task_name=row["task_name"],
-        args=codec.decode_args(row["args"]),
-        kwargs=codec.decode_kwargs(row["kwargs"]),
-        interval_seconds=row["interval_seconds"],
-        fixed_interval=row["fixed_interval"],
-        run_once=row["run_once"],
-        status=row["status"],
-        next_run_at=_utc(row["next_run_at"]),
-        timeout_seconds=row["timeout_seconds"],
-        max_retries=row["max_retries"],
-        on_main_loop=row["on_main_loop"],
-        schedule=schedule_data(row),
-        misfire=row["misfire"],
-        misfire_grace_seconds=row["misfire_grace_seconds"],
-        jitter_seconds=row["jitter_seconds"],
-        executor=row["executor"],
-        max_instances=row["max_instances"],
-    )
-
-
-# Statuses of jobs whose handler never started. (A job cancelled before it started is
-# known by its duration: the store keeps none for it, as for these.)
-_NEVER_STARTED = frozenset(("scheduled", "missed"))
-
-
-def job_model(row: Row) -> Job:
-    """The public ``Job`` of a stored row.
-
-    The ``started_at`` column holds when a job was made until it starts, so that history
-    keeps its order; a job that never started shows no start and, once ended, a duration
-    of 0 (the store keeps its duration empty).
-    """
-    ended = row["ended_at"]
-    result = row["result"]
-    status = row["status"]
-    duration = row["duration_seconds"]
-    never_started = status != "running" and (
-        status in _NEVER_STARTED or (status == "cancelled" and duration is None)
-    )
-    if never_started:
-        duration = None if ended is None else 0.0
-    return Job(
-        id=row["id"],
-        task_id=row["task_id"],
-        task_name=row["task_name"],
-        status=status,
-        started_at=None if never_started else _utc(row["started_at"]),
-        ended_at=None if ended is None else _utc(ended),
-        duration_seconds=duration,
-        error_message=row["error_message"],
-        attempt=row["attempt"],
-        retry_of=row["retry_of"],
-        result=None if result is None else json.loads(result),
-        result_note=row["result_note"],
-        unresponsive=bool(row["unresponsive"]),
-        scheduled_for=None if row["scheduled_for"] is None else _utc(row["scheduled_for"]),
-        node=row["node"],
-        executor=row["executor"],
-    )
 
 
 class TaskSettings(NamedTuple):

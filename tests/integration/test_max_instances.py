@@ -71,7 +71,11 @@ def q(quiv, clock):
     return instance
 
 
-def _step(q, clock, seconds: float = 1.0) -> None:
+def _step(q, clock, seconds: float = 1.0, held: Held | None = None) -> None:
+    """Advance the clock; first, every started job's handler has read the clock (``held``)."""
+    if held is not None:
+        settle(q)
+        wait_until(lambda: len(held.starts) == q.statistics().jobs_started, WAIT)
     advance(q, clock, seconds)
     assert_scheduler_consistent(q)
 
@@ -84,7 +88,7 @@ def test_three_overlap_and_never_a_fourth(q, clock) -> None:
     held = Held(clock)
     task_id = q.add_task("overlapping", held, interval=1, max_instances=3)
     for _ in range(6):
-        _step(q, clock)
+        _step(q, clock, held=held)
         wait_until(lambda: len(held.starts) >= min(3, int(clock.monotonic()) + 1), WAIT)
     assert held.starts == [0.0, 1.0, 2.0]  # one per slot while there was room
     assert q.statistics().running_jobs == 3
@@ -96,7 +100,7 @@ def test_three_overlap_and_never_a_fourth(q, clock) -> None:
     wait_until(lambda: len(held.starts) == 4, WAIT)
     assert held.starts[3] == 6.0
     for _ in range(3):
-        _step(q, clock)
+        _step(q, clock, held=held)
     assert len(held.starts) == 4
     assert held.most == 3
     assert _running(q, task_id) == 3
@@ -110,6 +114,7 @@ def test_runs_that_end_in_time_do_not_overlap(q, clock) -> None:
     """max_instances allows overlap, it does not make it: quick runs keep the cadence."""
     starts: list[float] = []
     q.add_task("quick", lambda: starts.append(clock.monotonic()), interval=2, max_instances=3)
+    quiesce(q)  # the handler reads the clock: its first run ends before the clock moves
     for _ in range(6):
         _step(q, clock)
         quiesce(q)
@@ -161,12 +166,12 @@ def test_not_fixed_interval_counts_from_each_end_so_regular_runs_never_overlap(q
     q.add_task("from-the-end", held, interval=1, fixed_interval=False, max_instances=3)
     wait_until(lambda: len(held.starts) == 1, WAIT)
     for _ in range(5):
-        _step(q, clock)
+        _step(q, clock, held=held)
     assert held.starts == [0.0]
     held.release(0)
     settle(q)
     quiesce(q)
-    _step(q, clock, 1.0)
+    _step(q, clock, 1.0, held)
     wait_until(lambda: len(held.starts) == 2, WAIT)
     assert held.starts[1] == 6.0
     held.release_all()
@@ -177,7 +182,7 @@ def test_cron_runs_overlap_up_to_the_limit(q, clock) -> None:
     held = Held(clock)
     task_id = q.add_task("minutely", held, cron="* * * * *", max_instances=2)
     for _ in range(4):
-        _step(q, clock, 60.0)
+        _step(q, clock, 60.0, held)
     wait_until(lambda: len(held.starts) == 2, WAIT)
     assert held.starts == [60.0, 120.0]
     assert _running(q, task_id) == 2
@@ -185,7 +190,7 @@ def test_cron_runs_overlap_up_to_the_limit(q, clock) -> None:
     wait_until(lambda: _running(q, task_id) == 1, WAIT)
     # Ended at 240: the next slot after its end is 300 (180 and 240 passed while two ran,
     # and are not made up).
-    _step(q, clock, 60.0)
+    _step(q, clock, 60.0, held)
     wait_until(lambda: len(held.starts) == 3, WAIT)
     assert held.starts[2] == 300.0
     jobs = q.get_all_jobs(task_id=task_id, status=JobStatus.RUNNING)
@@ -199,14 +204,14 @@ def test_pause_with_several_running_then_resume(q, clock) -> None:
     held = Held(clock)
     task_id = q.add_task("paused", held, interval=1, max_instances=3)
     for _ in range(3):
-        _step(q, clock)
+        _step(q, clock, held=held)
     wait_until(lambda: len(held.starts) == 3, WAIT)
     q.pause_task(task_id)
     held.release(0)
     quiesce_until = lambda: _running(q, task_id) == 2  # noqa: E731
     wait_until(quiesce_until, WAIT)
     assert q.get_task(task_id).status == TaskStatus.PAUSED
-    _step(q, clock, 5.0)
+    _step(q, clock, 5.0, held)
     assert len(held.starts) == 3  # paused: nothing new starts, though there is room
     q.resume_task(task_id)
     wait_until(lambda: len(held.starts) == 4, WAIT)
@@ -222,7 +227,7 @@ def test_remove_stops_every_running_job(q, clock) -> None:
     held = Held(clock)
     task_id = q.add_task("removed", held, interval=1, max_instances=3)
     for _ in range(3):
-        _step(q, clock)
+        _step(q, clock, held=held)
     wait_until(lambda: len(held.starts) == 3, WAIT)
     q.remove_task(task_id)
     assert all(stop.wait(WAIT) for stop in held.stops)

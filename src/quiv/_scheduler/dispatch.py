@@ -20,9 +20,8 @@ from .._bridge import MainLoop
 from .._clock import Clock
 from .._entries import JobEntry, TaskEntry
 from .._ids import new_id
-from .._machines import JOB_MACHINE, TASK_MACHINE, TaskState
+from .._machines import JOB_MACHINE, TASK_MACHINE
 from .._runner import JobRunner, Outcome
-from .._schedule import IntervalSchedule
 from .._store import Claim, Store
 from .._workers import WorkerPool
 from ..models import JobStatus
@@ -257,48 +256,27 @@ class Dispatcher:
             self._logger.error("cannot start task %r: %s; retrying in 1 s", task.id, exc)
             state.apply(task, self._planner.at(self._clock.monotonic() + 1.0, task.slot))
             return
-        made_ahead = task.pending is job
-        if made_ahead:
+        if made_ahead := task.pending is job:
             task.pending = None
             del state.pending[job.id]
         task.state = task_state
         task.add_running(job)
         state.jobs[job.id] = job
         state.running += 1
+        job.executor = "process" if process else "thread" if on_worker else "main_loop"
         if process:
             job.process = True
-            job.executor = "process"
             state.process_running += 1
-        elif not on_worker:
-            job.executor = "main_loop"
-        if task.settings.max_instances > 1:
-            self._plan_overlap(task, job, made_ahead)
+        if task.settings.max_instances > 1 and not task.full:
+            plan = self._planner.overlapping(task, job, made_ahead)
+            if plan is not None:  # room for another: its next run is planned now
+                state.apply(task, plan)
         state.jobs_started += 1
         if on_worker:
             state.begin(job, job_state, self._epoch(), self._clock.monotonic())
         # Its rows and its event wait until the worker has it (hand_off): the worker
         # wakes meanwhile.
         self._unrecorded.append(job)
-
-    def _plan_overlap(self, task: TaskEntry, job: JobEntry, made_ahead: bool) -> None:
-        """After ``job`` of a task that may run several at once started: while fewer than
-        ``max_instances`` run, its next run goes on the timeline now, not at an end. A job
-        made ahead gives back the run it displaced; a regular run of a fixed cadence plans
-        the slot after its own; ``fixed_interval=False`` plans at its ends only."""
-        if task.full or task.state is not TaskState.RUNNING or task.run_once:
-            return
-        state = self._state
-        if made_ahead:
-            if job.displaced is not None:
-                state.apply(task, job.displaced)
-            return
-        schedule = task.schedule
-        if isinstance(schedule, IntervalSchedule) and not schedule.fixed:
-            return
-        now = self._planner.now()
-        plan = self._planner.after_run(task, job, now.wall, now.mono)
-        if plan is not None:
-            state.apply(task, plan)
 
     def _submit(self, job: JobEntry) -> bool:
         """Hand ``job`` over to run; True if to a worker thread, False if to the main loop.
