@@ -1,4 +1,4 @@
-"""Runs the code blocks of README.md and of every page under docs/ as tests (with Sybil).
+"""Runs the code blocks of README.md, src/quiv/AGENTS.md and docs/ as tests (with Sybil).
 
 Every fenced block of those pages is one of:
 
@@ -49,7 +49,11 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 ROOT = Path(__file__).resolve().parent
-DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+DOC_PAGES = [
+    ROOT / "README.md",
+    ROOT / "src" / "quiv" / "AGENTS.md",  # the reference shipped in the wheel
+    *sorted((ROOT / "docs").rglob("*.md")),
+]
 
 #: Languages of blocks that are not Python and so are not run, by what they hold.
 NOT_PYTHON = {
