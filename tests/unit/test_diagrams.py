@@ -44,6 +44,17 @@ def test_the_state_machine_page_embeds_every_generated_diagram_and_table() -> No
     page = (ROOT / "docs" / "design" / "state-machines.md").read_text(encoding="utf-8")
     embedded = set(re.findall(r'--8<-- "([^"]+)"', page))
     assert {"task.mmd", "job.mmd", "task-transitions.md", "job-transitions.md"} <= embedded
+    # Drawn inline as SVG; the Mermaid text only as code (no page loads Mermaid's script).
+    assert {"task.svg", "job.svg"} <= embedded
+    assert re.search(r'<div class="quiv-diagram[^"]*">\n--8<-- "task.svg"\n</div>', page)
+
+
+def test_mermaid_is_code_on_the_site_not_a_diagram_drawn_by_a_script() -> None:
+    """Material draws a ``mermaid`` fence with Mermaid's script, fetched from a CDN when the
+    page opens; without a custom fence for it, a ``mermaid`` block is just code."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "custom_fences" not in config
+    assert "mermaid" not in re.sub(r"#.*", "", config)
 
 
 def _mermaid_edges(text: str) -> set[tuple[str, str, str]]:
