@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from enum import Enum
 from typing import Any
 
+from . import _sequence
 from ._machines import JOB_MACHINE, TASK_MACHINE, StateMachine, TaskState
 from .exceptions import ConfigurationError
 
@@ -158,12 +159,16 @@ def render(which: str, fmt: str) -> str:
 
 def docs_files() -> dict[str, str]:
     """The generated files the documentation embeds: name -> content (the SVGs of the
-    machines aside: see ``svg_sources``)."""
-    return {
+    machines aside: see ``svg_sources``). With them, the architecture page's sequence
+    diagram (``_sequence.DISPATCH``) as Mermaid and as SVG."""
+    files = {
         f"{kind}.{_SUFFIX[fmt]}" if fmt != "table" else f"{kind}-transitions.md": renderer(kind)
         for kind in MACHINES
         for fmt, renderer in _RENDERERS.items()
     }
+    files["dispatch.mmd"] = _sequence.render_mermaid(_sequence.DISPATCH)
+    files["dispatch.svg"] = _sequence.render_svg(_sequence.DISPATCH)
+    return files
 
 
 ASSETS = pathlib.Path(__file__).parent / "_assets"
