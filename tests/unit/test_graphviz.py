@@ -6,6 +6,7 @@ import hashlib
 import pathlib
 import stat
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -56,23 +57,28 @@ def test_stamp_refuses_what_is_not_an_svg() -> None:
         stamp("Error: syntax error in line 1", SOURCE)
 
 
-def _fake_dot(tmp_path: pathlib.Path, script: str) -> str:
-    """An executable standing in for ``dot``: it reads its input and runs ``script``."""
+def _fake_dot(tmp_path: pathlib.Path, body: str) -> str:
+    """An executable standing in for ``dot``: a Python script that reads its input, then
+    runs ``body``."""
     path = tmp_path / "fake-dot"
-    path.write_text(f"#!/bin/sh\ncat >/dev/null\n{script}\n", encoding="utf-8")
+    path.write_text(f"#!{sys.executable}\nimport sys\nsys.stdin.read()\n{body}\n", encoding="utf-8")
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
+
+
+def _prints(path: pathlib.Path) -> str:
+    return f"sys.stdout.write(open({str(path)!r}, encoding='utf-8').read())"
 
 
 def test_draw_runs_the_given_dot_and_stamps_its_output(tmp_path: pathlib.Path) -> None:
     output = tmp_path / "out.svg"
     output.write_text(AS_DOT_WRITES, encoding="utf-8")
-    dot = _fake_dot(tmp_path, f"cat {output}")
+    dot = _fake_dot(tmp_path, _prints(output))
     assert draw(SOURCE, dot) == stamp(AS_DOT_WRITES, SOURCE)
 
 
 def test_draw_raises_with_the_message_of_a_dot_that_fails(tmp_path: pathlib.Path) -> None:
-    dot = _fake_dot(tmp_path, "echo 'Error: syntax error in line 2' >&2; exit 1")
+    dot = _fake_dot(tmp_path, "sys.exit('Error: syntax error in line 2')")
     with pytest.raises(subprocess.CalledProcessError) as exc:
         draw(SOURCE, dot)
     assert "syntax error" in exc.value.stderr
@@ -114,7 +120,7 @@ def test_refresh_needs_dot_for_a_stale_svg_and_writes_nothing_without_it(
 def test_refresh_draws_a_stale_svg_again_into_every_directory(tmp_path: pathlib.Path) -> None:
     output = tmp_path / "out.svg"
     output.write_text(AS_DOT_WRITES, encoding="utf-8")
-    dot = _fake_dot(tmp_path, f"cat {output}")
+    dot = _fake_dot(tmp_path, _prints(output))
     first, second = tmp_path / "a", tmp_path / "b"
     first.mkdir()
     (first / "g.svg").write_text(stamp(AS_DOT_WRITES, "digraph g { a; }\n"), encoding="utf-8")
