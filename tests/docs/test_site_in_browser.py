@@ -1,6 +1,6 @@
 """The built documentation, opened in headless Chromium with no network: the diagrams are drawn.
 
-The site is built once per session, strictly, into a temporary directory and served from
+The site is built once for this module, strictly, into a temporary directory and served from
 127.0.0.1. Chromium resolves no host name (``--host-resolver-rules``), so anything the pages
 tried to fetch from elsewhere (Mermaid's script, a web font) would fail, and both its
 request and the console error it causes are checked for. Needs ``chromium`` and
@@ -39,7 +39,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """``mkdocs build --strict`` of this repository, in a temporary directory."""
     try:
@@ -65,7 +65,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site_url(built_site: pathlib.Path) -> Iterator[str]:
     """The built site, served over HTTP from 127.0.0.1 (a page opened from a file cannot
     load its search index, which is an error of the test, not of the site)."""
@@ -81,7 +81,7 @@ def site_url(built_site: pathlib.Path) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium driven by Debian's chromedriver, with host names unresolvable."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
