@@ -43,7 +43,10 @@ def work(_job_id, _stop_event):
 for i in range(int(tasks)):
     q.add_task(f"t{i}", work, interval=float(interval), key=f"t{i}")
 q.start()
-time.sleep(float(seconds))
+# Up to `seconds`, or until the test writes the stop file (it has seen what it waited for).
+end = time.monotonic() + float(seconds)
+while time.monotonic() < end and not os.path.exists(marker + ".stop"):
+    time.sleep(0.05)
 q.shutdown(timeout=10)
 """
 
@@ -168,8 +171,10 @@ def test_each_slot_of_a_shared_task_runs_in_exactly_one_process(
 def test_a_run_of_a_killed_process_is_interrupted_and_run_again_by_another(
     tmp_path: Path, shared_url: str
 ) -> None:
+    # Long-lived enough to outlast a slow take-over on a loaded machine; told to stop once
+    # the run has been taken over.
     workers = [
-        _start(tmp_path, shared_url, seconds=7, tasks=1, interval=30, hold=2.5) for _ in range(3)
+        _start(tmp_path, shared_url, seconds=25, tasks=1, interval=30, hold=2.5) for _ in range(3)
     ]
     wait_until(lambda: len(_marks(tmp_path)) >= 1, timeout=20)
     victim = _marks(tmp_path)[0]["pid"]
@@ -178,7 +183,8 @@ def test_a_run_of_a_killed_process_is_interrupted_and_run_again_by_another(
     assert process.wait(timeout=10) == -signal.SIGKILL
     others = [worker for worker in workers if worker is not process]
     # Another process picks the run up again, well before the next slot (30 s away).
-    wait_until(lambda: len(_marks(tmp_path)) >= 2, timeout=8)
+    wait_until(lambda: len(_marks(tmp_path)) >= 2, timeout=20)
+    (tmp_path / "marker.stop").touch()
     _wait(others)
     marks = _marks(tmp_path)
     assert marks[1]["pid"] != victim
