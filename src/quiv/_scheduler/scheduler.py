@@ -23,6 +23,7 @@ from .._clock import Clock, epoch_seconds
 from .._coordinator import Coordinator
 from .._entries import JobEntry, TaskEntry
 from .._events import Listeners
+from .._instruments import Instruments, Origins
 from .._machines import JOB_MACHINE
 from .._processes import ProcessPool
 from .._runner import JobRunner, Outcome
@@ -118,6 +119,7 @@ class Scheduler:
         self._emitter = emitter = Emitter(listeners)
         self.inbox = inbox = Inbox(emitter)
         self.processes = processes
+        self.instruments = instruments = Instruments(clock, epoch, logger)
         self.state = state = SchedulerState(
             pool_size=pool_size,
             process_pool_size=processes.size,
@@ -128,6 +130,7 @@ class Scheduler:
             clock=clock,
             epoch=epoch,
             logger=logger,
+            instruments=instruments,
         )
         base: dict[str, Any] = {"state": state, "clock": clock, "epoch": epoch, "logger": logger}
         self.housekeeping = Housekeeping(store=store, post=inbox.post, retention=retention, **base)
@@ -146,6 +149,7 @@ class Scheduler:
             logger,
             listeners=listeners,
             processes=processes,
+            instruments=instruments,
             started=lambda job, at, mono: self.post(partial(outcomes.started, job, at, mono)),
             finished=self._finished,
         )
@@ -314,17 +318,24 @@ class Scheduler:
 
     # -- off the scheduler thread -------------------------------------------------------
 
-    def run_soon_here(self, task_id: str) -> bool:
-        """``run_soon`` on the calling thread (see ``Loop.here``); False if the request must be
-        sent instead. A run-now request then costs no wake-up of the scheduler thread
-        before its job reaches a worker: the caller hands it over itself."""
-        return self.loop.here(self._run_soon_now, task_id)
+    def run_soon(self, task_id: str) -> bool:
+        """Make a run of a known task due now, unwaited; False for a task unknown here.
+        While the scheduler thread sleeps with nothing queued, the run is made here (see
+        ``Loop.here``), with no wake-up of that thread before its job reaches a worker;
+        else it is sent (quiv 0.4.0 made it due in its database, and returned)."""
+        origin = self.instruments.capture() if self.instruments.observers else None
+        if self.loop.here(self._run_soon_now, task_id, origin):
+            return True
+        if not self.knows(task_id):
+            return False
+        self.send(partial(self.runs.run_soon, task_id, origin))
+        return True
 
-    def _run_soon_now(self, task_id: str) -> bool:
+    def _run_soon_now(self, task_id: str, origin: Origins | None) -> bool:
         task = self.state.tasks.get(task_id)
         if task is None or task.settings.on_main_loop:
             return False  # unknown yet (its add is queued), or its start is the loop's
-        self.runs.run_soon(task_id)
+        self.runs.run_soon(task_id, origin)
         return True
 
     def _finished(self, job: JobEntry, outcome: Outcome) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from .._clock import Clock
 from .._entries import JobEntry, Plan, TaskEntry
 from .._ids import new_id
+from .._instruments import Instruments
 from .._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from .._store import Store
 from .._timing import Timeline
@@ -66,8 +67,10 @@ class SchedulerState:
         clock: Clock,
         epoch: Callable[[], float],
         logger: logging.Logger,
+        instruments: Instruments,
     ) -> None:
         self.pool_size = pool_size
+        self.instruments = instruments
         self.process_pool_size = process_pool_size
         self._retention = retention
         self._store, self._emitter, self._planner = store, emitter, planner
@@ -244,8 +247,17 @@ class SchedulerState:
                 self.timeline.cancel(task.id)
         self.ended(job, JOB_MACHINE.event_for("cancel"), now)
 
-    def ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
-        """After a job's end is recorded: tell listeners and waiters; time the next purge."""
+    def ended(
+        self,
+        job: JobEntry,
+        event: Event | None,
+        ended_mono: float,
+        exception: BaseException | None = None,
+    ) -> None:
+        """After a job's end is recorded: tell instrumentation (``exception``: what its
+        handler raised), listeners and waiters; time the next purge."""
+        if self.instruments.observers:
+            self.instruments.ended(job, exception)
         self._emitter.job(event, job)
         if job.ended is not None:
             job.ended.set()
