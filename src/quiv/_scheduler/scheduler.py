@@ -60,6 +60,7 @@ class SchedulerStatistics:
     ``running_jobs`` counts every running job; ``running_process_jobs`` those of them that
     run in a process of the pool (``executor="process"``), each also holding one of the
     ``free_workers``' threads; ``free_processes`` is how many more could start now.
+    ``queued_runs`` counts the runs due now that wait for a free worker or process.
     """
 
     tasks: int
@@ -71,6 +72,7 @@ class SchedulerStatistics:
     store_write_failures: int
     running_process_jobs: int = 0
     free_processes: int = 0
+    queued_runs: int = 0
 
 
 class Lifecycle(str, Enum):
@@ -319,10 +321,9 @@ class Scheduler:
     # -- off the scheduler thread -------------------------------------------------------
 
     def run_soon(self, task_id: str) -> bool:
-        """Make a run of a known task due now, unwaited; False for a task unknown here.
-        While the scheduler thread sleeps with nothing queued, the run is made here (see
-        ``Loop.here``), with no wake-up of that thread before its job reaches a worker;
-        else it is sent (quiv 0.4.0 made it due in its database, and returned)."""
+        """Make a run of a known task due now, unwaited (False: unknown here). Made here
+        while the scheduler thread sleeps with nothing queued (``Loop.here``: no wake-up
+        before its job reaches a worker), else sent (as quiv 0.4.0 returned at once)."""
         origin = self.instruments.capture() if self.instruments.observers else None
         if self.loop.here(self._run_soon_now, task_id, origin):
             return True
@@ -392,6 +393,7 @@ class Scheduler:
             store_write_failures=self._store.write_failures,
             running_process_jobs=state.process_running,
             free_processes=state.process_pool_size - state.process_running,
+            queued_runs=state.queued(self._clock.monotonic()),
         )
 
     def check(self) -> None:

@@ -167,6 +167,13 @@ class SchedulerState:
                 timeline.schedule(task_id, due)
                 released += 1
 
+    def queued(self, now: float) -> int:
+        """How many runs are due at ``now`` and wait for a worker or a process: due on the
+        timeline, held for a process, or claimed and ready. O(k) for k of them."""
+        timeline = self.timeline
+        held = sum(1 for task_id in self.held if timeline.deadline(task_id) == HELD)
+        return timeline.count_due(now) + held + len(self.ready)
+
     def recheck(self, task: TaskEntry, seconds: float) -> None:
         """Look at a shared task in the store again ``seconds`` from now."""
         self.apply(task, self._planner.at(self._clock.monotonic() + seconds))
