@@ -10,6 +10,7 @@ import pytest
 
 import quiv
 import quiv.exceptions
+import quiv.metrics
 import quiv.models
 import quiv.schedules
 from quiv.exceptions import (
@@ -37,7 +38,7 @@ from quiv.exceptions import (
     WaitTimeoutError,
 )
 
-MODULES = [quiv, quiv.exceptions, quiv.models, quiv.schedules]
+MODULES = [quiv, quiv.exceptions, quiv.models, quiv.schedules, quiv.metrics]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:
