@@ -13,8 +13,9 @@ Lifecycle listeners (``_events``) build public models and deliver on the main lo
   or raised: what ``job_started`` made current (a span) is undone here;
 - ``job_ended(run, end)`` where the job's end is recorded, once its final status is known
   (``completed``, ``failed``, ``retried``, ``timed_out``, ``cancelled``, ``missed``): the
-  scheduler thread, or a worker holding the scheduler's state. Every job that ends gets it,
-  whether its handler ran or not.
+  scheduler thread, or a worker holding the scheduler's state: two calls never overlap,
+  so what it alone writes needs no lock. Every job that ends gets it, whether its handler
+  ran or not.
 
 The first two pairs go to the instrumentations attached when the job started (one attached
 later sees only its end); ``handler_returned`` always reaches those that got ``job_started``,
@@ -31,8 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from .exceptions import ConfigurationError
 
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["Instrumentation", "Instruments", "JobEnd", "JobRun", "Origins"]
 
 
-@dataclass(frozen=True, slots=True)
-class JobRun:
-    """A job as instrumentation sees it: plain values, no model built.
+class JobRun(NamedTuple):
+    """A job as instrumentation sees it: plain values, no model built (a tuple: made per
+    job on the hot path, it must be cheap to make).
 
     Times are epoch seconds on the scheduler's clock. ``executor`` is ``"thread"``,
     ``"process"`` or ``"main_loop"``. ``due_at`` is when the run was due (its planned
@@ -74,8 +74,7 @@ class JobRun:
         return self.started_at - self.due_at
 
 
-@dataclass(frozen=True, slots=True)
-class JobEnd:
+class JobEnd(NamedTuple):
     """How a job ended: its final ``status`` (a ``JobStatus`` value), when, how long its
     handler ran (``duration``: None if it never started), the error text its record keeps,
     and the exception its handler raised (a ``failed`` or ``retried`` job; for a process
@@ -111,7 +110,7 @@ class Instrumentation(Protocol):
         ...
 
     def job_ended(self, run: JobRun, end: JobEnd) -> None:
-        """Once the job's end is recorded, with its final status."""
+        """Once the job's end is recorded, with its final status; never two at once."""
         ...
 
 
