@@ -34,28 +34,37 @@ name                                   type       labels        what
   (an attempt that failed and is tried again), ``timed_out``, ``cancelled`` or ``missed``;
   of a task, ``active``, ``running`` or ``paused``.
 - The counter and the histograms count from ``instrument()`` on, through an
-  ``Instrumentation`` attached to the scheduler (a few microseconds per job, where the
-  handler starts and where its end is recorded). A job's duration is observed when its
-  handler ran; its lateness when its handler starts: from the instant its run was due
-  (planned, jitter included; for a run asked for now, the request) to its handler's
-  first line, on the monotonic clock: the dispatch latency the benchmarks track.
-- The gauges and the ``*_started``, ``*_late_starts`` and ``*_store_write_failures``
-  counters are read from the scheduler when the registry is collected
-  (``Quiv.statistics()`` and a count of tasks by status, O(tasks) on the scheduler thread:
-  nothing is kept up to date between scrapes). Once the ``Quiv`` is shut down they are
-  left out.
-- prometheus-client adds its ``_created`` series to counters and histograms (unless the
-  application turns them off), and ``_bucket``, ``_count`` and ``_sum`` to histograms.
+  ``Instrumentation`` attached to the scheduler: a job's lateness is noted when its
+  handler starts (on its worker, for a deque), its end and duration where its end is
+  recorded, as plain integers and floats (about a microsecond a job: no lock, no
+  prometheus-client metric object on the hot path). Lateness runs from the instant the run
+  was due (planned, jitter included; for a run asked for now, the request) to its
+  handler's first line, on the monotonic clock: the dispatch latency the benchmarks track.
+  A job whose handler never ran (cancelled before it started, missed) is counted, and has
+  no duration.
+- Everything is read when the registry is collected: the tallies, ``Quiv.statistics()``
+  and a count of tasks by status, in one call on the scheduler thread (O(tasks) there:
+  nothing is kept up to date between scrapes). Once the ``Quiv`` is shut down the gauges
+  and the counters read from it are left out; the job counter and histograms stay.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import re
 import weakref
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from ._instruments import JobEnd, JobRun
@@ -74,76 +83,132 @@ LATENESS_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 _TASK_STATUSES = ("active", "running", "paused")
 
+# Per task: how many observations fell in each bucket (not cumulative; the last is +Inf),
+# then their sum.
+Buckets = list[float]
+Tally = tuple[dict[tuple[str, str], int], dict[str, Buckets], dict[str, Buckets]]
 
-class _JobObserver:
-    """The ``Instrumentation`` behind the counter and the histograms (see the module)."""
 
-    def __init__(self, jobs: Counter, duration: Histogram, lateness: Histogram) -> None:
-        self._jobs, self._duration, self._lateness = jobs, duration, lateness
-        # Label children by label values: ``labels()`` takes a lock and checks its
-        # arguments at every call; a dict read does not.
-        self._ends: dict[tuple[str, str], Counter] = {}
-        self._durations: dict[str, Histogram] = {}
-        self._latenesses: dict[str, Histogram] = {}
+class _Tallies:
+    """The job counter and the two histograms, as plain numbers (the ``Instrumentation``).
+
+    Only ``job_ended`` and ``snapshot`` write them, and neither needs a lock: calls of
+    ``job_ended`` never overlap (one thread at a time holds the scheduler's state) and
+    ``snapshot`` runs on the scheduler thread, holding it too. ``job_started`` runs on
+    worker threads, so it only appends to ``_started`` (atomic), which the other two drain.
+    """
+
+    def __init__(self, duration_bounds: Sequence[float], lateness_bounds: Sequence[float]):
+        self._duration_bounds = tuple(float(b) for b in duration_bounds)
+        self._lateness_bounds = tuple(float(b) for b in lateness_bounds)
+        self._ends: dict[tuple[str, str], int] = {}
+        self._durations: dict[str, Buckets] = {}
+        self._lateness: dict[str, Buckets] = {}
+        self._started: deque[tuple[str, float]] = deque()
+
+    @property
+    def bounds(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return self._duration_bounds, self._lateness_bounds
 
     def capture(self) -> object | None:
         return None
 
     def job_started(self, run: JobRun, origin: object | None) -> None:
         lateness = run.lateness
-        if lateness is None:
-            return
-        child = self._latenesses.get(run.task_name)
-        if child is None:
-            child = self._latenesses[run.task_name] = self._lateness.labels(run.task_name)
-        child.observe(max(0.0, lateness))
+        if lateness is not None:
+            self._started.append((run.task_name, max(0.0, lateness)))
 
     def handler_returned(self, run: JobRun) -> None:
         pass
 
     def job_ended(self, run: JobRun, end: JobEnd) -> None:
+        if self._started:
+            self._drain()
         key = (run.task_name, end.status)
-        child = self._ends.get(key)
-        if child is None:
-            child = self._ends[key] = self._jobs.labels(*key)
-        child.inc()
+        self._ends[key] = self._ends.get(key, 0) + 1
         if end.duration is not None:
-            observed = self._durations.get(run.task_name)
-            if observed is None:
-                observed = self._durations[run.task_name] = self._duration.labels(run.task_name)
-            observed.observe(end.duration)
+            _observe(self._durations, self._duration_bounds, run.task_name, end.duration)
+
+    def _drain(self) -> None:
+        started, lateness, bounds = self._started, self._lateness, self._lateness_bounds
+        while started:
+            task, seconds = started.popleft()
+            _observe(lateness, bounds, task, seconds)
+
+    def snapshot(self) -> Tally:
+        """Copies of the tallies (see the class for where this may run)."""
+        self._drain()
+        return (
+            dict(self._ends),
+            {task: list(b) for task, b in self._durations.items()},
+            {task: list(b) for task, b in self._lateness.items()},
+        )
 
 
-class _SchedulerCollector(Collector):
-    """The gauges and counters read from the scheduler at each collection."""
+def _observe(table: dict[str, Buckets], bounds: tuple[float, ...], task: str, value: float) -> None:
+    counts = table.get(task)
+    if counts is None:
+        counts = table[task] = [0.0] * (len(bounds) + 2)
+    counts[bisect.bisect_left(bounds, value)] += 1  # the first bucket whose bound >= value
+    counts[-1] += value
 
-    def __init__(self, quiv: Quiv, prefix: str) -> None:
+
+class _Collector(Collector):
+    """Every series, read when the registry is collected (see the module)."""
+
+    def __init__(self, quiv: Quiv, prefix: str, tallies: _Tallies) -> None:
         self._quiv = weakref.ref(quiv)  # the registry must not keep a dropped Quiv alive
         self._prefix = prefix
+        self._tallies = tallies
 
     def describe(self) -> Iterable[Metric]:
-        # What collect() yields, without its samples: registering reads no statistics.
-        return list(self._families(None, {}))
+        # What collect() yields, without samples: registering reads nothing.
+        return [*self._jobs(({}, {}, {})), *self._scheduler(None, {})]
 
     def collect(self) -> Iterable[Metric]:
-        snapshot = self._snapshot()
-        if snapshot is None:
-            return []
-        return list(self._families(*snapshot))
-
-    def _snapshot(self) -> tuple[SchedulerStatistics, dict[str, int]] | None:
         quiv = self._quiv()
-        if quiv is None or quiv.lifecycle in (Lifecycle.STOPPING, Lifecycle.STOPPED):
-            return None
-        scheduler = quiv._scheduler
-        try:
-            return scheduler.call(
-                lambda: (scheduler.statistics(), scheduler.runs.tasks_by_status())
-            )
-        except QuivError:  # shut down meanwhile
-            return None
+        tallies = self._tallies
+        snapshot = None
+        if quiv is not None and quiv.lifecycle not in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+            scheduler = quiv._scheduler
 
-    def _families(
+            def read() -> tuple[Tally, SchedulerStatistics, dict[str, int]]:
+                stats = scheduler.statistics()
+                return tallies.snapshot(), stats, scheduler.runs.tasks_by_status()
+
+            try:
+                snapshot = scheduler.call(read)
+            except QuivError:  # shut down meanwhile
+                snapshot = None
+        if snapshot is None:  # no scheduler thread to read on: nothing writes them now
+            return list(self._jobs(tallies.snapshot()))
+        tally, stats, by_status = snapshot
+        return [*self._jobs(tally), *self._scheduler(stats, by_status)]
+
+    def _jobs(self, tally: Tally) -> Iterator[Metric]:
+        p = self._prefix
+        ends, durations, lateness = tally
+        jobs = CounterMetricFamily(
+            f"{p}_jobs", "Jobs ended, by task name and final status.", labels=["task", "status"]
+        )
+        for (task, status), count in sorted(ends.items()):
+            jobs.add_metric([task, status], count)
+        yield jobs
+        duration_bounds, lateness_bounds = self._tallies.bounds
+        yield _histogram(
+            f"{p}_job_duration_seconds",
+            "How long job handlers ran, by task name.",
+            duration_bounds,
+            durations,
+        )
+        yield _histogram(
+            f"{p}_job_start_lateness_seconds",
+            "From when a run was due to when its handler started, by task name.",
+            lateness_bounds,
+            lateness,
+        )
+
+    def _scheduler(
         self, stats: SchedulerStatistics | None, by_status: dict[str, int]
     ) -> Iterator[Metric]:
         p = self._prefix
@@ -186,6 +251,20 @@ class _SchedulerCollector(Collector):
         )
 
 
+def _histogram(
+    name: str, doc: str, bounds: tuple[float, ...], table: dict[str, Buckets]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, doc, labels=["task"])
+    for task, counts in sorted(table.items()):
+        cumulative = 0.0
+        buckets = []
+        for bound, count in zip((*bounds, float("inf")), counts, strict=False):
+            cumulative += count
+            buckets.append(("+Inf" if math.isinf(bound) else repr(bound), cumulative))
+        family.add_metric([task], buckets, sum_value=counts[-1])
+    return family
+
+
 class Metrics:
     """The metrics of one ``Quiv`` on one registry, from ``instrument``: ``detach()``
     stops counting and takes every series off the registry."""
@@ -201,50 +280,24 @@ class Metrics:
         self.registry = registry
         self.prefix = prefix
         self._quiv = weakref.ref(quiv)
-        jobs = Counter(
-            f"{prefix}_jobs",
-            "Jobs ended, by task name and final status.",
-            ["task", "status"],
-            registry=None,
-        )
-        duration = Histogram(
-            f"{prefix}_job_duration_seconds",
-            "How long job handlers ran, by task name.",
-            ["task"],
-            registry=None,
-            buckets=duration_buckets,
-        )
-        lateness = Histogram(
-            f"{prefix}_job_start_lateness_seconds",
-            "From when a run was due to when its handler started, by task name.",
-            ["task"],
-            registry=None,
-            buckets=lateness_buckets,
-        )
-        self._collectors: list[Collector] = []
-        for collector in (jobs, duration, lateness, _SchedulerCollector(quiv, prefix)):
-            try:
-                registry.register(collector)
-            except ValueError as exc:
-                self._unregister()
-                raise ConfigurationError(
-                    f"metrics named {prefix}_* are already registered on this registry "
-                    f"({exc}): instrument each Quiv with a prefix= or a registry= of its own"
-                ) from None
-            self._collectors.append(collector)
-        self._observer = _JobObserver(jobs, duration, lateness)
-        quiv.add_instrumentation(self._observer)
+        self._tallies = _Tallies(duration_buckets, lateness_buckets)
+        self._collector: _Collector | None = _Collector(quiv, prefix, self._tallies)
+        try:
+            registry.register(self._collector)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"metrics named {prefix}_* are already registered on this registry "
+                f"({exc}): instrument each Quiv with a prefix= or a registry= of its own"
+            ) from None
+        quiv.add_instrumentation(self._tallies)
 
     def detach(self) -> None:
         """Stop counting this ``Quiv``'s jobs and unregister every series; idempotent."""
         quiv = self._quiv()
         if quiv is not None:
-            quiv.remove_instrumentation(self._observer)
-        self._unregister()
-
-    def _unregister(self) -> None:
-        collectors, self._collectors = self._collectors, []
-        for collector in collectors:
+            quiv.remove_instrumentation(self._tallies)
+        collector, self._collector = self._collector, None
+        if collector is not None:
             self.registry.unregister(collector)
 
 
@@ -258,13 +311,14 @@ def instrument(
 ) -> Metrics:
     """Count ``quiv``'s jobs and expose its load as Prometheus series on ``registry``
     (default: prometheus-client's global ``REGISTRY``), named from ``prefix`` (see the
-    module for the series). Returns the handle whose ``detach()`` undoes it. The buckets
-    of the two histograms are in seconds (default ``DURATION_BUCKETS`` and
-    ``LATENESS_BUCKETS`` of this module).
+    module for the series). Returns the handle whose ``detach()`` undoes it. The bucket
+    bounds of the two histograms are in seconds, increasing (default
+    ``DURATION_BUCKETS`` and ``LATENESS_BUCKETS`` of this module; +Inf is added).
 
-    ``ConfigurationError`` for a ``prefix`` that is not a Prometheus metric name, or when
-    series of that prefix are already on the registry (two instrumented schedulers need
-    a ``prefix`` or a ``registry`` each).
+    ``ConfigurationError`` for a ``prefix`` that is not a Prometheus metric name, for
+    bounds that are not increasing finite numbers, or when series of that prefix are
+    already on the registry (two instrumented schedulers need a ``prefix`` or a
+    ``registry`` each).
     """
     if not isinstance(quiv, Quiv):
         raise ConfigurationError(f"instrument takes a Quiv, got {type(quiv).__name__}")
@@ -272,6 +326,11 @@ def instrument(
         raise ConfigurationError(
             f"prefix must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), got {prefix!r}"
         )
+    for name, bounds in (
+        ("duration_buckets", duration_buckets),
+        ("lateness_buckets", lateness_buckets),
+    ):
+        _check_bounds(name, bounds)
     return Metrics(
         quiv,
         REGISTRY if registry is None else registry,
@@ -279,3 +338,19 @@ def instrument(
         duration_buckets,
         lateness_buckets,
     )
+
+
+def _check_bounds(name: str, bounds: Sequence[float]) -> None:
+    try:
+        values = [float(b) for b in bounds]
+    except (TypeError, ValueError):
+        values = []
+    if (
+        not values
+        or any(isinstance(b, bool) for b in bounds)
+        or not all(math.isfinite(v) for v in values)
+        or any(a >= b for a, b in itertools.pairwise(values))
+    ):
+        raise ConfigurationError(
+            f"{name} must be increasing finite numbers of seconds (+Inf is added), got {bounds!r}"
+        )

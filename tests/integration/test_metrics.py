@@ -90,6 +90,9 @@ def test_the_exposition_has_every_series_with_the_values_of_known_jobs(
     assert _value(samples, "quiv_tasks", status="running") == 1
     assert _value(samples, "quiv_tasks", status="active") == 1
     assert _value(samples, "quiv_tasks", status="paused") == 0
+    # A start's lateness is counted when its handler starts, before its end.
+    assert _value(samples, "quiv_job_start_lateness_seconds_count", task="stop") == 1
+    assert ("quiv_job_duration_seconds_count", frozenset({("task", "stop")})) not in samples
 
     (running,) = q.get_all_jobs(status=JobStatus.RUNNING, task_id=stop_id)
     assert q.cancel_job(running.id)
@@ -169,6 +172,24 @@ def test_two_schedulers_need_a_prefix_or_a_registry_each(quiv, registry) -> None
 def test_a_prefix_must_be_a_metric_name(quiv, registry, prefix) -> None:
     with pytest.raises(ConfigurationError, match="prefix must be a Prometheus metric name"):
         instrument(quiv(), registry=registry, prefix=prefix)
+
+
+@pytest.mark.parametrize("bounds", [(), (1.0, 1.0), (2.0, 1.0), (1.0, float("inf")), ("a",)])
+def test_bucket_bounds_must_increase(quiv, registry, bounds) -> None:
+    with pytest.raises(ConfigurationError, match="lateness_buckets must be increasing"):
+        instrument(quiv(), registry=registry, lateness_buckets=bounds)
+
+
+def test_custom_buckets_are_exposed(quiv, registry) -> None:
+    q: Quiv = quiv()
+    instrument(q, registry=registry, duration_buckets=(1, 10))
+    q.start()
+    q.wait_for_task(q.add_task("t", lambda: None, run_once=True), WAIT)
+    _, samples = _scrape(registry)
+    les = sorted(
+        dict(labels)["le"] for name, labels in samples if name == "quiv_job_duration_seconds_bucket"
+    )
+    assert les == ["+Inf", "1.0", "10.0"]
 
 
 def test_instrument_takes_a_quiv(registry) -> None:
