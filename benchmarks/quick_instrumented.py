@@ -4,7 +4,9 @@
 Measures, as ``quick_throughput.py`` does, the jobs/s of ``jobs`` trivial run-once tasks
 added to a started scheduler with a pool of 10, until every job record is written; and,
 as ``quick_latency.py`` does, the median run-now latency (``run_task_immediately`` to the
-handler's first line, 200 samples). Subjects, each in a fresh process:
+handler's first line, 200 samples), and the CPU time the process spent per job during the
+throughput run (all its threads: steadier than wall time on a loaded machine, where time
+spent descheduled costs no CPU). Subjects, each in a fresh process:
 
 - ``main``: the tree in ``--baseline-src`` (a directory holding a ``quiv`` package: the
   source of the commit before the instrumentation hook, say), nothing attached;
@@ -36,6 +38,12 @@ import time
 from typing import Any
 
 SUBJECTS = ("main", "none", "metrics", "tracing", "both")
+# What each run reports: its key, a title, and how to print its median.
+MEASURES = (
+    ("jobs_per_s", "throughput, jobs/s (higher is better)", "9,.0f"),
+    ("cpu_us_per_job", "CPU per job, us, all threads (lower is better)", "9.1f"),
+    ("run_now_us", "run-now latency, median us (lower is better)", "9.0f"),
+)
 
 
 def _attach(q: Any, subject: str) -> list[Any]:
@@ -66,7 +74,9 @@ def _attach(q: Any, subject: str) -> list[Any]:
     return handles
 
 
-def _throughput(q: Any, jobs: int) -> float:
+def _throughput(q: Any, jobs: int) -> tuple[float, float]:
+    """Jobs/s, and CPU microseconds per job (every thread of this process: steadier than
+    wall time on a loaded machine, where being descheduled costs no CPU)."""
     done = threading.Event()
     count = [0]
     lock = threading.Lock()
@@ -77,7 +87,7 @@ def _throughput(q: Any, jobs: int) -> float:
             if count[0] == jobs:
                 done.set()
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(jobs):
         q.add_task("t", handler, interval=1, run_once=True)
     assert done.wait(300)
@@ -86,9 +96,9 @@ def _throughput(q: Any, jobs: int) -> float:
     from quiv import JobStatus
 
     completed = len(q.get_all_jobs(status=JobStatus.COMPLETED))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     assert completed == jobs, completed
-    return jobs / elapsed
+    return jobs / elapsed, cpu / jobs * 1e6
 
 
 def _run_now(q: Any, samples: int) -> float:
@@ -119,7 +129,7 @@ def one(subject: str, jobs: int) -> dict[str, Any]:
     handles = _attach(q, subject)
     q.start()
     try:
-        jobs_per_s = _throughput(q, jobs)
+        jobs_per_s, cpu_us = _throughput(q, jobs)
         run_now_us = _run_now(q, 200)
     finally:
         for handle in handles:
@@ -128,6 +138,7 @@ def one(subject: str, jobs: int) -> dict[str, Any]:
     return {
         "subject": subject,
         "jobs_per_s": jobs_per_s,
+        "cpu_us_per_job": cpu_us,
         "run_now_us": run_now_us,
         "quiv": quiv.__file__,
     }
@@ -168,22 +179,21 @@ def main() -> None:
             runs[subject].append(result)
             print(
                 f"round {round_ + 1} {subject:>8}: {result['jobs_per_s']:8,.0f} jobs/s  "
+                f"{result['cpu_us_per_job']:5.0f} us CPU/job  "
                 f"run-now {result['run_now_us']:6.0f} us  ({result['quiv']})",
                 flush=True,
             )
-    print(f"\nmedians over {args.rounds} rounds; ratios per round (and their quartiles)")
+    print(f"\nmedians over {args.rounds} rounds; ratios per round, with their quartiles")
     references = [r for r in ("main", "none") if r in runs]
-    header = "".join(f"  {'x ' + r:>20}" for r in references)
-    print(f"{'subject':>8}  {'jobs/s':>9}{header}  {'run-now us':>10}{header}")
-    for subject in subjects:
-        mine = runs[subject]
-        line = f"{subject:>8}  {statistics.median(r['jobs_per_s'] for r in mine):9,.0f}"
-        for reference in references:
-            line += _ratio(mine, runs[reference], "jobs_per_s")
-        line += f"  {statistics.median(r['run_now_us'] for r in mine):10.0f}"
-        for reference in references:
-            line += _ratio(mine, runs[reference], "run_now_us")
-        print(line)
+    for key, title, form in MEASURES:
+        print(f"\n{title}")
+        print(f"{'subject':>8}  {'median':>9}" + "".join(f"  {'/ ' + r:>20}" for r in references))
+        for subject in subjects:
+            mine = runs[subject]
+            line = f"{subject:>8}  {statistics.median(r[key] for r in mine):{form}}"
+            for reference in references:
+                line += _ratio(mine, runs[reference], key)
+            print(line)
 
 
 def _ratio(mine: list[dict[str, Any]], reference: list[dict[str, Any]], key: str) -> str:
