@@ -135,13 +135,17 @@ class _Tallies:
             task, seconds = started.popleft()
             _observe(lateness, bounds, task, seconds)
 
-    def snapshot(self) -> Tally:
-        """Copies of the tallies (see the class for where this may run)."""
-        self._drain()
+    def snapshot(self, *, drain: bool = True) -> Tally:
+        """Copies of the tallies (see the class for where this may run; without
+        ``drain``, anywhere, the lateness not yet drained left out)."""
+        if drain:
+            self._drain()
+        # dict() and list() of a dict or list copy in one step, even while another thread
+        # writes them.
         return (
             dict(self._ends),
-            {task: list(b) for task, b in self._durations.items()},
-            {task: list(b) for task, b in self._lateness.items()},
+            {task: list(b) for task, b in dict(self._durations).items()},
+            {task: list(b) for task, b in dict(self._lateness).items()},
         )
 
 
@@ -168,8 +172,9 @@ class _Collector(Collector):
     def collect(self) -> Iterable[Metric]:
         quiv = self._quiv()
         tallies = self._tallies
+        stopped = quiv is None or quiv.lifecycle is Lifecycle.STOPPED
         snapshot = None
-        if quiv is not None and quiv.lifecycle not in (Lifecycle.STOPPING, Lifecycle.STOPPED):
+        if quiv is not None and not stopped:
             scheduler = quiv._scheduler
 
             def read() -> tuple[Tally, SchedulerStatistics, dict[str, int]]:
@@ -178,10 +183,12 @@ class _Collector(Collector):
 
             try:
                 snapshot = scheduler.call(read)
-            except QuivError:  # shut down meanwhile
+            except QuivError:  # shutting down: its thread takes no more calls
                 snapshot = None
-        if snapshot is None:  # no scheduler thread to read on: nothing writes them now
-            return list(self._jobs(tallies.snapshot()))
+        if snapshot is None:
+            # No thread to read on. Stopped, nothing writes the tallies any more; while it
+            # stops, the last ends may still be recorded: copy without draining.
+            return list(self._jobs(tallies.snapshot(drain=stopped)))
         tally, stats, by_status = snapshot
         return [*self._jobs(tally), *self._scheduler(stats, by_status)]
 
