@@ -94,6 +94,18 @@ def test_a_span_wraps_the_handler_and_links_to_the_span_that_added_the_task(
     assert trace.get_current_span() is trace.INVALID_SPAN  # nothing left current here
 
 
+def test_an_async_handler_on_a_worker_sees_the_span(q, tracer, exporter) -> None:
+    async def handler() -> None:
+        await asyncio.sleep(0)
+        with tracer.start_as_current_span("inside"):
+            pass
+
+    job = q.wait_for_task(q.add_task("async", handler, run_once=True), timeout=WAIT)
+    span = _job_spans(exporter)[job.id]
+    (inside,) = [s for s in exporter.get_finished_spans() if s.name == "inside"]
+    assert inside.parent.span_id == span.context.span_id  # type: ignore[union-attr]
+
+
 def test_a_failed_attempt_and_a_failure_are_errors_with_their_exception(q, exporter) -> None:
     def fails() -> None:
         raise KeyError("no such thing")
