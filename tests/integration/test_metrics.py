@@ -5,6 +5,7 @@ back."""
 from __future__ import annotations
 
 import doctest
+import pathlib
 import re
 import threading
 
@@ -51,6 +52,13 @@ def registry() -> CollectorRegistry:
 
 def test_the_documented_series_cover_every_kind() -> None:
     assert len(_documented()) == 12
+
+
+def test_the_guide_lists_the_documented_series_with_their_kinds() -> None:
+    guide = pathlib.Path(__file__).resolve().parents[2] / "docs/guides/dashboard-and-metrics.md"
+    rows = re.findall(r"^\| `(quiv_\w+)` \| (\w+) \|", guide.read_text(), re.MULTILINE)
+    doc = quiv_metrics.__doc__ or ""
+    assert rows == [(name, doc.split(f"``{name}``", 1)[1].split()[0]) for name in _documented()]
 
 
 def test_the_exposition_has_every_series_with_the_values_of_known_jobs(
