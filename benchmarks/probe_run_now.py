@@ -5,7 +5,7 @@ Times ``run_task_immediately`` on a started scheduler (pool of 10, one idle task
 each request, from the call to the handler's first line, into:
 
 - ``call``: the API call itself. While the scheduler thread sleeps with nothing queued, the
-  caller makes the run and hands its job to a worker itself (``run_soon_here``), so this
+  caller makes the run and hands its job to a worker itself (``Scheduler.run_soon``), so this
   holds the stages below up to ``to_worker``; otherwise it queues the request;
 - ``to_scheduler``: from the call until ``run_soon`` begins (on the caller's thread, or on
   the scheduler thread once woken, which then needs the GIL back from the caller);

@@ -10,8 +10,10 @@ import pytest
 
 import quiv
 import quiv.exceptions
+import quiv.metrics
 import quiv.models
 import quiv.schedules
+import quiv.tracing
 from quiv.exceptions import (
     ConfigurationError,
     DatabaseInitializationError,
@@ -37,7 +39,7 @@ from quiv.exceptions import (
     WaitTimeoutError,
 )
 
-MODULES = [quiv, quiv.exceptions, quiv.models, quiv.schedules]
+MODULES = [quiv, quiv.exceptions, quiv.models, quiv.schedules, quiv.metrics, quiv.tracing]
 
 
 def _public_names(module: types.ModuleType) -> set[str]:

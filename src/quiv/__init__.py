@@ -24,9 +24,12 @@ the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite d
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
 application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer);
 ``_context`` tells helpers such as ``run_subprocess`` (``_subprocess``) which job they run
-in. Errors live in ``quiv.exceptions``, public data in ``quiv.models``, test helpers in
-``quiv.testing``; ``quiv.config``, ``quiv.scheduler`` and the other modules of quiv 0.4.0's
-layout only re-export names, so that its imports keep working.
+in. Instrumentation (``_instruments``; ``quiv.metrics`` and ``quiv.tracing`` attach one) is
+told of each job's start where its handler runs and of its end where that is recorded, as
+plain values, for one attribute read per job while none is attached. Errors live in
+``quiv.exceptions``, public data in ``quiv.models``, test helpers in ``quiv.testing``;
+``quiv.config``, ``quiv.scheduler`` and the other modules of quiv 0.4.0's layout only
+re-export names, so that its imports keep working.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from ._bridge import call_on_main as call_on_main
 from ._bridge import run_on_main as run_on_main
 from ._config import QuivConfig as QuivConfig
 from ._config import resolve_timezone as resolve_timezone
+from ._instruments import Instrumentation as Instrumentation
+from ._instruments import JobEnd as JobEnd
+from ._instruments import JobRun as JobRun
 from ._preview import preview as preview
 from ._preview import preview_cron as preview_cron
 from ._quiv import Quiv as Quiv
@@ -83,14 +89,17 @@ __all__ = [
     "Event",
     "HandlerNotRegisteredError",
     "HandlerRegistrationError",
+    "Instrumentation",
     "InvalidCronExpressionError",
     "InvalidScheduleError",
     "InvalidTimezoneError",
     "InvalidTransitionError",
     "Job",
     "JobCancelledError",
+    "JobEnd",
     "JobNotFoundError",
     "JobProcessDiedError",
+    "JobRun",
     "JobStatus",
     "Lifecycle",
     "MainLoopUnavailableError",

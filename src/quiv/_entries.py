@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ._arguments import PICKLE, ArgumentCodec
+from ._instruments import JobRun, Origins
 from ._invocation import Injection
 from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, RuleSchedule, Schedule
@@ -203,6 +204,9 @@ class TaskEntry:
     # wait_for_task callers waiting for its next job to be made: given its id (None: the
     # task ended first).
     waiters: list[Callable[[str | None], None]] | None = None
+    # What the instrumentations attached at add_task kept of its caller's context (a trace
+    # context to link its jobs' spans to); None when none was attached.
+    origin: Origins | None = None
     _schedule_text: str = field(default="", repr=False)  # its schedule column
 
     @property
@@ -374,6 +378,12 @@ class JobEntry:
     # Set once the job's end is recorded; made (on the scheduler thread) only for a waiter.
     ended: threading.Event | None = None
     on_end: list[Callable[[], None]] = field(default_factory=list)
+    # The monotonic instant this run was due when it was dispatched (its lateness counts
+    # from it); the origin its run_task call left (else its task's counts); and what
+    # instrumentation was told at its start, for its end.
+    due: float | None = None
+    origin: Origins | None = None
+    run: JobRun | None = None
 
     def request_stop(self) -> None:
         """Ask the job to stop (scheduler thread): its flag, and its handler's event if any."""

@@ -34,6 +34,7 @@ from typing import Any
 
 from ._clock import Clock
 from ._config import QuivConfig, check_id, check_number
+from ._instruments import Instrumentation
 from ._invocation import resolve_awaitable, run_coroutine_here
 from ._lifecycle import Lifespan, build_parts
 from ._queries import Queries
@@ -321,13 +322,7 @@ class Quiv:
         """
         self._life.usable("run a task")
         check_id("task_id", task_id)
-        scheduler = self._scheduler
-        if scheduler.run_soon_here(task_id):  # the scheduler thread slept: done here
-            return 1
-        if scheduler.knows(task_id):
-            # Sent, not waited for: the run is made due as soon as the scheduler thread
-            # reads it (quiv 0.4.0 made it due in its database, and returned).
-            scheduler.send(partial(scheduler.runs.run_soon, task_id))
+        if self._scheduler.run_soon(task_id):  # made here, or sent and not waited for
             return 1
         self._registrar.run_task(task_id)  # a run, or the error that says why there is none
         return 1
@@ -561,3 +556,18 @@ class Quiv:
     def remove_listener(self, event: Event, callback: Callable[..., Any]) -> None:
         """Stop calling ``callback`` on ``event``; an unknown callback is ignored."""
         self._listeners.remove(event, callback)
+
+    def add_instrumentation(self, instrumentation: Instrumentation) -> None:
+        """Attach an ``Instrumentation``: told of every job's start and end as plain values,
+        on the threads that run and record it (``quiv.metrics`` and ``quiv.tracing`` use
+        this; see ``Instrumentation`` for when each method is called). Unlike listeners it
+        costs the hot path nothing while none is attached, and no model is built for it.
+        Attaching one twice does nothing; ``ConfigurationError`` for an object without its
+        four methods.
+        """
+        self._scheduler.instruments.add(instrumentation)
+
+    def remove_instrumentation(self, instrumentation: Instrumentation) -> None:
+        """Detach an instrumentation; one not attached is ignored. A job under way when it
+        is detached still gets its ``handler_returned``, not its ``job_ended``."""
+        self._scheduler.instruments.remove(instrumentation)

@@ -91,6 +91,9 @@ class Registrar:
         the task its key names; return the id of the task registered. ``expired``: the
         task's schedule has no run left, which only a registration of its key already
         stored may have (raised otherwise)."""
+        instruments = self._scheduler.instruments
+        if instruments.observers:
+            task.origin = instruments.capture()
         key = task.key
         if key is not None:
             if task.settings.scope == "deployment":
@@ -124,7 +127,9 @@ class Registrar:
         ``TaskNotScheduledError`` for a task that is gone but whose jobs are still in the
         history.
         """
-        job_id = self._scheduler.call(partial(self._scheduler.runs.run_task, task_id))
+        scheduler = self._scheduler
+        origin = scheduler.instruments.capture() if scheduler.instruments.observers else None
+        job_id = scheduler.call(partial(scheduler.runs.run_task, task_id, origin))
         if job_id is not None:
             return job_id
         if self._store.has_jobs_of(task_id):

@@ -25,6 +25,7 @@ from ._clock import Clock, epoch_seconds
 from ._context import job_context
 from ._entries import JobEntry, TaskEntry
 from ._events import Listeners
+from ._instruments import Instruments
 from ._invocation import resolve_awaitable, run_coroutine_here
 from ._processes import Ended, ProcessPool
 from ._results import ERROR_LIMIT_CHARACTERS, RESULT_LIMIT_BYTES, describe, encode_result
@@ -61,10 +62,12 @@ class JobRunner:
         *,
         listeners: Listeners,
         processes: ProcessPool,
+        instruments: Instruments,
         started: Callable[[JobEntry, float, float], None],
         finished: Callable[[JobEntry, Outcome], None],
     ) -> None:
         self._clock = clock
+        self._instruments = instruments
         self._epoch = epoch_seconds(clock)
         self._bridge = bridge
         self._listeners = listeners
@@ -83,6 +86,9 @@ class JobRunner:
             return
         if self._listeners.any:  # on this thread, before the handler, as quiv 0.4.0 did
             self._listeners.emit(Event.JOB_STARTED, lambda: (job.task.snapshot(), job.snapshot()))
+        instruments = self._instruments
+        observers = instruments.observers  # the one read when nothing is attached
+        run = instruments.started(job, observers) if observers else None
         token = current_bridge().set(self._bridge)
         job_token = job_context().set(job)
         # Whatever escapes below (a logging handler that raises...), the end is reported:
@@ -101,6 +107,8 @@ class JobRunner:
         finally:
             job_context().reset(job_token)
             current_bridge().reset(token)
+            if run is not None:
+                instruments.returned(run, observers)
             self._finished(job, outcome or self._abnormal())
 
     async def run_on_loop(self, job: JobEntry) -> None:
@@ -108,6 +116,9 @@ class JobRunner:
         its start is reported when it really starts."""
         if self._cancelled_before_start(job, report_start=True):
             return
+        instruments = self._instruments
+        observers = instruments.observers
+        run = instruments.started(job, observers) if observers else None
         token = current_bridge().set(self._bridge)
         job_token = job_context().set(job)
         outcome: Outcome | None = None
@@ -129,6 +140,8 @@ class JobRunner:
             with contextlib.suppress(ValueError):
                 job_context().reset(job_token)
                 current_bridge().reset(token)
+            if run is not None:
+                instruments.returned(run, observers)
             self._finished(job, outcome or self._abnormal())
 
     def run_in_process(self, job: JobEntry) -> None:
@@ -138,6 +151,9 @@ class JobRunner:
             return
         if self._listeners.any:
             self._listeners.emit(Event.JOB_STARTED, lambda: (job.task.snapshot(), job.snapshot()))
+        instruments = self._instruments
+        observers = instruments.observers  # a span covers the relay, in this process
+        run = instruments.started(job, observers) if observers else None
         token = current_bridge().set(self._bridge)  # for a callback run on this thread
         job_token = job_context().set(job)
         outcome: Outcome | None = None
@@ -149,6 +165,8 @@ class JobRunner:
         finally:
             job_context().reset(job_token)
             current_bridge().reset(token)
+            if run is not None:
+                instruments.returned(run, observers)
             self._finished(job, outcome or self._abnormal())
 
     def _in_process(self, job: JobEntry) -> Outcome:

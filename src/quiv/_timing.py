@@ -16,6 +16,8 @@ key is one dict operation.
 >>> t.schedule("b", 2.0); t.schedule("a", 1.0); t.schedule("c", 2.0)
 >>> t.peek()
 (1.0, 'a')
+>>> t.count_due(2.0)
+3
 >>> t.pop_due(2.0)
 [('a', 1.0), ('b', 2.0), ('c', 2.0)]
 """
@@ -145,6 +147,21 @@ class Timeline(Generic[K]):
             del index[key]
             due.append((key, deadline))
             remaining -= 1
+        return due
+
+    def count_due(self, now: float) -> int:
+        """How many keys are due at ``now`` (deadline <= ``now``); nothing changes.
+        O(k) for k entries due, stale ones among them.
+
+        Iterates from the front (no positional access, see ``pop_due``).
+        """
+        index = self._index
+        due = 0
+        for entry in self._entries:
+            if entry[0] > now:
+                break
+            if index.get(entry[2]) is entry:
+                due += 1
         return due
 
     def _check(self) -> None:

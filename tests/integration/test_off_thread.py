@@ -55,7 +55,10 @@ def _run_now_in_order(q: Any, clock: Any) -> tuple[Runs, str, list[str]]:
     order: list[str] = []
     runs_of = q._scheduler.runs
     real_run_soon = runs_of.run_soon
-    runs_of.run_soon = lambda task_id: (order.append("run now"), real_run_soon(task_id))
+    runs_of.run_soon = lambda task_id, *origin: (
+        order.append("run now"),
+        real_run_soon(task_id, *origin),
+    )
     return runs, task_id, order
 
 

@@ -155,6 +155,19 @@ def test_pop_due_when_nothing_is_due() -> None:
     timeline._check()
 
 
+def test_count_due_skips_cancelled_and_rescheduled_entries() -> None:
+    t: Timeline[str] = Timeline()
+    for key, deadline in (("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0)):
+        t.schedule(key, deadline)
+    t.cancel("a")
+    t.schedule("d", 0.5)  # its old entry at 4.0 stays, stale
+    assert t.count_due(3.0) == 3  # d, b, c
+    assert t.count_due(0.0) == 0
+    assert t.count_due(math.inf) == 3
+    assert len(t) == 3  # nothing was taken
+    t._check()
+
+
 def test_pop_due_with_limit_takes_the_earliest() -> None:
     timeline = _filled(("c", 3.0), ("a", 1.0), ("b", 1.0), ("d", 4.0))
     assert timeline.pop_due(3.0, limit=2) == [("a", 1.0), ("b", 1.0)]
@@ -327,6 +340,8 @@ def test_random_operations_match_the_model(
             popped += len(got)
         else:
             assert timeline.peek() == model.peek()
+        now = rng.choice(_DEADLINES)
+        assert timeline.count_due(now) == sum(1 for _, d in model.ordered() if d <= now)
         timeline._check()
         assert list(timeline) == model.ordered()
         assert len(timeline) == len(model.entries)

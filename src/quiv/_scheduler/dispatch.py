@@ -244,6 +244,7 @@ class Dispatcher:
             job.anchor = task.slot if regular else due
         if job.slot is None and task.wall_timed:
             job.slot = task.slot
+        job.due = due
         # A job handed to a worker thread starts now: the pool never takes more jobs than it
         # has idle threads, so one is waiting for it (one message per job comes back, its
         # end). A job for the main loop starts when the loop gets to it, and says so.

@@ -93,7 +93,8 @@ class Outcomes:
                 task.settings.retry, job.attempt, self._rng.random()
             )
         job_state = JOB_MACHINE.next_state(job.id, job.state, trigger)
-        if outcome.exc is not None:
+        exc = outcome.exc  # for instrumentation, after the log line has dropped it
+        if exc is not None:
             try:
                 self._log_failure(job, outcome, retry_at)
             except Exception:  # a logging handler that raises must not strand the job
@@ -119,7 +120,7 @@ class Outcomes:
                 follow_up = task.follow_up
                 plan = regular if follow_up is None else self._planner.at(follow_up)
                 self._after_run(task, plan, last=last)
-        state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+        state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono, exc)
 
     def _next_regular(self, job: JobEntry, outcome: Outcome) -> tuple[Plan | None, bool]:
         """The regular run after ``job``'s end, if its task is to plan one now, and whether
@@ -196,6 +197,8 @@ class Outcomes:
             self._after_run(task, plan, retrying=True)
         retry.attempt, retry.anchor, retry.retry_of = job.attempt + 1, job.anchor, job.id
         retry.slot = job.slot
+        if job.origin is not None:  # the run_task call it answers, for its spans' link
+            retry.origin = job.origin
         self._state.make_pending(task, retry)
         # Whoever waits for this run waits for its final attempt.
         job.next_attempt = retry

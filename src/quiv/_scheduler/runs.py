@@ -3,7 +3,7 @@ questions the façade asks (the next run, counts by status).
 
 Like the task commands, each runs where the scheduler's state is held. ``run_soon`` is also
 the body of the run-now fast path: on a caller's thread, while the scheduler thread sleeps,
-it hands the run to a worker itself (``Scheduler.run_soon_here``).
+it hands the run to a worker itself (``Scheduler.run_soon``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from .._clock import Clock
 from .._entries import JobEntry, TaskEntry
+from .._instruments import Origins
 from .._machines import TaskState
 from ..exceptions import TaskNotActiveError
 from .dispatch import Dispatcher
@@ -38,13 +39,15 @@ class RunCommands:
         self._state, self._planner, self._dispatcher = state, planner, dispatcher
         self._clock, self._logger = clock, logger
 
-    def run_task(self, task_id: str) -> str | None:
+    def run_task(self, task_id: str, origin: Origins | None = None) -> str | None:
         """Make a run due now (right after a running job, if ``max_instances`` of them run)
         and return its job's id,
         which exists at once as ``scheduled``; None if there is no such task.
 
         A job already made ahead (an earlier call, a pending retry) is that run: it is made
         due now and its id returned. A run-once task's running job is its one run.
+        ``origin``: what instrumentation captured at the call, kept with the job (a job
+        made ahead keeps the first it got).
         """
         state = self._state
         task = state.tasks.get(task_id)
@@ -59,6 +62,8 @@ class RunCommands:
             job = state.new_job(task)
             job.displaced = None if task.full else state.current_plan(task)
             state.make_pending(task, job)
+        if origin is not None and job.origin is None:
+            job.origin = origin
         if not task.full:  # idle, or running fewer jobs than max_instances: it starts now
             state.apply(task, self._planner.at(now))
             state.write_task(task)
@@ -66,20 +71,25 @@ class RunCommands:
             task.follow_up = now
         return job.id
 
-    def run_soon(self, task_id: str) -> None:
+    def run_soon(self, task_id: str, origin: Origins | None = None) -> None:
         """``run_task`` for a caller that wants no job id (``run_task_immediately``).
 
         An idle task of this process alone just gets a deadline of now: its job is made
         when it starts, with no job made ahead (no ``scheduled`` row to write first). Any
-        other case (a running job, a job made ahead, a shared task) goes through
-        ``run_task``.
+        other case (a running job, a job made ahead, a shared task), and a request with an
+        ``origin`` to keep with its job, goes through ``run_task``.
         """
         state = self._state
         task = state.tasks.get(task_id)
         if task is None:
             return
-        if task.state is not TaskState.ACTIVE or task.pending is not None or task.shared:
-            self.run_task(task_id)
+        if (
+            task.state is not TaskState.ACTIVE
+            or task.pending is not None
+            or task.shared
+            or origin is not None
+        ):
+            self.run_task(task_id, origin)
             return
         now = self._clock.monotonic()
         plan = self._planner.at(now)

@@ -23,6 +23,7 @@ from .._clock import Clock, epoch_seconds
 from .._coordinator import Coordinator
 from .._entries import JobEntry, TaskEntry
 from .._events import Listeners
+from .._instruments import Instruments, Origins
 from .._machines import JOB_MACHINE
 from .._processes import ProcessPool
 from .._runner import JobRunner, Outcome
@@ -59,6 +60,7 @@ class SchedulerStatistics:
     ``running_jobs`` counts every running job; ``running_process_jobs`` those of them that
     run in a process of the pool (``executor="process"``), each also holding one of the
     ``free_workers``' threads; ``free_processes`` is how many more could start now.
+    ``queued_runs`` counts the runs due now that wait for a free worker or process.
     """
 
     tasks: int
@@ -70,6 +72,7 @@ class SchedulerStatistics:
     store_write_failures: int
     running_process_jobs: int = 0
     free_processes: int = 0
+    queued_runs: int = 0
 
 
 class Lifecycle(str, Enum):
@@ -118,6 +121,7 @@ class Scheduler:
         self._emitter = emitter = Emitter(listeners)
         self.inbox = inbox = Inbox(emitter)
         self.processes = processes
+        self.instruments = instruments = Instruments(clock, epoch, logger)
         self.state = state = SchedulerState(
             pool_size=pool_size,
             process_pool_size=processes.size,
@@ -128,6 +132,7 @@ class Scheduler:
             clock=clock,
             epoch=epoch,
             logger=logger,
+            instruments=instruments,
         )
         base: dict[str, Any] = {"state": state, "clock": clock, "epoch": epoch, "logger": logger}
         self.housekeeping = Housekeeping(store=store, post=inbox.post, retention=retention, **base)
@@ -146,6 +151,7 @@ class Scheduler:
             logger,
             listeners=listeners,
             processes=processes,
+            instruments=instruments,
             started=lambda job, at, mono: self.post(partial(outcomes.started, job, at, mono)),
             finished=self._finished,
         )
@@ -314,17 +320,23 @@ class Scheduler:
 
     # -- off the scheduler thread -------------------------------------------------------
 
-    def run_soon_here(self, task_id: str) -> bool:
-        """``run_soon`` on the calling thread (see ``Loop.here``); False if the request must be
-        sent instead. A run-now request then costs no wake-up of the scheduler thread
-        before its job reaches a worker: the caller hands it over itself."""
-        return self.loop.here(self._run_soon_now, task_id)
+    def run_soon(self, task_id: str) -> bool:
+        """Make a run of a known task due now, unwaited (False: unknown here). Made here
+        while the scheduler thread sleeps with nothing queued (``Loop.here``: no wake-up
+        before its job reaches a worker), else sent (as quiv 0.4.0 returned at once)."""
+        origin = self.instruments.capture() if self.instruments.observers else None
+        if self.loop.here(self._run_soon_now, task_id, origin):
+            return True
+        if not self.knows(task_id):
+            return False
+        self.send(partial(self.runs.run_soon, task_id, origin))
+        return True
 
-    def _run_soon_now(self, task_id: str) -> bool:
+    def _run_soon_now(self, task_id: str, origin: Origins | None) -> bool:
         task = self.state.tasks.get(task_id)
         if task is None or task.settings.on_main_loop:
             return False  # unknown yet (its add is queued), or its start is the loop's
-        self.runs.run_soon(task_id)
+        self.runs.run_soon(task_id, origin)
         return True
 
     def _finished(self, job: JobEntry, outcome: Outcome) -> None:
@@ -381,6 +393,7 @@ class Scheduler:
             store_write_failures=self._store.write_failures,
             running_process_jobs=state.process_running,
             free_processes=state.process_pool_size - state.process_running,
+            queued_runs=state.queued(self._clock.monotonic()),
         )
 
     def check(self) -> None:

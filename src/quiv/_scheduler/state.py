@@ -34,6 +34,7 @@ from collections.abc import Callable
 from .._clock import Clock
 from .._entries import JobEntry, Plan, TaskEntry
 from .._ids import new_id
+from .._instruments import Instruments
 from .._machines import JOB_MACHINE, TASK_MACHINE, TaskState
 from .._store import Store
 from .._timing import Timeline
@@ -66,8 +67,10 @@ class SchedulerState:
         clock: Clock,
         epoch: Callable[[], float],
         logger: logging.Logger,
+        instruments: Instruments,
     ) -> None:
         self.pool_size = pool_size
+        self.instruments = instruments
         self.process_pool_size = process_pool_size
         self._retention = retention
         self._store, self._emitter, self._planner = store, emitter, planner
@@ -164,6 +167,13 @@ class SchedulerState:
                 timeline.schedule(task_id, due)
                 released += 1
 
+    def queued(self, now: float) -> int:
+        """How many runs are due at ``now`` and wait for a worker or a process: due on the
+        timeline, held for a process, or claimed and ready. O(k) for k of them."""
+        timeline = self.timeline
+        held = sum(1 for task_id in self.held if timeline.deadline(task_id) == HELD)
+        return timeline.count_due(now) + held + len(self.ready)
+
     def recheck(self, task: TaskEntry, seconds: float) -> None:
         """Look at a shared task in the store again ``seconds`` from now."""
         self.apply(task, self._planner.at(self._clock.monotonic() + seconds))
@@ -244,8 +254,17 @@ class SchedulerState:
                 self.timeline.cancel(task.id)
         self.ended(job, JOB_MACHINE.event_for("cancel"), now)
 
-    def ended(self, job: JobEntry, event: Event | None, ended_mono: float) -> None:
-        """After a job's end is recorded: tell listeners and waiters; time the next purge."""
+    def ended(
+        self,
+        job: JobEntry,
+        event: Event | None,
+        ended_mono: float,
+        exception: BaseException | None = None,
+    ) -> None:
+        """After a job's end is recorded: tell instrumentation (``exception``: what its
+        handler raised), listeners and waiters; time the next purge."""
+        if self.instruments.observers:
+            self.instruments.ended(job, exception)
         self._emitter.job(event, job)
         if job.ended is not None:
             job.ended.set()
