@@ -110,6 +110,27 @@ def test_three_overlap_and_never_a_fourth(q, clock) -> None:
     assert_scheduler_consistent(q)
 
 
+def test_a_late_run_that_starts_on_a_slot_stands_for_that_slot(q, clock) -> None:
+    """A run due at 1 that starts late, at 3, coalesces the slots 1 to 3: the next run with
+    room for it is the slot after 3, not slot 3 again at once (which made two jobs start
+    together for one slot)."""
+    held = Held(clock)
+    task_id = q.add_task("late", held, interval=1, delay=1, max_instances=3)
+    settle(q)
+    clock.advance(3.0)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    for _ in range(3):  # dispatch passes, at 3
+        settle(q)
+    assert q.statistics().jobs_started == 1
+    assert q.get_task(task_id).next_run_at == at(4)
+    _step(q, clock)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [3.0, 4.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
 def test_runs_that_end_in_time_do_not_overlap(q, clock) -> None:
     """max_instances allows overlap, it does not make it: quick runs keep the cadence."""
     starts: list[float] = []
