@@ -182,6 +182,27 @@ def test_a_run_asked_for_starts_at_once_while_there_is_room(q, clock) -> None:
     assert_scheduler_consistent(q)
 
 
+@pytest.mark.parametrize("call", ["run_task", "run_task_immediately"])
+def test_a_run_asked_for_on_an_idle_task_keeps_the_regular_plan(q, clock, call) -> None:
+    """Both ways of asking for a run give the regular run back as the asked-for one starts
+    (run_task_immediately, whose idle task's job was made as it started, restarted the
+    cadence from the run asked for instead)."""
+    held = Held(clock)
+    task_id = q.add_task("idle", held, interval=10, delay=7, max_instances=3)
+    advance(q, clock, 2.0)
+    getattr(q, call)(task_id)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    settle(q)
+    assert held.starts == [2.0]
+    assert q.get_task(task_id).next_run_at == at(7)
+    _step(q, clock, 5.0)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [2.0, 7.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
 def test_not_fixed_interval_counts_from_each_end_so_regular_runs_never_overlap(q, clock) -> None:
     held = Held(clock)
     q.add_task("from-the-end", held, interval=1, fixed_interval=False, max_instances=3)
