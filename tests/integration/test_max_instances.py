@@ -203,6 +203,61 @@ def test_a_run_asked_for_on_an_idle_task_keeps_the_regular_plan(q, clock, call) 
     assert_scheduler_consistent(q)
 
 
+def _end_together(q, held: Held, *indexes: int) -> None:
+    """End the jobs of ``held`` at ``indexes`` while the scheduler thread is busy, so that
+    it records their ends one after the other, with no dispatch pass between them."""
+    scheduler = q._scheduler
+
+    def hold_the_thread() -> None:
+        for index in indexes:
+            held.release(index)
+        wait_until(lambda: len(scheduler.inbox.queue) >= len(indexes), WAIT)
+
+    scheduler.call(hold_the_thread)
+
+
+@pytest.mark.parametrize("together", [False, True])
+@pytest.mark.parametrize(("fixed", "after"), [(True, 22.0), (False, 25.0)])
+def test_a_run_asked_for_while_full_plans_the_same_whatever_the_order_of_ends(
+    q, clock, together, fixed, after
+) -> None:
+    """Two jobs end at one instant while a run asked for waits for room. Whether that run
+    starts between the two ends (as it does when a worker records an end itself) or after
+    both (the ends queued for the scheduler thread), the task then plans the same run:
+    with a fixed interval, the next slot counted from the run asked for (the latest
+    started); with fixed_interval=False, an interval after the ends. It never waits with
+    room and nothing planned (as it did when the run asked for started after both ends)."""
+    held = Held(clock)
+    task_id = q.add_task(
+        "asked-while-full", held, interval=10, fixed_interval=fixed, max_instances=2
+    )
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    q.run_task_immediately(task_id)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 12.0)
+    asked = q.run_task(task_id)  # both run: it waits for one to end
+    _step(q, clock, 3.0)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    if together:
+        _end_together(q, held, 0, 1)
+    else:
+        held.release(0)
+        wait_until(lambda: len(held.starts) == 3, WAIT)
+        held.release(1)
+    wait_until(lambda: len(held.starts) == 3 and _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    assert held.starts[2] == 15.0
+    assert q.statistics().pending_deadlines == 1
+    assert q.get_task(task_id).next_run_at == at(after)
+    assert_scheduler_consistent(q)
+    _step(q, clock, after - 15.0)
+    wait_until(lambda: len(held.starts) == 4, WAIT)
+    assert held.starts[3] == after
+    held.release_all()
+    quiesce(q)
+
+
 def test_not_fixed_interval_counts_from_each_end_so_regular_runs_never_overlap(q, clock) -> None:
     held = Held(clock)
     q.add_task("from-the-end", held, interval=1, fixed_interval=False, max_instances=3)

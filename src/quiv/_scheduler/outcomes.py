@@ -119,6 +119,8 @@ class Outcomes:
                 follow_up = task.follow_up
                 plan = regular if follow_up is None else self._planner.at(follow_up)
                 self._after_run(task, plan, last=last)
+                if follow_up is not None and task.settings.max_instances > 1:
+                    state.following.add(task.id)
         state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
 
     def _next_regular(self, job: JobEntry, outcome: Outcome) -> tuple[Plan | None, bool]:

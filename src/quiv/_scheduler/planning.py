@@ -169,19 +169,31 @@ def next_regular(
 
 
 def overlap_plan(
-    task: TaskEntry, job: JobEntry, made_ahead: bool, draw: Draw, now: Now
+    task: TaskEntry,
+    job: JobEntry,
+    made_ahead: bool,
+    draw: Draw,
+    now: Now,
+    *,
+    following: bool = False,
 ) -> Plan | None:
     """The next run of a task that may run several jobs at once (``max_instances``), planned
     as ``job`` starts with room for another: a job made ahead gives back the run it
     displaced; a regular run of a fixed cadence plans the slot after its own (after ``now``:
     slots already past coalesce into the next); None for a paused or one-shot task, and for
-    ``fixed_interval=False``, which plans at a run's end only."""
+    ``fixed_interval=False``, which plans at a run's end only.
+
+    ``following``: ``job`` is a run asked for while all ran, which took the place of the
+    regular run at the end of one. It plans the run after itself, on any cadence, as the
+    next end would have had it started first: so the plan does not hang on whether another
+    job ended at that instant before it started (then it starts with room) or after.
+    """
     if task.state is not TaskState.RUNNING or task.run_once:
         return None
-    if made_ahead:
+    if made_ahead and (job.displaced is not None or not following):
         return job.displaced
     schedule = task.schedule
-    if isinstance(schedule, IntervalSchedule) and not schedule.fixed:
+    if isinstance(schedule, IntervalSchedule) and not schedule.fixed and not following:
         return None
     return next_regular(task, job, now.wall, now.mono, draw, now, starting=True)
 
@@ -313,8 +325,12 @@ class Planner:
     ) -> Plan | None:
         return next_regular(task, job, ended_at, ended_mono, lambda: self.jitter(task), self.now())
 
-    def overlapping(self, task: TaskEntry, job: JobEntry, made_ahead: bool) -> Plan | None:
-        return overlap_plan(task, job, made_ahead, lambda: self.jitter(task), self.now())
+    def overlapping(
+        self, task: TaskEntry, job: JobEntry, made_ahead: bool, following: bool
+    ) -> Plan | None:
+        return overlap_plan(
+            task, job, made_ahead, lambda: self.jitter(task), self.now(), following=following
+        )
 
     def after_skip(self, task: TaskEntry, late_at: float) -> Plan | None:
         return skip_plan(task, late_at, lambda: self.jitter(task), self.now())
