@@ -362,6 +362,67 @@ def test_a_failed_run_retries_beside_the_others(q, clock) -> None:
     assert_scheduler_consistent(q)
 
 
+def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_limit(
+    q, clock
+) -> None:
+    """Registered again with max_instances=1 while two of its jobs run: both go on (a
+    thread cannot be stopped), no third starts, and the next run waits until the last of
+    them has ended (it started a third, and the scheduler's check failed)."""
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k", max_instances=3)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 10.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 2.0, held)
+    assert q.add_task("keyed", held, interval=10, key="k", max_instances=1) == task_id
+    settle(q)
+    assert q.get_task(task_id).max_instances == 1
+    assert q.statistics().pending_deadlines == 0  # full: off the timeline
+    assert_scheduler_consistent(q)
+    _step(q, clock, 8.0, held)  # slot 20: no room
+    _step(q, clock, 5.0, held)
+    assert held.starts == [0.0, 10.0]
+    held.release(0)
+    wait_until(lambda: _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # one runs: still full
+    assert_scheduler_consistent(q)
+    _step(q, clock, 3.0, held)
+    assert len(held.starts) == 2
+    held.release(1)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(30)  # the slot after the end, at 28
+    _step(q, clock, 2.0, held)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert held.starts[2] == 30.0
+    held.release_all()
+    quiesce(q)
+    assert held.most == 2
+    assert_scheduler_consistent(q)
+
+
+def test_a_run_asked_for_waits_for_the_jobs_beyond_a_lowered_limit(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=100, key="k", max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    q.run_task_immediately(task_id)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    q.add_task("keyed", held, interval=100, key="k", max_instances=1)
+    asked = q.run_task(task_id)
+    held.release(0)
+    wait_until(lambda: _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    assert_scheduler_consistent(q)
+    held.release(1)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    held.release_all()
+    quiesce(q)
+    assert held.most == 2
+    assert_scheduler_consistent(q)
+
+
 def test_events_and_records_say_where_each_job_ran(q, clock) -> None:
     seen: list[tuple[str, str]] = []
     q.add_listener(Event.JOB_COMPLETED, lambda _e, _t, job: seen.append((job.id, job.executor)))

@@ -134,6 +134,12 @@ class TaskCommands:
         task.settings = new.settings._replace(scope=task.settings.scope, owner=task.settings.owner)
         if task.id in state.held:  # held for a process: its executor may have changed
             state.release_held()
+        plan = state.current_plan(task)
+        if task.full and plan is not None:
+            # Fewer max_instances than its jobs running: its next run waits for room (a
+            # regular one is planned again at an end; one asked for follows an end).
+            state.timeline.cancel(task.id)
+            task.follow_up = plan.deadline if plan.slot is None else None
         if changed:
             before = task.wall_timed
             task.schedule = new.schedule

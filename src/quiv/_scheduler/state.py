@@ -312,7 +312,8 @@ class SchedulerState:
             if task.job is not None:
                 jobs = task.running_jobs()
                 running += len(jobs)
-                assert len(jobs) <= max(task.settings.max_instances, 1)
+                # More than max_instances only if a registration again lowered it while
+                # they ran: then it is full, and off the timeline (below).
                 assert all(self.jobs.get(job.id) is job for job in jobs)
                 assert task.others is None or task.others  # never an empty list
                 assert task.state in (TaskState.RUNNING, TaskState.PAUSED_RUNNING)
