@@ -423,6 +423,44 @@ def test_a_run_asked_for_waits_for_the_jobs_beyond_a_lowered_limit(q, clock) -> 
     assert_scheduler_consistent(q)
 
 
+def test_a_key_registered_again_with_more_instances_plans_with_the_room(q, clock) -> None:
+    """Registered again with max_instances=2 while its one job runs (long, say): the next
+    slot is planned at once, and runs beside it, instead of waiting for it to end."""
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 12.0, held)
+    assert q.statistics().pending_deadlines == 0  # full
+    q.add_task("keyed", held, interval=10, key="k", max_instances=2)
+    settle(q)
+    assert q.statistics().pending_deadlines == 1
+    assert q.get_task(task_id).next_run_at == at(20)
+    assert_scheduler_consistent(q)
+    _step(q, clock, 8.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 20.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_a_run_asked_for_starts_when_more_instances_make_room(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    asked = q.run_task(task_id)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    q.add_task("keyed", held, interval=10, key="k", max_instances=2)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    assert held.starts == [0.0, 3.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
 def test_events_and_records_say_where_each_job_ran(q, clock) -> None:
     seen: list[tuple[str, str]] = []
     q.add_listener(Event.JOB_COMPLETED, lambda _e, _t, job: seen.append((job.id, job.executor)))
