@@ -461,6 +461,96 @@ def test_a_run_asked_for_starts_when_more_instances_make_room(q, clock) -> None:
     assert_scheduler_consistent(q)
 
 
+def test_update_task_with_room_plans_the_new_interval_now(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("updated", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    updated = q.update_task(task_id, interval=4)
+    assert updated.status == TaskStatus.RUNNING
+    assert updated.next_run_at == at(7)  # an interval from now: the job runs, with room
+    _step(q, clock, 4.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 7.0]
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # two run: full
+    held.release(0)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(11)  # the new cadence, from the run at 7
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_update_task_on_a_full_task_applies_at_the_end_of_one(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("updated-full", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 10.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 1.0, held)
+    q.update_task(task_id, interval=4)
+    moved = q.update_task(task_id, run_at=at(12))
+    assert moved.next_run_at == at(12)
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # no room: nothing is planned yet
+    _step(q, clock, 2.0, held)
+    assert len(held.starts) == 2
+    held.release(0)  # at 13: the run moved to 12 takes the room, late
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert held.starts[2] == 13.0
+    held.release(1)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(16)  # 12 + 4: from the run asked for
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_misfire_skip_misses_a_late_slot_beside_running_jobs(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("skipping", held, interval=1, max_instances=3, misfire="skip")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 5.0, held)  # slot 1 is 4 s late: missed; slot 5 runs on time
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 5.0]
+    statuses = sorted(job.status for job in q.get_all_jobs(task_id=task_id))
+    assert statuses == [JobStatus.MISSED, JobStatus.RUNNING, JobStatus.RUNNING]
+    assert q.get_task(task_id).next_run_at == at(6)
+    _step(q, clock, 1.0, held)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    _step(q, clock, 10.0, held)  # full meanwhile: its slots are neither run nor missed
+    assert len(q.get_all_jobs(task_id=task_id)) == 4
+    held.release(0)  # at 16: the slot after the end (16, on time) runs
+    wait_until(lambda: len(held.starts) == 4, WAIT)
+    assert held.starts[3] == 16.0
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_next_run_times_while_several_run(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("shown", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    # Room for another: the planned run, then its cadence.
+    assert [run.utc for run in q.next_run_times(task_id, count=3)] == [at(10), at(20), at(30)]
+    _step(q, clock, 7.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 15.0, held)
+    # Full, at 25: the first slot after now, counted from the latest started job (at 10),
+    # which is what the end of one plans.
+    assert [run.utc for run in q.next_run_times(task_id, count=2)] == [at(30), at(40)]
+    held.release(0)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(30)
+    q.pause_task(task_id)
+    assert q.next_run_times(task_id) == []
+    held.release_all()
+    quiesce(q)
+
+
 def test_events_and_records_say_where_each_job_ran(q, clock) -> None:
     seen: list[tuple[str, str]] = []
     q.add_listener(Event.JOB_COMPLETED, lambda _e, _t, job: seen.append((job.id, job.executor)))
