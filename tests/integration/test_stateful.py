@@ -445,6 +445,11 @@ class SchedulerMachine(RuleBasedStateMachine):
         the step's consequences in the model and learn the ids of the jobs it made."""
         self._rest()
         model = self.model
+        # What fell due starts first: a timeout only sets its job's stop event, in the
+        # scheduler's pass that then starts the runs due, and the handler returns after.
+        # (It matters when the job's task may run several at once: the job still holds
+        # its place as the next run starts.) Before any other step, nothing could start.
+        model.dispatch()
         for job in ending:
             model.finish(job)
         model.dispatch()
