@@ -74,7 +74,7 @@ class RunCommands:
         other case (a running job, a job made ahead, a shared task) goes through
         ``run_task``. So does the run of a task that may run several jobs at once, in part:
         its job is made ahead, as it displaces the regular run, which it gives back as it
-        starts (see ``Dispatcher``); it starts here all the same.
+        starts (see ``overlap_plan``); it starts here all the same.
         """
         state = self._state
         task = state.tasks.get(task_id)
