@@ -110,6 +110,27 @@ def test_three_overlap_and_never_a_fourth(q, clock) -> None:
     assert_scheduler_consistent(q)
 
 
+def test_a_late_run_that_starts_on_a_slot_stands_for_that_slot(q, clock) -> None:
+    """A run due at 1 that starts late, at 3, coalesces the slots 1 to 3: the next run with
+    room for it is the slot after 3, not slot 3 again at once (which made two jobs start
+    together for one slot)."""
+    held = Held(clock)
+    task_id = q.add_task("late", held, interval=1, delay=1, max_instances=3)
+    settle(q)
+    clock.advance(3.0)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    for _ in range(3):  # dispatch passes, at 3
+        settle(q)
+    assert q.statistics().jobs_started == 1
+    assert q.get_task(task_id).next_run_at == at(4)
+    _step(q, clock)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [3.0, 4.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
 def test_runs_that_end_in_time_do_not_overlap(q, clock) -> None:
     """max_instances allows overlap, it does not make it: quick runs keep the cadence."""
     starts: list[float] = []
@@ -159,6 +180,82 @@ def test_a_run_asked_for_starts_at_once_while_there_is_room(q, clock) -> None:
     held.release_all()
     quiesce(q)
     assert_scheduler_consistent(q)
+
+
+@pytest.mark.parametrize("call", ["run_task", "run_task_immediately"])
+def test_a_run_asked_for_on_an_idle_task_keeps_the_regular_plan(q, clock, call) -> None:
+    """Both ways of asking for a run give the regular run back as the asked-for one starts
+    (run_task_immediately, whose idle task's job was made as it started, restarted the
+    cadence from the run asked for instead)."""
+    held = Held(clock)
+    task_id = q.add_task("idle", held, interval=10, delay=7, max_instances=3)
+    advance(q, clock, 2.0)
+    getattr(q, call)(task_id)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    settle(q)
+    assert held.starts == [2.0]
+    assert q.get_task(task_id).next_run_at == at(7)
+    _step(q, clock, 5.0)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [2.0, 7.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def _end_together(q, held: Held, *indexes: int) -> None:
+    """End the jobs of ``held`` at ``indexes`` while the scheduler thread is busy, so that
+    it records their ends one after the other, with no dispatch pass between them."""
+    scheduler = q._scheduler
+
+    def hold_the_thread() -> None:
+        for index in indexes:
+            held.release(index)
+        wait_until(lambda: len(scheduler.inbox.queue) >= len(indexes), WAIT)
+
+    scheduler.call(hold_the_thread)
+
+
+@pytest.mark.parametrize("together", [False, True])
+@pytest.mark.parametrize(("fixed", "after"), [(True, 22.0), (False, 25.0)])
+def test_a_run_asked_for_while_full_plans_the_same_whatever_the_order_of_ends(
+    q, clock, together, fixed, after
+) -> None:
+    """Two jobs end at one instant while a run asked for waits for room. Whether that run
+    starts between the two ends (as it does when a worker records an end itself) or after
+    both (the ends queued for the scheduler thread), the task then plans the same run:
+    with a fixed interval, the next slot counted from the run asked for (the latest
+    started); with fixed_interval=False, an interval after the ends. It never waits with
+    room and nothing planned (as it did when the run asked for started after both ends)."""
+    held = Held(clock)
+    task_id = q.add_task(
+        "asked-while-full", held, interval=10, fixed_interval=fixed, max_instances=2
+    )
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    q.run_task_immediately(task_id)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 12.0)
+    asked = q.run_task(task_id)  # both run: it waits for one to end
+    _step(q, clock, 3.0)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    if together:
+        _end_together(q, held, 0, 1)
+    else:
+        held.release(0)
+        wait_until(lambda: len(held.starts) == 3, WAIT)
+        held.release(1)
+    wait_until(lambda: len(held.starts) == 3 and _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    assert held.starts[2] == 15.0
+    assert q.statistics().pending_deadlines == 1
+    assert q.get_task(task_id).next_run_at == at(after)
+    assert_scheduler_consistent(q)
+    _step(q, clock, after - 15.0)
+    wait_until(lambda: len(held.starts) == 4, WAIT)
+    assert held.starts[3] == after
+    held.release_all()
+    quiesce(q)
 
 
 def test_not_fixed_interval_counts_from_each_end_so_regular_runs_never_overlap(q, clock) -> None:
@@ -263,6 +360,195 @@ def test_a_failed_run_retries_beside_the_others(q, clock) -> None:
     gate.set()
     quiesce(q)
     assert_scheduler_consistent(q)
+
+
+def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_limit(
+    q, clock
+) -> None:
+    """Registered again with max_instances=1 while two of its jobs run: both go on (a
+    thread cannot be stopped), no third starts, and the next run waits until the last of
+    them has ended (it started a third, and the scheduler's check failed)."""
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k", max_instances=3)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 10.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 2.0, held)
+    assert q.add_task("keyed", held, interval=10, key="k", max_instances=1) == task_id
+    settle(q)
+    assert q.get_task(task_id).max_instances == 1
+    assert q.statistics().pending_deadlines == 0  # full: off the timeline
+    assert_scheduler_consistent(q)
+    _step(q, clock, 8.0, held)  # slot 20: no room
+    _step(q, clock, 5.0, held)
+    assert held.starts == [0.0, 10.0]
+    held.release(0)
+    wait_until(lambda: _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # one runs: still full
+    assert_scheduler_consistent(q)
+    _step(q, clock, 3.0, held)
+    assert len(held.starts) == 2
+    held.release(1)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(30)  # the slot after the end, at 28
+    _step(q, clock, 2.0, held)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert held.starts[2] == 30.0
+    held.release_all()
+    quiesce(q)
+    assert held.most == 2
+    assert_scheduler_consistent(q)
+
+
+def test_a_run_asked_for_waits_for_the_jobs_beyond_a_lowered_limit(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=100, key="k", max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    q.run_task_immediately(task_id)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    q.add_task("keyed", held, interval=100, key="k", max_instances=1)
+    asked = q.run_task(task_id)
+    held.release(0)
+    wait_until(lambda: _running(q, task_id) == 1, WAIT)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    assert_scheduler_consistent(q)
+    held.release(1)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    held.release_all()
+    quiesce(q)
+    assert held.most == 2
+    assert_scheduler_consistent(q)
+
+
+def test_a_key_registered_again_with_more_instances_plans_with_the_room(q, clock) -> None:
+    """Registered again with max_instances=2 while its one job runs (long, say): the next
+    slot is planned at once, and runs beside it, instead of waiting for it to end."""
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 12.0, held)
+    assert q.statistics().pending_deadlines == 0  # full
+    q.add_task("keyed", held, interval=10, key="k", max_instances=2)
+    settle(q)
+    assert q.statistics().pending_deadlines == 1
+    assert q.get_task(task_id).next_run_at == at(20)
+    assert_scheduler_consistent(q)
+    _step(q, clock, 8.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 20.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_a_run_asked_for_starts_when_more_instances_make_room(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("keyed", held, interval=10, key="k")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    asked = q.run_task(task_id)
+    settle(q)
+    assert q.get_job(asked).status == JobStatus.SCHEDULED
+    q.add_task("keyed", held, interval=10, key="k", max_instances=2)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert q.get_job(asked).status == JobStatus.RUNNING
+    assert held.starts == [0.0, 3.0]
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_update_task_with_room_plans_the_new_interval_now(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("updated", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    updated = q.update_task(task_id, interval=4)
+    assert updated.status == TaskStatus.RUNNING
+    assert updated.next_run_at == at(7)  # an interval from now: the job runs, with room
+    _step(q, clock, 4.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 7.0]
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # two run: full
+    held.release(0)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(11)  # the new cadence, from the run at 7
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_update_task_on_a_full_task_applies_at_the_end_of_one(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("updated-full", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 10.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 1.0, held)
+    q.update_task(task_id, interval=4)
+    moved = q.update_task(task_id, run_at=at(12))
+    assert moved.next_run_at == at(12)
+    settle(q)
+    assert q.statistics().pending_deadlines == 0  # no room: nothing is planned yet
+    _step(q, clock, 2.0, held)
+    assert len(held.starts) == 2
+    held.release(0)  # at 13: the run moved to 12 takes the room, late
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    assert held.starts[2] == 13.0
+    held.release(1)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(16)  # 12 + 4: from the run asked for
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_misfire_skip_misses_a_late_slot_beside_running_jobs(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("skipping", held, interval=1, max_instances=3, misfire="skip")
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 5.0, held)  # slot 1 is 4 s late: missed; slot 5 runs on time
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    assert held.starts == [0.0, 5.0]
+    statuses = sorted(job.status for job in q.get_all_jobs(task_id=task_id))
+    assert statuses == [JobStatus.MISSED, JobStatus.RUNNING, JobStatus.RUNNING]
+    assert q.get_task(task_id).next_run_at == at(6)
+    _step(q, clock, 1.0, held)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    _step(q, clock, 10.0, held)  # full meanwhile: its slots are neither run nor missed
+    assert len(q.get_all_jobs(task_id=task_id)) == 4
+    held.release(0)  # at 16: the slot after the end (16, on time) runs
+    wait_until(lambda: len(held.starts) == 4, WAIT)
+    assert held.starts[3] == 16.0
+    held.release_all()
+    quiesce(q)
+    assert_scheduler_consistent(q)
+
+
+def test_next_run_times_while_several_run(q, clock) -> None:
+    held = Held(clock)
+    task_id = q.add_task("shown", held, interval=10, max_instances=2)
+    wait_until(lambda: len(held.starts) == 1, WAIT)
+    _step(q, clock, 3.0, held)
+    # Room for another: the planned run, then its cadence.
+    assert [run.utc for run in q.next_run_times(task_id, count=3)] == [at(10), at(20), at(30)]
+    _step(q, clock, 7.0, held)
+    wait_until(lambda: len(held.starts) == 2, WAIT)
+    _step(q, clock, 15.0, held)
+    # Full, at 25: the first slot after now, counted from the latest started job (at 10),
+    # which is what the end of one plans.
+    assert [run.utc for run in q.next_run_times(task_id, count=2)] == [at(30), at(40)]
+    held.release(0)
+    wait_until(lambda: q.statistics().pending_deadlines == 1, WAIT)
+    assert q.get_task(task_id).next_run_at == at(30)
+    q.pause_task(task_id)
+    assert q.next_run_times(task_id) == []
+    held.release_all()
+    quiesce(q)
 
 
 def test_events_and_records_say_where_each_job_ran(q, clock) -> None:

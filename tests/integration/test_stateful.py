@@ -1,7 +1,8 @@
 """The scheduler against a plain model: Hypothesis drives random sequences of API calls.
 
 ``SchedulerMachine`` adds interval, one-shot (``run_once``), ``at=`` and cron tasks (with
-timeouts, and misfire ``coalesce`` or ``skip``), pauses, resumes, runs them now
+timeouts, misfire ``coalesce`` or ``skip``, and for interval and cron tasks
+``max_instances`` of 1 to 3), pauses, resumes, runs them now
 (``run_task``, ``run_task_immediately``), removes them, cancels jobs, ends jobs and
 advances a ``FakeClock``. A handler either ends at once on its own ("quick"), or waits for
 the test's word (succeed or fail) and, as its task says, honours its stop event or ignores
@@ -12,7 +13,8 @@ After every step the test waits for the scheduler to come to rest (on conditions
 timeout: never a fixed sleep; see ``_rest``), plays the step in the model, and then checks
 ``Scheduler.check()`` on the scheduler thread and compares the model with
 ``get_all_tasks``, ``get_task``, ``get_all_jobs``, ``statistics()``, the return values and
-errors of the calls, and what the handlers saw (no task ran twice at once, no job twice).
+errors of the calls, and what the handlers saw (no task ran more jobs at once than its
+``max_instances``, no job twice).
 
 The model follows the documented rules; where they leave a choice open, it follows the
 choice the scheduler made, and says so. Its arithmetic is its own: the next run of an
@@ -62,8 +64,11 @@ WAIT = 10.0
 # FakeClock's default start: a whole minute, so cron slots of */S seconds (S divides 60)
 # are the multiples of S seconds of monotonic time.
 EPOCH = datetime(2030, 1, 1, tzinfo=timezone.utc)
-POOL = 8  # workers; the rules keep running jobs below this, so none waits for a worker
+# Workers: a task is added only while every live task could run max_instances jobs, and
+# every job of a removed task still run, without waiting for one.
+POOL = 12
 MAX_TASKS = 5
+MOST_INSTANCES = 3
 GRACE = 1.0  # the default misfire grace
 UNRESPONSIVE_AFTER = 5.0  # after a timeout, a handler still running is flagged then
 
@@ -74,6 +79,8 @@ ADVANCES = st.one_of(st.sampled_from([1.0, 2.5, 5.0, 10.0, 30.0]), HALVES)
 # Half the handlers are quick: they end at once, on their own, so that tasks go round
 # their schedules; the others wait for the test's word.
 QUICK = st.sampled_from(["succeed", None, "fail", None])
+# Two recurring tasks in three may overlap themselves.
+INSTANCES = st.sampled_from([1, 2, MOST_INSTANCES])
 
 
 def _env_int(name: str, default: int) -> int:
@@ -103,12 +110,12 @@ class Handlers:
         self.entries: dict[str, list[str]] = {}  # label -> job ids, in the order entered
         self.entered: set[str] = set()
         self.running: Counter[str] = Counter()
-        self.overlaps: list[str] = []  # labels whose handler ran twice at once
+        self.overlaps: list[str] = []  # labels whose handler ran more than its limit at once
         self.twice: list[str] = []  # job ids whose handler was called twice
 
-    def handler(self, label: str, *, honours_stop: bool, quick: str | None) -> Any:
+    def handler(self, label: str, *, honours_stop: bool, quick: str | None, limit: int) -> Any:
         """``quick``: the handler does not wait, it returns ("succeed") or raises ("fail")
-        at once; else it waits for ``release``."""
+        at once; else it waits for ``release``. ``limit``: its task's ``max_instances``."""
 
         def handler(_job_id: str, _stop_event: threading.Event) -> None:
             with self._cond:
@@ -117,7 +124,7 @@ class Handlers:
                 self.entered.add(_job_id)
                 self.entries.setdefault(label, []).append(_job_id)
                 self.running[label] += 1
-                if self.running[label] > 1:
+                if self.running[label] > limit:
                     self.overlaps.append(label)
                 self._inside[_job_id] = (honours_stop, _stop_event)
                 try:
@@ -177,6 +184,9 @@ class ModelJob:
     stopped: bool = False  # its stop event was set (cancel_job, remove_task)
     decision: str | None = None  # what the test told its handler
     unresponsive: bool = False
+    # Made ahead with room for it to start (max_instances > 1): the run it displaced,
+    # (due, regular), which it gives back as it starts.
+    displaced: tuple[float, bool] | None = None
 
 
 @dataclass(eq=False)
@@ -190,18 +200,30 @@ class ModelTask:
     timeout: float | None
     honours_stop: bool
     quick: str | None  # its handler ends at once, on its own: "succeed" or "fail"
+    limit: int = 1  # max_instances: how many of its jobs may run at once
     instant: float | None = None  # an at= task's time, in monotonic seconds
     state: str = "A"  # A(ctive), R(unning), P(aused), PR (paused while running)
     due: float | None = None  # the deadline of its next run, when one is planned
     regular: bool = True  # that run is a slot of its schedule (not a run asked for)
-    job: ModelJob | None = None
-    pending: ModelJob | None = None  # made ahead by run_task while a job runs
-    follow_up: float | None = None  # a run asked for while a job runs
+    # That run was asked for while ``limit`` jobs ran, and follows the end of one.
+    following: bool = False
+    running: list[ModelJob] = field(default_factory=list)  # in the order they started
+    pending: ModelJob | None = None  # made ahead by run_task while ``limit`` jobs run
+    follow_up: float | None = None  # a run asked for while ``limit`` jobs run
     jobs: list[ModelJob] = field(default_factory=list)
 
     @property
     def run_once(self) -> bool:
         return self.kind in ("once", "at")
+
+    @property
+    def full(self) -> bool:
+        """As many of its jobs run as it allows: no other starts, and none is planned."""
+        return len(self.running) >= self.limit
+
+    def plan(self, due: float | None, regular: bool = True, *, following: bool = False) -> None:
+        """Its next run is due at ``due`` (None: none is planned)."""
+        self.due, self.regular, self.following = due, regular, following
 
     @property
     def status(self) -> str:
@@ -254,10 +276,9 @@ class Model:
         """The task is gone: removed, or a one-shot task whose run is over."""
         del self.live[task.label]
         self.gone[task.label] = task
-        task.due = None
-        if task.job is not None:
-            self.orphans.append(task.job)
-            task.job = None
+        task.plan(None)
+        self.orphans.extend(task.running)
+        task.running = []
 
     def cancel_pending(self, job: ModelJob) -> None:
         job.status = JobStatus.CANCELLED.value
@@ -269,7 +290,7 @@ class Model:
         while changed:
             changed = False
             for task in list(self.live.values()):
-                if task.job is not None or task.due is None or task.due > self.now:
+                if task.full or task.due is None or task.due > self.now:
                     continue
                 changed = True
                 late = self.now - task.due
@@ -287,12 +308,14 @@ class Model:
             self.end_task(task)
         elif task.kind == "interval":
             # The first slot of the same cadence at or after now.
-            task.due = _next_interval_slot(task.due, task.every, task.due, self.now)
+            task.plan(_next_interval_slot(task.due, task.every, task.due, self.now))
         else:
-            task.due = _next_multiple(self.now - 0.5, task.every)  # a slot now is on time
+            task.plan(_next_multiple(self.now - 0.5, task.every))  # a slot now is on time
 
     def start(self, task: ModelTask) -> None:
+        made_ahead = task.pending is not None
         job = task.pending if task.pending is not None else self.new_job(task)
+        following = task.following
         task.pending = None
         job.status = JobStatus.RUNNING.value
         # A fixed cadence counts from the time the run was due for; a run asked for
@@ -301,13 +324,41 @@ class Model:
         job.started = self.now
         if task.timeout is not None:
             job.timeout_at = self.now + task.timeout
-        task.state = "R" if task.state == "A" else "PR"
-        task.job = job
-        task.due = None
+        task.state = "R" if task.state in ("A", "R") else "PR"
+        task.running.append(job)
+        task.plan(None)
         self.started += 1
+        if task.limit > 1 and not task.full and task.state == "R":
+            self.plan_as_started(task, job, made_ahead=made_ahead, following=following)
         if task.quick is not None:
             job.decision = task.quick
             self.finish(job)
+
+    def plan_as_started(
+        self, task: ModelTask, job: ModelJob, *, made_ahead: bool, following: bool
+    ) -> None:
+        """``job`` of a task that may run several at once started, with room for another:
+        a run asked for gives back the regular run it displaced; a fixed cadence (a fixed
+        interval, cron) plans the slot after the job's; ``fixed_interval=False`` plans at
+        ends only. A run that was asked for while all ran, and followed the end of one,
+        plans the run after itself on any cadence (as the next end would have)."""
+        if made_ahead and (job.displaced is not None or not following):
+            if job.displaced is not None:
+                task.plan(*job.displaced)
+            return
+        if task.kind == "interval" and not task.fixed and not following:
+            return
+        task.plan(self.after(task, job))
+
+    def after(self, task: ModelTask, job: ModelJob) -> float:
+        """The regular run after ``job``, had it ended now."""
+        assert job.anchor is not None
+        assert job.started is not None
+        if task.kind == "cron":
+            return _next_multiple(self.now, task.every)
+        if task.fixed:
+            return _next_interval_slot(job.anchor, task.every, job.started, self.now)
+        return self.now + task.every
 
     def finish(self, job: ModelJob) -> None:
         """The job's handler returned (or raised): record its end, plan its task's next run."""
@@ -324,26 +375,22 @@ class Model:
             self.orphans.remove(job)
             return
         task = self.live[job.label]
-        assert task.job is job
-        task.job = None
+        # With several running, the cadence goes on from the latest started; a run planned
+        # already (one started with room for more) stays.
+        latest = task.running[-1]
+        task.running.remove(job)
         if task.run_once:
             self.end_task(task)
             return
         regular = None
-        if task.state == "R":
-            assert job.anchor is not None
-            assert job.started is not None
-            if task.kind == "cron":
-                regular = _next_multiple(self.now, task.every)
-            elif task.fixed:
-                regular = _next_interval_slot(job.anchor, task.every, job.started, self.now)
-            else:
-                regular = self.now + task.every
-        task.state = "A" if task.state == "R" else "P"
+        if task.state == "R" and task.due is None:
+            regular = self.after(task, latest)
+        if not task.running:
+            task.state = "A" if task.state == "R" else "P"
         if task.follow_up is not None:
-            task.due, task.regular = task.follow_up, False
+            task.plan(task.follow_up, False, following=task.limit > 1)
         elif regular is not None:
-            task.due, task.regular = regular, True
+            task.plan(regular)
         task.follow_up = None
 
     def advance(self, seconds: float) -> list[ModelJob]:
@@ -398,6 +445,11 @@ class SchedulerMachine(RuleBasedStateMachine):
         the step's consequences in the model and learn the ids of the jobs it made."""
         self._rest()
         model = self.model
+        # What fell due starts first: a timeout only sets its job's stop event, in the
+        # scheduler's pass that then starts the runs due, and the handler returns after.
+        # (It matters when the job's task may run several at once: the job still holds
+        # its place as the next run starts.) Before any other step, nothing could start.
+        model.dispatch()
         for job in ending:
             model.finish(job)
         model.dispatch()
@@ -458,7 +510,8 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     def _can_add(self) -> bool:
         model = self.model
-        return len(model.live) < MAX_TASKS and len(model.live) + len(model.orphans) < POOL
+        running_at_most = sum(task.limit for task in model.live.values()) + len(model.orphans)
+        return len(model.live) < MAX_TASKS and running_at_most + MOST_INSTANCES <= POOL
 
     def _label(self) -> str:
         self.labels += 1
@@ -480,6 +533,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         honours_stop=st.booleans(),
         skip=st.booleans(),
         quick=QUICK,
+        instances=INSTANCES,
     )
     def add_interval(
         self,
@@ -491,20 +545,25 @@ class SchedulerMachine(RuleBasedStateMachine):
         honours_stop: bool,
         skip: bool,
         quick: str | None,
+        instances: int,
     ) -> str:
         label = self._label()
+        limit = 1 if run_once else instances  # a one-shot task refuses more
         task_id = self.q.add_task(
             label,
-            self.handlers.handler(label, honours_stop=honours_stop, quick=quick),
+            self.handlers.handler(label, honours_stop=honours_stop, quick=quick, limit=limit),
             interval=every,
             delay=delay,
             run_once=run_once,
             fixed_interval=fixed,
             timeout=timeout,
             misfire="skip" if skip else "coalesce",
+            max_instances=limit,
         )
         kind = "once" if run_once else "interval"
-        task = ModelTask(label, task_id, kind, every, fixed, skip, timeout, honours_stop, quick)
+        task = ModelTask(
+            label, task_id, kind, every, fixed, skip, timeout, honours_stop, quick, limit
+        )
         task.due = self.model.now + delay
         return self._add(task)
 
@@ -529,7 +588,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         when = EPOCH + timedelta(seconds=self.model.now + offset)
         task_id = self.q.add_task(
             label,
-            self.handlers.handler(label, honours_stop=honours_stop, quick=quick),
+            self.handlers.handler(label, honours_stop=honours_stop, quick=quick, limit=1),
             at=when,
             timeout=timeout,
             misfire="skip" if skip else "coalesce",
@@ -546,6 +605,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         honours_stop=st.booleans(),
         skip=st.booleans(),
         quick=QUICK,
+        instances=INSTANCES,
     )
     def add_cron(
         self,
@@ -554,17 +614,19 @@ class SchedulerMachine(RuleBasedStateMachine):
         honours_stop: bool,
         skip: bool,
         quick: str | None,
+        instances: int,
     ) -> str:
         label = self._label()
         task_id = self.q.add_task(
             label,
-            self.handlers.handler(label, honours_stop=honours_stop, quick=quick),
+            self.handlers.handler(label, honours_stop=honours_stop, quick=quick, limit=instances),
             cron=f"*/{step} * * * * *",
             timeout=timeout,
             misfire="skip" if skip else "coalesce",
+            max_instances=instances,
         )
         task = ModelTask(
-            label, task_id, "cron", float(step), True, skip, timeout, honours_stop, quick
+            label, task_id, "cron", float(step), True, skip, timeout, honours_stop, quick, instances
         )
         task.due = _next_multiple(self.model.now, step)
         return self._add(task)
@@ -583,8 +645,8 @@ class SchedulerMachine(RuleBasedStateMachine):
             return
         task = self.model.live[label]
         self.q.pause_task(task.id)
-        task.state = "PR" if task.job is not None else "P"
-        task.due = None
+        task.state = "PR" if task.running else "P"
+        task.plan(None)
         task.follow_up = None
         if task.pending is not None:
             self.model.cancel_pending(task.pending)
@@ -601,16 +663,15 @@ class SchedulerMachine(RuleBasedStateMachine):
         model = self.model
         task = model.live[label]
         self.q.resume_task(task.id, delay)
-        task.state = "R" if task.job is not None else "A"
-        if task.job is None:
+        task.state = "R" if task.running else "A"
+        if not task.full:  # idle, or room for another of its jobs
             if task.kind == "cron":
-                task.due, task.regular = _next_multiple(model.now + delay, task.every), True
+                task.plan(_next_multiple(model.now + delay, task.every))
             elif task.kind == "at":
                 assert task.instant is not None
-                due = max(task.instant, model.now + delay) if delay else task.instant
-                task.due, task.regular = due, True
+                task.plan(max(task.instant, model.now + delay) if delay else task.instant)
             else:
-                task.due, task.regular = model.now + delay, False
+                task.plan(model.now + delay, False)
         elif task.kind == "interval":
             task.follow_up = model.now + delay
         self._after([])
@@ -634,24 +695,24 @@ class SchedulerMachine(RuleBasedStateMachine):
         expected: ModelJob
         if task.pending is not None:
             expected = task.pending
-        elif task.run_once and task.job is not None:
-            expected = task.job  # its one run is under way
+        elif task.run_once and task.running:
+            expected = task.running[0]  # its one run is under way
         else:
-            # A run made now; run_task_immediately on an idle task makes its job when it
-            # starts (which it does at once), so either way it is a new job.
+            # A run made now; run_task_immediately on an idle task of one instance makes
+            # its job when it starts (which it does at once), so either way it is a new job.
             expected = model.new_job(task)
-            if task.job is not None:
-                task.pending = expected
+            if not task.full and task.due is not None:
+                expected.displaced = (task.due, task.regular)
+            task.pending = expected
         if returned is not None:
             if expected.id is None:
                 expected.id = returned
             assert returned == expected.id, f"run_task returned {returned}, not {expected.name}"
-        if task.job is None:
-            task.due, task.regular = model.now, False
-            if task.pending is None:
-                task.pending = expected
-        elif expected is task.pending:
-            task.follow_up = model.now
+        if expected is task.pending:
+            if not task.full:  # idle, or room for another: it starts now
+                task.plan(model.now, False)
+            else:  # after the end of one
+                task.follow_up = model.now
         self._after([])
 
     @rule(label=tasks)
@@ -673,8 +734,7 @@ class SchedulerMachine(RuleBasedStateMachine):
         task = model.live[label]
         self.q.remove_task(task.id)
         ending = []
-        running = task.job
-        if running is not None:
+        for running in task.running:
             running.stopped = True
             if task.honours_stop:
                 ending.append(running)
@@ -702,6 +762,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         elif job.status == JobStatus.SCHEDULED.value:
             expected = True
             task = model.live[job.label]
+            # Made ahead while as many of its jobs ran as it allows (else it would have
+            # started), so it displaced no run.
+            assert task.full, (task, job)
+            assert job.displaced is None, (task, job)
             model.cancel_pending(job)
             task.pending = None
             task.follow_up = None  # the run it stood for goes too (the scheduler's choice)
@@ -739,6 +803,14 @@ class SchedulerMachine(RuleBasedStateMachine):
         ending = self.model.advance(seconds)
         self._after(ending)
 
+    @precondition(lambda self: any(task.due is not None for task in self.model.live.values()))
+    @rule()
+    def advance_to_next_run(self) -> None:
+        """To the next planned run (a slot, often), so that runs start, and the jobs of a
+        task that may run several at once overlap, more often than by chance."""
+        due = min(task.due for task in self.model.live.values() if task.due is not None)
+        self.advance(max(due - self.model.now, 0.5))
+
     # -- what must hold after every step -------------------------------------------------
 
     @invariant()
@@ -758,7 +830,8 @@ class SchedulerMachine(RuleBasedStateMachine):
             seen = stored[task_id]
             assert seen.task_name == task.label
             assert seen.status == task.status, (task.label, seen.status, task)
-            if task.state == "A" and task.due is not None:
+            assert seen.max_instances == task.limit
+            if task.state in ("A", "R") and task.due is not None:
                 assert seen.next_run_at == EPOCH + timedelta(seconds=task.due), (task, seen)
         regular = {task.id for task in q.get_all_tasks()}
         assert regular == {task.id for task in model.live.values() if not task.run_once}
@@ -788,9 +861,19 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert seen.unresponsive is job.unresponsive, (job, seen)
 
     @invariant()
+    def no_task_runs_more_jobs_than_its_max_instances(self) -> None:
+        """What the scheduler says and what the handlers saw: never more jobs of one task
+        at once than its ``max_instances`` (the model may be wrong, this may not)."""
+        handlers, model = self.handlers, self.model
+        assert handlers.overlaps == [], f"too many jobs of a task at once: {handlers.overlaps}"
+        running = Counter(job.task_id for job in self.q.get_all_jobs(status=JobStatus.RUNNING))
+        for task in model.live.values():
+            assert running[task.id] <= task.limit, (task.label, running[task.id], task.limit)
+            assert len(task.running) <= task.limit
+
+    @invariant()
     def handlers_ran_as_the_model_says(self) -> None:
         handlers = self.handlers
-        assert handlers.overlaps == [], f"a task ran twice at once: {handlers.overlaps}"
         assert handlers.twice == [], f"a job's handler ran twice: {handlers.twice}"
         ran = {job.id for job in self.model.all_jobs() if job.started is not None}
         assert handlers.entered == ran

@@ -149,10 +149,35 @@ class TaskCommands:
                     state.apply(task, self._planner.calendar(task, first))
                 else:
                     state.apply(task, self._planner.interval(task, first))
+        if task.job is not None:
+            self._fit_instances(task)
         task.refresh()
         if changed or not task.shared:
             self._store.put_task_values(task.values())
         return True
+
+    def _fit_instances(self, task: TaskEntry) -> None:
+        """Plan a running task for its ``max_instances``, which a registration again may
+        have changed: with no room left, its next run waits for room (a regular one is
+        planned at an end, one asked for follows an end); with room and nothing planned,
+        a run asked for (that waited for room) starts now, else a fixed cadence plans the
+        slot after its latest job, as if that ended now."""
+        state = self._state
+        plan = state.current_plan(task)
+        if task.full and plan is not None:
+            state.timeline.cancel(task.id)
+            task.follow_up = plan.deadline if plan.slot is None else None
+        elif task.full or plan is not None or task.state is not TaskState.RUNNING:
+            pass
+        elif task.follow_up is not None:
+            state.apply(task, self._planner.at(task.follow_up))
+            state.following.add(task.id)  # see overlap_plan
+            task.follow_up = None
+        elif not isinstance(task.schedule, IntervalSchedule) or task.schedule.fixed:
+            now = self._planner.now()
+            regular = self._planner.after_run(task, task.running_jobs()[-1], now.wall, now.mono)
+            if regular is not None:
+                state.apply(task, regular)
 
     def _share(self, task: TaskEntry, status: TaskStatus) -> None:
         if self._shared is not None:

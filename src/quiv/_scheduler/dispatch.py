@@ -269,7 +269,7 @@ class Dispatcher:
             job.process = True
             state.process_running += 1
         if task.settings.max_instances > 1 and not task.full:
-            plan = self._planner.overlapping(task, job, made_ahead)
+            plan = self._planner.overlapping(task, job, made_ahead, task.id in state.following)
             if plan is not None:  # room for another: its next run is planned now
                 state.apply(task, plan)
         state.jobs_started += 1

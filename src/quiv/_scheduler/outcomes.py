@@ -120,6 +120,8 @@ class Outcomes:
                 follow_up = task.follow_up
                 plan = regular if follow_up is None else self._planner.at(follow_up)
                 self._after_run(task, plan, last=last)
+                if follow_up is not None and task.settings.max_instances > 1 and not task.full:
+                    state.following.add(task.id)
         state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono, exc)
 
     def _next_regular(self, job: JobEntry, outcome: Outcome) -> tuple[Plan | None, bool]:
@@ -217,7 +219,11 @@ class Outcomes:
         trigger = "finish" if task.job is None else "finish_one"  # others still run
         task.state = TASK_MACHINE.next_state(task.id, task.state, trigger)
         task.follow_up = None
-        if plan is not None:
+        if plan is not None and task.full:
+            # Still as many jobs run as it allows (its max_instances was lowered while they
+            # ran): a run asked for waits for the next end; a regular one is planned then.
+            task.follow_up = plan.deadline if plan.slot is None else None
+        elif plan is not None:
             state.apply(task, plan)
         elif task.shared and task.state is TaskState.PAUSED and not state.stopping:
             state.recheck(task, RECHECK_SECONDS)  # to hear of a resume elsewhere

@@ -115,9 +115,13 @@ def within_end(schedule: IntervalSchedule, plan: Plan) -> Plan | None:
     return plan if end is None or plan.at <= end else None
 
 
-def slot_after(job: JobEntry, ended: float, *, fixed: bool, wall: bool) -> float:
+def slot_after(
+    job: JobEntry, ended: float, *, fixed: bool, wall: bool, starting: bool = False
+) -> float:
     """The regular slot of an interval task after ``job``, had it ended at ``ended``: on the
-    wall clock for a wall-timed task (``wall``), else on the monotonic clock."""
+    wall clock for a wall-timed task (``wall``), else on the monotonic clock. ``starting``:
+    ``job`` starts at ``ended`` (its start time is not set yet), and a slot it starts on is
+    its own."""
     schedule = job.task.schedule
     assert isinstance(schedule, IntervalSchedule)
     if wall:
@@ -125,6 +129,8 @@ def slot_after(job: JobEntry, ended: float, *, fixed: bool, wall: bool) -> float
         anchor = job.slot if job.slot is not None else started
     else:
         started, anchor = job.started_mono, job.anchor
+    if starting:
+        started = ended
     assert anchor is not None
     return slot_after_run(
         anchor=anchor,
@@ -136,17 +142,26 @@ def slot_after(job: JobEntry, ended: float, *, fixed: bool, wall: bool) -> float
 
 
 def next_regular(
-    task: TaskEntry, job: JobEntry, ended_at: float, ended_mono: float, draw: Draw, now: Now
+    task: TaskEntry,
+    job: JobEntry,
+    ended_at: float,
+    ended_mono: float,
+    draw: Draw,
+    now: Now,
+    *,
+    starting: bool = False,
 ) -> Plan | None:
     """The regular run after ``job``, which ended at ``ended_at`` (epoch) and ``ended_mono``:
     the next slot at or after its end (slots that passed while it ran are skipped, never
-    made up)."""
+    made up). ``starting``: ``job`` starts then instead (a task that runs several at once
+    plans its next run as each starts): the next slot after that instant, since a run that
+    starts late, on a later slot, stands for that slot too."""
     schedule = task.schedule
     if isinstance(schedule, IntervalSchedule) and task.wall_timed:
-        slot = slot_after(job, ended_at, fixed=schedule.fixed, wall=True)
+        slot = slot_after(job, ended_at, fixed=schedule.fixed, wall=True, starting=starting)
         return within_end(schedule, calendar_plan(slot, draw(), now))
     if isinstance(schedule, IntervalSchedule):
-        slot = slot_after(job, ended_mono, fixed=schedule.fixed, wall=False)
+        slot = slot_after(job, ended_mono, fixed=schedule.fixed, wall=False, starting=starting)
         return within_end(schedule, interval_plan(slot, draw(), now))
     assert isinstance(schedule, RECURRING)
     after = ended_at if job.slot is None else max(job.slot, ended_at)
@@ -154,21 +169,33 @@ def next_regular(
 
 
 def overlap_plan(
-    task: TaskEntry, job: JobEntry, made_ahead: bool, draw: Draw, now: Now
+    task: TaskEntry,
+    job: JobEntry,
+    made_ahead: bool,
+    draw: Draw,
+    now: Now,
+    *,
+    following: bool = False,
 ) -> Plan | None:
     """The next run of a task that may run several jobs at once (``max_instances``), planned
     as ``job`` starts with room for another: a job made ahead gives back the run it
     displaced; a regular run of a fixed cadence plans the slot after its own (after ``now``:
     slots already past coalesce into the next); None for a paused or one-shot task, and for
-    ``fixed_interval=False``, which plans at a run's end only."""
+    ``fixed_interval=False``, which plans at a run's end only.
+
+    ``following``: ``job`` is a run asked for while all ran, which took the place of the
+    regular run at the end of one. It plans the run after itself, on any cadence, as the
+    next end would have had it started first: so the plan does not hang on whether another
+    job ended at that instant before it started (then it starts with room) or after.
+    """
     if task.state is not TaskState.RUNNING or task.run_once:
         return None
-    if made_ahead:
+    if made_ahead and (job.displaced is not None or not following):
         return job.displaced
     schedule = task.schedule
-    if isinstance(schedule, IntervalSchedule) and not schedule.fixed:
+    if isinstance(schedule, IntervalSchedule) and not schedule.fixed and not following:
         return None
-    return next_regular(task, job, now.wall, now.mono, draw, now)
+    return next_regular(task, job, now.wall, now.mono, draw, now, starting=True)
 
 
 def misfire_skips(task: TaskEntry, late: float) -> bool:
@@ -298,8 +325,12 @@ class Planner:
     ) -> Plan | None:
         return next_regular(task, job, ended_at, ended_mono, lambda: self.jitter(task), self.now())
 
-    def overlapping(self, task: TaskEntry, job: JobEntry, made_ahead: bool) -> Plan | None:
-        return overlap_plan(task, job, made_ahead, lambda: self.jitter(task), self.now())
+    def overlapping(
+        self, task: TaskEntry, job: JobEntry, made_ahead: bool, following: bool
+    ) -> Plan | None:
+        return overlap_plan(
+            task, job, made_ahead, lambda: self.jitter(task), self.now(), following=following
+        )
 
     def after_skip(self, task: TaskEntry, late_at: float) -> Plan | None:
         return skip_plan(task, late_at, lambda: self.jitter(task), self.now())

@@ -77,7 +77,10 @@ class RunCommands:
         An idle task of this process alone just gets a deadline of now: its job is made
         when it starts, with no job made ahead (no ``scheduled`` row to write first). Any
         other case (a running job, a job made ahead, a shared task), and a request with an
-        ``origin`` to keep with its job, goes through ``run_task``.
+        ``origin`` to keep with its job, goes through ``run_task``. So does the run of a task
+        that may run several jobs at once, in part: its job is made ahead, as it displaces
+        the regular run, which it gives back as it starts (see ``overlap_plan``); it starts
+        here all the same.
         """
         state = self._state
         task = state.tasks.get(task_id)
@@ -91,6 +94,10 @@ class RunCommands:
         ):
             self.run_task(task_id, origin)
             return
+        if task.settings.max_instances > 1:
+            job = state.new_job(task)
+            job.displaced = state.current_plan(task)
+            state.make_pending(task, job)
         now = self._clock.monotonic()
         plan = self._planner.at(now)
         if (

@@ -90,6 +90,10 @@ class SchedulerState:
         # past, a stored run): late from that time, not from start(). Cleared by the next plan.
         self.overdue: set[str] = set()
         self.overdue_claims: set[str] = set()  # shared tasks whose claimed run was overdue
+        # Tasks that may run several jobs at once whose planned run was asked for while all
+        # ran, and follows the end of one (see overlap_plan). Cleared by the next plan (a
+        # run that starts with no room left leaves it: the next end plans, and clears it).
+        self.following: set[str] = set()
         self.running = 0
         self.process_running = 0  # of the running jobs, those in a process of the pool
         # Runs of process tasks held while every process was busy: task id -> the
@@ -116,6 +120,7 @@ class SchedulerState:
         """Plan ``task``'s next run; ``starts_now``: the caller starts it at once, so its
         deadline stays off the timeline (and any earlier one leaves it)."""
         self.overdue.discard(task.id)
+        self.following.discard(task.id)
         task.recheck = False
         if starts_now:
             self.timeline.cancel(task.id)
@@ -288,6 +293,7 @@ class SchedulerState:
         self.timeline.cancel(task.id)
         self.overdue.discard(task.id)
         self.overdue_claims.discard(task.id)
+        self.following.discard(task.id)
         del self.tasks[task.id]
         if task.waiters and task.job is None:  # no job of it will come
             waiters, task.waiters = task.waiters, None
@@ -319,12 +325,14 @@ class SchedulerState:
             assert task_id in self.tasks
             assert deadline != HELD or task_id in self.held
         assert self.overdue <= self.tasks.keys()
+        assert self.following <= self.tasks.keys()
         running = 0
         for task in self.tasks.values():
             if task.job is not None:
                 jobs = task.running_jobs()
                 running += len(jobs)
-                assert len(jobs) <= max(task.settings.max_instances, 1)
+                # More than max_instances only if a registration again lowered it while
+                # they ran: then it is full, and off the timeline (below).
                 assert all(self.jobs.get(job.id) is job for job in jobs)
                 assert task.others is None or task.others  # never an empty list
                 assert task.state in (TaskState.RUNNING, TaskState.PAUSED_RUNNING)
