@@ -22,7 +22,8 @@ results and errors become storable text by the same rules wherever they ran (``_
 Rows go to
 the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
-application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer);
+application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer),
+and every job's progress reports reach internal observers too (``_progress``);
 ``_context`` tells helpers such as ``run_subprocess`` (``_subprocess``) which job they run
 in. Errors live in ``quiv.exceptions``, public data in ``quiv.models``, test helpers in
 ``quiv.testing``; ``quiv.config``, ``quiv.scheduler`` and the other modules of quiv 0.4.0's
