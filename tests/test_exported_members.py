@@ -34,6 +34,7 @@ from quiv.exceptions import (
     TaskNotFoundError,
     TaskNotScheduledError,
     TaskRunningError,
+    UnprotectedDashboardError,
     WaitTimeoutError,
 )
 
@@ -105,6 +106,7 @@ TREE: dict[type[QuivError], tuple[type[Exception], ...]] = {
     InvalidTimezoneError: (ConfigurationError,),
     InvalidCronExpressionError: (ConfigurationError,),
     InvalidScheduleError: (ConfigurationError,),
+    UnprotectedDashboardError: (ConfigurationError,),
     HandlerRegistrationError: (QuivError, ValueError),
     DatabaseInitializationError: (QuivError,),
     DatabaseSchemaError: (DatabaseInitializationError,),

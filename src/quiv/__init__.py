@@ -65,6 +65,7 @@ from .exceptions import TaskNotActiveError as TaskNotActiveError
 from .exceptions import TaskNotFoundError as TaskNotFoundError
 from .exceptions import TaskNotScheduledError as TaskNotScheduledError
 from .exceptions import TaskRunningError as TaskRunningError
+from .exceptions import UnprotectedDashboardError as UnprotectedDashboardError
 from .exceptions import WaitTimeoutError as WaitTimeoutError
 from .models import Event as Event
 from .models import Job as Job
@@ -111,6 +112,7 @@ __all__ = [
     "TaskNotScheduledError",
     "TaskRunningError",
     "TaskStatus",
+    "UnprotectedDashboardError",
     "WaitTimeoutError",
     "call_on_main",
     "preview",
