@@ -92,9 +92,10 @@
       } else {
         bar.value = report.fraction;
       }
+      const percent = report.fraction === null ? "" : Math.round(report.fraction * 100) + "% ";
       bar.title = report.label;
       const label = bar.parentElement.querySelector(".progress-label");
-      if (label) label.textContent = report.label;
+      if (label) label.textContent = percent + report.label;
     }
   }
 
