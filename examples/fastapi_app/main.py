@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from .dashboard import PREFIX, dashboard_router
 from .errors import register_error_handlers
 from .feed import ProgressFeed
 from .logs import LOGGER_NAME, configure_logging
@@ -42,6 +44,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             scheduler.start()
             app.state.services = Services(settings, scheduler, feed, scratch_dir)
             log.info("scratch files in %s", scratch_dir)
+            if not settings.dashboard_token:
+                log.info(
+                    "dashboard at %s/: any user name, password %s (set "
+                    "QUIV_EXAMPLE_DASHBOARD_TOKEN to choose it)",
+                    PREFIX,
+                    app.state.dashboard_token,
+                )
             yield
         finally:
             # shutdown() asks running jobs to stop and waits for them; in a thread, so that
@@ -62,9 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings if settings is not None else Settings.from_env()
     app.state.services = None
+    app.state.dashboard_token = app.state.settings.dashboard_token or secrets.token_urlsafe(16)
     register_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    # quiv's dashboard and its JSON API, behind the app's token (see dashboard.py).
+    app.include_router(dashboard_router(app), prefix=PREFIX)
     return app
 
 
