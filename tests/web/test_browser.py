@@ -268,7 +268,7 @@ def test_the_dashboard_is_live_in_a_real_browser(quiv, open_dashboard, browser) 
         bottom = browser.execute_script(
             "return document.querySelector('main').getBoundingClientRect().bottom;"
         )
-        browser.set_window_size(1360, int(bottom) + 140)  # the window's frame included
+        browser.set_window_size(1360, int(bottom) + 200)  # the window's frame included
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(SCREENSHOT))
 
