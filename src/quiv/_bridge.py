@@ -228,11 +228,20 @@ _current: contextvars.ContextVar[MainLoop | None] = contextvars.ContextVar(
 )
 _active: list[MainLoop] = []
 _active_lock = threading.Lock()
+# Set in a child process of the process executor: there is no main loop in it to reach.
+_child_process = False
 
 
 def current_bridge() -> contextvars.ContextVar[MainLoop | None]:
     """The context variable a worker sets to its scheduler's bridge while a job runs."""
     return _current
+
+
+def mark_child_process() -> None:
+    """This process runs jobs for a parent's process pool (``executor="process"``): the
+    main-loop helpers say so instead of looking for a scheduler here."""
+    global _child_process  # noqa: PLW0603 - set once, at the child's start
+    _child_process = True
 
 
 def activate(bridge: MainLoop) -> None:
@@ -285,6 +294,13 @@ def _bridge_here(what: str) -> MainLoop:
     if bridge is None:
         with _active_lock:
             bridge = _active[-1] if _active else None
+    if bridge is None and _child_process:
+        raise MainLoopUnavailableError(
+            what,
+            "this job runs in a child process (executor='process') and the main loop is "
+            "in the parent: report to it through the progress hook (progress_callback runs "
+            "on the main loop), or run the task with executor='thread'",
+        )
     if bridge is None:
         raise MainLoopUnavailableError(what, "no started Quiv instance; call start() first")
     return bridge

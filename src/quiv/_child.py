@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
 from ._arguments import JSON, PICKLE
+from ._bridge import mark_child_process
 from ._context import job_context
 from ._invocation import resolve_awaitable, run_coroutine_here
 from ._results import describe, encode_result, storable
@@ -184,6 +185,7 @@ def serve(conn: Connection, stops: Connection, level: int, grace: float) -> None
     or goes away; ``stops`` brings the parent's stops. ``level``: of the root logger, whose
     records go to the parent; ``grace``: how long a job may run on once the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    mark_child_process()
     server = _Server(conn, grace)
     root = logging.getLogger()
     # Only to the parent: handlers that the application's modules set up as they were

@@ -49,7 +49,7 @@ LOCK_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 5
 
 # The version this quiv writes. Bump it with a migration from the version before.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The page cache of each connection to a private database, in KiB (SQLite's default: 2,000).
 # Its rows are mostly written and seldom read back, and the operating system caches the
 # file anyway. Measured against the default: 150 B less RSS per idle task at 10,000 tasks;
@@ -76,6 +76,17 @@ def _add_executors(conn: Connection) -> None:
 
 
 MIGRATIONS[2] = _add_executors
+
+
+def _add_instances(conn: Connection) -> None:
+    """3 -> 4: how many jobs of a task may run at once (``TaskRow.max_instances``: one, as
+    for every task stored before), and where each job ran (``JobRow.executor``: older rows
+    say 'thread', which was all there was unless their task said 'process')."""
+    conn.execute(text("ALTER TABLE quiv_task ADD COLUMN max_instances INTEGER NOT NULL DEFAULT 1"))
+    conn.execute(text("ALTER TABLE quiv_job ADD COLUMN executor TEXT NOT NULL DEFAULT 'thread'"))
+
+
+MIGRATIONS[3] = _add_instances
 
 _VERSION_TABLE = "quiv_schema"
 # Any number that other applications are unlikely to pick for their own advisory locks.

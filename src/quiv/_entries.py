@@ -1,8 +1,8 @@
 """Tasks and jobs as the scheduler thread holds them, and their rows and public snapshots.
 
 Only the scheduler thread changes an entry (workers read the parts that never change after
-dispatch). ``row()`` gives every stored column; ``task_model``/``job_model`` turn a row into
-the public ``Task``/``Job``, for reads from the store and event snapshots alike.
+dispatch). ``row()`` gives every stored column, which ``_snapshots`` turns into the public
+``Task``/``Job`` for reads from the store and event snapshots alike.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -20,6 +19,7 @@ from ._arguments import PICKLE, ArgumentCodec
 from ._invocation import Injection
 from ._machines import TaskState
 from ._schedule import IntervalSchedule, Misfire, RetryPolicy, RuleSchedule, Schedule
+from ._snapshots import Row, job_model, task_model
 from .models import Job, JobStatus, Task, TaskStatus
 from .schedules import Interval
 
@@ -32,13 +32,9 @@ __all__ = [
     "Row",
     "TaskEntry",
     "TaskSettings",
-    "job_model",
-    "schedule_data",
     "shared_settings",
-    "task_model",
 ]
 
-Row = dict[str, Any]
 
 # Where a task's handler runs: on a worker thread, or in a process of the pool.
 EXECUTORS = ("thread", "process")
@@ -72,6 +68,7 @@ JOB_COLUMNS = (
     "node",
     "scheduled_for",
     "cancel_requested",
+    "executor",
 )
 
 # The task table's columns, in its order (the store checks that they match).
@@ -105,11 +102,8 @@ TASK_COLUMNS = (
     "updated_by",
     "changed_at",
     "executor",
+    "max_instances",
 )
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, timezone.utc)
 
 
 @lru_cache(maxsize=256)
@@ -121,82 +115,6 @@ def _schedule_json(schedule: Schedule) -> str:
     if isinstance(schedule, IntervalSchedule) and schedule.value is None:
         return ""
     return json.dumps(schedule.describe())
-
-
-def schedule_data(row: Row) -> dict[str, Any]:
-    """A stored task's schedule as JSON-friendly data (``Task.schedule``), from its
-    ``schedule`` column or, when that is '', from its interval columns."""
-    text = row["schedule"]
-    if text:
-        data: dict[str, Any] = json.loads(text)
-        return data
-    return IntervalSchedule(
-        float(row["interval_seconds"]), bool(row["fixed_interval"]), bool(row["run_once"])
-    ).describe()
-
-
-def task_model(row: Row, codec: ArgumentCodec = PICKLE) -> Task:
-    """The public ``Task`` of a stored row, its arguments decoded by the store's ``codec``."""
-    return Task(
-        id=row["id"],
-        key=row["key"],
-        task_name=row["task_name"],
-        args=codec.decode_args(row["args"]),
-        kwargs=codec.decode_kwargs(row["kwargs"]),
-        interval_seconds=row["interval_seconds"],
-        fixed_interval=row["fixed_interval"],
-        run_once=row["run_once"],
-        status=row["status"],
-        next_run_at=_utc(row["next_run_at"]),
-        timeout_seconds=row["timeout_seconds"],
-        max_retries=row["max_retries"],
-        on_main_loop=row["on_main_loop"],
-        schedule=schedule_data(row),
-        misfire=row["misfire"],
-        misfire_grace_seconds=row["misfire_grace_seconds"],
-        jitter_seconds=row["jitter_seconds"],
-        executor=row["executor"],
-    )
-
-
-# Statuses of jobs whose handler never started. (A job cancelled before it started is
-# known by its duration: the store keeps none for it, as for these.)
-_NEVER_STARTED = frozenset(("scheduled", "missed"))
-
-
-def job_model(row: Row) -> Job:
-    """The public ``Job`` of a stored row.
-
-    The ``started_at`` column holds when a job was made until it starts, so that history
-    keeps its order; a job that never started shows no start and, once ended, a duration
-    of 0 (the store keeps its duration empty).
-    """
-    ended = row["ended_at"]
-    result = row["result"]
-    status = row["status"]
-    duration = row["duration_seconds"]
-    never_started = status != "running" and (
-        status in _NEVER_STARTED or (status == "cancelled" and duration is None)
-    )
-    if never_started:
-        duration = None if ended is None else 0.0
-    return Job(
-        id=row["id"],
-        task_id=row["task_id"],
-        task_name=row["task_name"],
-        status=status,
-        started_at=None if never_started else _utc(row["started_at"]),
-        ended_at=None if ended is None else _utc(ended),
-        duration_seconds=duration,
-        error_message=row["error_message"],
-        attempt=row["attempt"],
-        retry_of=row["retry_of"],
-        result=None if result is None else json.loads(result),
-        result_note=row["result_note"],
-        unresponsive=bool(row["unresponsive"]),
-        scheduled_for=None if row["scheduled_for"] is None else _utc(row["scheduled_for"]),
-        node=row["node"],
-    )
 
 
 class TaskSettings(NamedTuple):
@@ -217,6 +135,7 @@ class TaskSettings(NamedTuple):
     scope: str = "deployment"  # of the key: 'deployment' or 'process'
     owner: str | None = None  # the node a task without a key lives and dies with
     executor: str = "thread"  # where its handler runs: 'thread' or 'process'
+    max_instances: int = 1  # how many of its jobs may run at once
 
 
 # Settings of recent registrations, each its own key: at most _SHARED_MAX of them (with
@@ -256,7 +175,10 @@ class TaskEntry:
     # run (run now, resume, a retry): then no misfire policy applies to it.
     slot: float | None = None
     state: TaskState = TaskState.ACTIVE
+    # Its running job (the latest started, when several run: max_instances > 1), and the
+    # others, oldest first; None for none (a list only for a task that overlaps itself).
     job: JobEntry | None = None
+    others: list[JobEntry] | None = None
     # A job made ahead of its start (run_task, or the next attempt of a retry); it starts
     # when the task's deadline comes.
     pending: JobEntry | None = None
@@ -289,6 +211,42 @@ class TaskEntry:
         if self.final_status is not None:
             return self.final_status
         return self.state.status
+
+    @property
+    def running_count(self) -> int:
+        """How many of its jobs run now."""
+        if self.job is None:
+            return 0
+        return 1 if self.others is None else 1 + len(self.others)
+
+    @property
+    def full(self) -> bool:
+        """Whether as many of its jobs run as it allows (``max_instances``): until one
+        ends, no other run starts, and none is planned (it is off the timeline)."""
+        limit = self.settings.max_instances
+        return self.job is not None and (limit == 1 or self.running_count >= limit)
+
+    def running_jobs(self) -> list[JobEntry]:
+        """Its running jobs, oldest first."""
+        if self.job is None:
+            return []
+        return [*(self.others or ()), self.job]
+
+    def add_running(self, job: JobEntry) -> None:
+        """``job`` of this task started (it becomes ``job``, the latest)."""
+        if self.job is not None:
+            self.others = [*(self.others or ()), self.job]
+        self.job = job
+
+    def remove_running(self, job: JobEntry) -> None:
+        """``job`` of this task ended; the latest of the others, if any, becomes ``job``."""
+        others = self.others
+        if job is self.job:
+            self.job = others.pop() if others else None
+        elif others is not None:
+            others.remove(job)
+        if not others:
+            self.others = None
 
     @property
     def run_once(self) -> bool:
@@ -351,6 +309,7 @@ class TaskEntry:
             self.node,  # updated_by
             self.changed_at if shared else 0.0,
             settings.executor,
+            settings.max_instances,
         )
 
     def row(self) -> Row:
@@ -398,6 +357,8 @@ class JobEntry:
     timed_out: bool = False
     unresponsive: bool = False
     process: bool = False  # it runs in a process of the pool (counted apart from threads)
+    # Where it runs: 'thread', 'process' or 'main_loop' (set when it is dispatched).
+    executor: str = "thread"
     # Stopped because its lease could not be renewed (a shared job), and why, for its record.
     fenced: bool = False
     note: str | None = None
@@ -463,6 +424,7 @@ class JobEntry:
             task.node,
             self.slot,  # scheduled_for
             False,  # cancel_requested: another process's request, which the store keeps
+            self.executor,
         )
 
     def row(self) -> Row:

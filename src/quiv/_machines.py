@@ -15,10 +15,16 @@ Task states::
     any ──remove──▶ removed;  running/paused_running ──finish_last──▶ removed (one-shot)
     active ──miss_last──▶ removed                            (one-shot, missed under skip)
     active ──expire──▶ removed          (no run left: a skip or a resume after its end=)
+    running ──start_another / finish_one──▶ running   (max_instances > 1: several jobs run;
+    paused_running ──start_another / finish_one──▶ paused_running    finish is the last's end)
 
 Interval and cron tasks cycle between active and running until removed; one-shot tasks
 (``run_once=True`` or ``at=``) end on their own after their run, and a schedule with an
 ``end=`` (or a combination with no run left) after its last one.
+
+A task of ``max_instances=N`` stays ``running`` from its first job's start to its last
+running job's end; the scheduler keeps the count and picks ``start_another`` over ``start``,
+``finish_one`` over ``finish``, by it (the machine's transitions are unconditional).
 
 ``paused_running`` is stored as status ``paused``: the user paused the task, and the job that
 was already running says ``running`` itself.
@@ -108,10 +114,22 @@ TASK_TRANSITIONS: tuple[Transition[TaskState], ...] = (
                "status running"),
     Transition("start", (P,), PR, "scheduler", "run now on a paused task: one run, still paused",
                "status stays paused"),
-    Transition("finish", (R,), A, "scheduler", "the job ended; the next run is scheduled",
-               "status active, next_run_at"),
-    Transition("finish", (PR,), P, "scheduler", "the job ended while paused; nothing scheduled",
-               "status paused"),
+    Transition("start_another", (R,), R, "scheduler",
+               "another run is due while fewer than max_instances of its jobs run",
+               "status stays running"),
+    Transition("start_another", (PR,), PR, "scheduler",
+               "run now on a paused task while fewer than max_instances of its jobs run",
+               "status stays paused"),
+    Transition("finish", (R,), A, "scheduler", "its only running job ended; the next run is "
+               "scheduled", "status active, next_run_at"),
+    Transition("finish", (PR,), P, "scheduler", "its only running job ended while paused; "
+               "nothing scheduled", "status paused"),
+    Transition("finish_one", (R,), R, "scheduler",
+               "one of its running jobs ended, others still run (max_instances > 1)",
+               "status stays running, next_run_at"),
+    Transition("finish_one", (PR,), PR, "scheduler",
+               "one of its running jobs ended while paused, others still run",
+               "status stays paused"),
     Transition("finish_last", (R, PR), X, "scheduler",
                "the last run ended: the one run of a one-shot task (run_once, at=), or the "
                "last run its schedule has before its end=", "row deleted (its jobs stay)"),

@@ -19,10 +19,10 @@ from typing import TypeVar
 
 from ._bridge import MainLoop
 from ._config import check_id
-from ._entries import Row, job_model, task_model
 from ._preview import check_count, run_times, upcoming_runs
 from ._schedule import IntervalSchedule
 from ._scheduler import Scheduler
+from ._snapshots import Row, job_model, task_model
 from ._store import Store
 from .exceptions import ConfigurationError, JobNotFoundError, TaskNotFoundError
 from .models import Job, JobStatus, QuivStats, RunTime, Task, TaskStatus

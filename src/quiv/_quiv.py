@@ -196,6 +196,7 @@ class Quiv:
         retry_backoff: float | None = None,
         schedule: Schedule | None = None,
         executor: str = "thread",
+        max_instances: int = 1,
     ) -> str:
         """Register ``func`` to run on a schedule; return the task's id.
 
@@ -249,6 +250,15 @@ class Quiv:
         job (``JobProcessDiedError``), which retries as any failure. Not with
         ``on_main_loop=True``.
 
+        ``max_instances``: how many jobs of the task may run at once (default 1). With more,
+        a fixed cadence (a fixed interval, cron, calendar) plans its next run as each run
+        starts, so runs overlap when a handler takes longer than the gap between slots,
+        up to ``max_instances``; then the task waits for one to end, and the slots that
+        passed meanwhile coalesce into one run (or are skipped by ``misfire``), as with
+        one. ``fixed_interval=False`` counts from each end, so only runs asked for
+        (``run_task``, ``run_task_immediately``) overlap. Not for a one-shot task, nor a
+        task shared by every process (a key on a durable store).
+
         quiv 1.4.0's spellings work too: ``run_at`` (a ``datetime``; naive is UTC) is the
         first run of an interval task instead of ``delay``, or the one run of a
         ``run_once=True`` task given no interval; ``max_retries`` and ``retry_backoff``
@@ -261,7 +271,7 @@ class Quiv:
             task_name, func, interval, delay, run_once, fixed_interval, args, kwargs,
             progress_callback, timeout, retries, on_main_loop, cron, at, timezone, misfire,
             misfire_grace, jitter, key, scope, run_at, max_retries, retry_backoff, schedule,
-            executor,
+            executor, max_instances,
         )  # fmt: skip
         return self._registrar.add(task, first, expired)
 

@@ -26,12 +26,13 @@ from datetime import datetime, tzinfo
 from functools import partial
 
 from ._clock import Clock
-from ._entries import Row, TaskEntry, schedule_data
+from ._entries import TaskEntry
 from ._events import Listeners
 from ._machines import TaskState
 from ._resolve import with_anchor
 from ._schedule import RuleSchedule
 from ._scheduler import Scheduler
+from ._snapshots import Row, schedule_data
 from ._store import Store
 from ._task_options import task_change
 from .exceptions import (

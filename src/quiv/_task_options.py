@@ -105,6 +105,7 @@ class TaskBuilder:
         retry_backoff: float | None,
         schedule_value: object = None,
         executor: object = "thread",
+        max_instances: object = 1,
     ) -> tuple[TaskEntry, float, InvalidScheduleError | None]:
         """``add_task``'s arguments (in its order), checked, as a new task and its first run
         as ``Scheduler.add`` takes it; ``ConfigurationError`` or ``HandlerRegistrationError``
@@ -149,6 +150,7 @@ class TaskBuilder:
             raise ConfigurationError(f"scope must be 'deployment' or 'process', got {scope!r}")
         deployment = key is not None and scope == "deployment"  # one task for every process
         shared = deployment and self._durable
+        _check_instances(max_instances, schedule.run_once, shared)
         codec = self._codec
         blobs = codec.encode(args, kwargs)
         if (
@@ -199,6 +201,7 @@ class TaskBuilder:
                     scope if key is not None else "process",  # scope
                     None if deployment else self._node,  # owner
                     "process" if executor == "process" else "thread",
+                    max_instances,  # type: ignore[arg-type]  # checked above
                 )
             ),
             next_run_at=next_run_at,
@@ -290,6 +293,27 @@ def task_change(
         settings = settings._replace(progress_callback=progress_callback)
     changed = None if settings is entry.settings else shared_settings(settings)
     return TaskChange(new_name, blobs, changed, schedule, moved)
+
+
+def _check_instances(max_instances: object, run_once: bool, shared: bool) -> None:
+    """Check ``max_instances``."""
+    if max_instances == 1 and type(max_instances) is int:
+        return
+    if type(max_instances) is not int or max_instances < 1:
+        raise ConfigurationError(
+            f"max_instances must be a whole number of at least 1, got {max_instances!r}"
+        )
+    if max_instances > 1 and run_once:
+        raise ConfigurationError(
+            "max_instances applies to a recurring task: a one-shot task (run_once=True, "
+            f"at=, a run_at without interval) runs once, got max_instances={max_instances}"
+        )
+    if max_instances > 1 and shared:
+        raise ConfigurationError(
+            "max_instances > 1 is not available for a task shared by every process (a key "
+            "with scope='deployment' on a durable store): each of its runs is claimed "
+            "one at a time; use scope='process', or max_instances=1"
+        )
 
 
 def _check_executor(func: object, executor: object, on_main_loop: object) -> None:

@@ -98,7 +98,8 @@ class Task(SQLModel):
     for interval tasks. ``next_run_at`` is the planned next
     run (jitter included); ``misfire``, ``misfire_grace_seconds`` and ``jitter_seconds`` are
     the task's policies. ``executor`` is where its handler runs: ``"thread"`` (a worker
-    thread, or the main loop with ``on_main_loop``) or ``"process"`` (a process of the pool).
+    thread, or the main loop with ``on_main_loop``) or ``"process"`` (a process of the pool);
+    ``max_instances`` how many of its jobs may run at once.
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -121,6 +122,7 @@ class Task(SQLModel):
     misfire_grace_seconds: float = 1.0
     jitter_seconds: float = 0.0
     executor: str = "thread"
+    max_instances: int = 1
 
     @field_validator("next_run_at")
     @classmethod
@@ -144,7 +146,8 @@ class Job(SQLModel):
     set when the handler was still running 5 s after a timeout had set its stop event.
     ``scheduled_for`` is the slot a run of a cron, ``at=`` or shared task was for (None for
     a run asked for by hand, and for interval tasks of one process, whose slots are on its
-    own monotonic clock).
+    own monotonic clock). ``executor`` is where it ran: ``"thread"`` (a worker thread),
+    ``"process"`` (a process of the pool) or ``"main_loop"`` (``on_main_loop=True``).
     """
 
     model_config = ConfigDict(from_attributes=True)  # type: ignore[assignment]
@@ -164,6 +167,7 @@ class Job(SQLModel):
     unresponsive: bool = False
     scheduled_for: datetime | None = None
     node: str | None = None
+    executor: str = "thread"
 
     @field_validator("started_at", "ended_at", "scheduled_for")
     @classmethod

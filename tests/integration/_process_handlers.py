@@ -141,3 +141,10 @@ def hold_until(path: str, progress_hook: Callable[..., None], _stop_event: threa
     """Says which process it runs in, then waits for ``path`` to exist (or a stop)."""
     progress_hook(os.getpid())
     return wait_for_file(path, _stop_event)
+
+
+def call_the_main_loop() -> None:
+    """Asks for the main loop, which a child process has none of."""
+    from quiv import run_on_main
+
+    run_on_main(print, "never")

@@ -425,6 +425,7 @@ def test_an_async_handler_can_run_on_the_main_loop(quiv) -> None:
         job = await q.wait_for_job_async(job_id, timeout=WAIT)
         assert job.status == JobStatus.COMPLETED
         assert job.result == job_id
+        assert job.executor == "main_loop"
         assert seen[0] == (True, threading.main_thread())
 
     asyncio.run(main())

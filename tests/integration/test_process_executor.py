@@ -393,13 +393,44 @@ def test_statistics_and_events_tell_process_jobs_apart(quiv, tmp_path: Path) -> 
     started.wait_for(1)
     stats = q.statistics()
     assert (stats.running_jobs, stats.running_process_jobs, stats.free_processes) == (1, 1, 1)
-    ((_, task, _),) = started.calls
+    ((_, task, job),) = started.calls
     assert task.executor == "process"
+    assert job.executor == "process"
     marker.touch()
     assert q.wait_for_task(task_id, timeout=WAIT).result == "found"
     settle(q)
     stats = q.statistics()
     assert (stats.running_jobs, stats.running_process_jobs, stats.free_processes) == (0, 0, 2)
+
+
+def test_max_instances_runs_that_many_process_jobs_of_a_task_at_once(quiv, tmp_path) -> None:
+    """Two overlapping runs of one process task take two processes; a third run asked for
+    waits for one of them, held, not running."""
+    pids = Recorder()
+    q = _start(quiv, pool_size=4, process_pool_size=3)
+    task_id = q.add_task(
+        "twice", handlers.hold_until, interval=3600, executor="process", max_instances=2,
+        args=(str(tmp_path / "go"),), progress_callback=pids,
+    )  # fmt: skip
+    pids.wait_for(1)
+    second, third = q.run_task(task_id), q.run_task(task_id)
+    pids.wait_for(2)
+    settle(q)
+    _checked(q)
+    assert q.statistics().running_process_jobs == 2
+    assert len(set(pids.calls)) == 2  # two processes
+    assert q.get_job(third).status == JobStatus.SCHEDULED
+    (tmp_path / "go").touch()
+    assert q.wait_for_job(third, timeout=WAIT).result == "found"
+    assert q.get_job(second).executor == "process"
+    _checked(q)
+
+
+def test_the_main_loop_helpers_say_a_process_job_has_none(quiv) -> None:
+    q = _start(quiv)
+    job = _run(q, handlers.call_the_main_loop)
+    assert job.status == JobStatus.FAILED.value
+    assert "runs in a child process (executor='process')" in (job.error_message or "")
 
 
 def test_a_process_run_waits_for_a_free_process_and_never_runs_queued(quiv, tmp_path) -> None:

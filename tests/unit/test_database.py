@@ -234,13 +234,25 @@ def test_json_never_decodes_a_pickle() -> None:
 
 
 def _old_schema(durable_url: str, version: int) -> None:
-    """A database made by this quiv, taken back to schema ``version`` (1 or 2), holding
-    one task."""
+    """A database made by this quiv, taken back to schema ``version`` (1, 2 or 3), holding
+    one task (and, for 3, one job)."""
     open_database(durable_url, METADATA).close()
-    _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN executor")  # as in schema 2
+    _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN max_instances")  # as in schema 3
+    _execute(durable_url, "ALTER TABLE quiv_job DROP COLUMN executor")
+    if version == 3:
+        _execute(
+            durable_url,
+            "INSERT INTO quiv_job (id, task_id, task_name, status, started_at, attempt, "
+            "unresponsive, cancel_requested) VALUES ('done', 'kept', 'n', 'completed', 0, 1, "
+            "false, false)",
+        )
+    else:
+        _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN executor")  # as in schema 2
     if version == 1:
         _execute(durable_url, "ALTER TABLE quiv_task DROP COLUMN lease_token")
     token = ("", "") if version == 1 else (", lease_token", ", 0")
+    if version == 3:
+        token = (", lease_token, executor", ", 0, 'process'")
     _execute(
         durable_url,
         "INSERT INTO quiv_task (id, scope, created_at, task_name, args, kwargs, "
@@ -256,7 +268,7 @@ def test_a_version_1_database_gets_its_lease_tokens(durable_url: str) -> None:
     """Schema 2 adds quiv_task.lease_token; a database of quiv's first schema keeps its
     rows and gets the column, every lease at token 0 (and schema 3's column too)."""
     _old_schema(durable_url, 1)
-    assert _version(durable_url) == SCHEMA_VERSION == 3
+    assert _version(durable_url) == SCHEMA_VERSION
     database = open_database(durable_url, METADATA)
     try:
         with database.engine.connect() as conn:
@@ -276,4 +288,20 @@ def test_a_version_2_database_gets_its_executors(durable_url: str) -> None:
     finally:
         database.close()
     assert [tuple(row) for row in rows] == [("kept", 0, "thread")]
-    assert _version(durable_url) == 3
+    assert _version(durable_url) == SCHEMA_VERSION
+
+
+def test_a_version_3_database_gets_max_instances_and_job_executors(durable_url: str) -> None:
+    """Schema 4 adds quiv_task.max_instances (1 for every task stored before) and
+    quiv_job.executor ('thread' for every job stored before); rows are kept."""
+    _old_schema(durable_url, 3)
+    database = open_database(durable_url, METADATA)
+    try:
+        with database.engine.connect() as conn:
+            tasks = conn.execute(text("SELECT id, executor, max_instances FROM quiv_task")).all()
+            jobs = conn.execute(text("SELECT id, status, executor FROM quiv_job")).all()
+    finally:
+        database.close()
+    assert [tuple(row) for row in tasks] == [("kept", "process", 1)]
+    assert [tuple(row) for row in jobs] == [("done", "completed", "thread")]
+    assert _version(durable_url) == SCHEMA_VERSION == 4

@@ -18,12 +18,11 @@ from quiv._entries import (
     JobEntry,
     TaskEntry,
     TaskSettings,
-    schedule_data,
     shared_settings,
-    task_model,
 )
 from quiv._invocation import Injection
 from quiv._schedule import AtSchedule, IntervalSchedule
+from quiv._snapshots import schedule_data, task_model
 
 
 def _task(**fields: Any) -> TaskEntry:
@@ -124,6 +123,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         node="the-node",
         changed_at=55.5,
         executor="process",
+        max_instances=3,
     )
     task.slot = 1230.0
     task.lease_token = 17
@@ -160,6 +160,7 @@ def test_a_task_row_puts_every_value_under_its_own_column() -> None:
         "updated_by": "the-node",
         "changed_at": 55.5,
         "executor": "process",
+        "max_instances": 3,
     }
     # An interval schedule is in the interval columns; the schedule column leaves it out.
     assert row["schedule"] == ""
@@ -222,3 +223,30 @@ def test_the_shared_settings_stay_bounded() -> None:
     for i in range(1000):
         _task(timeout=float(i + 1))
     assert 0 < len(quiv._entries._shared) <= quiv._entries._SHARED_MAX
+
+
+def test_running_jobs_of_a_task_that_may_overlap_itself() -> None:
+    """``job`` is the latest started; an end of any of them keeps the others in order; the
+    task is full at ``max_instances``, and never holds an empty list of others."""
+    task = _task(max_instances=3)
+    jobs = [JobEntry(id=f"j{n}", task=task, created_at=0.0) for n in range(3)]
+    assert (task.running_count, task.full, task.running_jobs()) == (0, False, [])
+    for count, job in enumerate(jobs, 1):
+        task.add_running(job)
+        assert task.job is job
+        assert task.running_count == count
+    assert task.full
+    assert task.running_jobs() == jobs
+    task.remove_running(jobs[1])  # a middle one
+    assert (task.job, task.others, task.full) == (jobs[2], [jobs[0]], False)
+    task.remove_running(jobs[2])  # the latest: the one before it becomes the latest
+    assert (task.job, task.others) == (jobs[0], None)
+    task.remove_running(jobs[0])
+    assert (task.job, task.others, task.running_count) == (None, None, 0)
+
+
+def test_a_task_of_one_instance_is_full_with_one_job() -> None:
+    task = _task()
+    task.add_running(JobEntry(id="j", task=task, created_at=0.0))
+    assert task.full
+    assert task.others is None

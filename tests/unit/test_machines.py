@@ -26,7 +26,9 @@ from quiv.models import JobStatus, TaskStatus
 
 TASK_TRIGGERS = (
     "start",
+    "start_another",
     "finish",
+    "finish_one",
     "finish_last",
     "miss_last",
     "expire",
@@ -43,6 +45,10 @@ EXPECTED_TASK: dict[tuple[str, str], str] = {
     ("paused", "start"): "paused_running",
     ("running", "finish"): "active",
     ("paused_running", "finish"): "paused",
+    ("running", "start_another"): "running",
+    ("paused_running", "start_another"): "paused_running",
+    ("running", "finish_one"): "running",
+    ("paused_running", "finish_one"): "paused_running",
     ("running", "finish_last"): "removed",
     ("paused_running", "finish_last"): "removed",
     ("active", "miss_last"): "removed",

@@ -81,6 +81,7 @@ def task_row(task_id: str, **changes: Any) -> dict[str, Any]:
         "updated_by": None,
         "changed_at": 0.0,
         "executor": "thread",
+        "max_instances": 1,
     }
     row.update(changes)
     return row
@@ -104,6 +105,7 @@ def job_row(job_id: str, **changes: Any) -> dict[str, Any]:
         "node": None,
         "scheduled_for": None,
         "cancel_requested": False,
+        "executor": "thread",
     }
     row.update(changes)
     return row

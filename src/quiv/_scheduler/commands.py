@@ -184,7 +184,7 @@ class TaskCommands:
         task = state.task(task_id)
         task.state = TASK_MACHINE.next_state(task.id, task.state, "resume")
         expired = False
-        if task.job is None:
+        if not task.full:  # idle, or room for another of its jobs (max_instances > 1)
             # A cron task goes back to its slots, an at= task to its one time (if that has
             # passed, the misfire policy decides), an interval task runs after the delay.
             plan, overdue = self._planner.resumed(task, delay)
@@ -234,13 +234,13 @@ class TaskCommands:
         mono, wall = self._clock.monotonic(), self._epoch()
         if change.run_at is not None:
             deadline = mono + (change.run_at - wall)
-            if task.job is None:
+            if not task.full:
                 state.apply(task, Plan(deadline, None, change.run_at))
                 if change.run_at < wall:
                     state.overdue.add(task.id)
             else:
                 task.follow_up, task.next_run_at = deadline, change.run_at
-        elif replan and task.state is TaskState.ACTIVE and task.pending is None:
+        elif replan and task.pending is None and self._plannable(task):
             schedule = task.schedule
             assert isinstance(schedule, IntervalSchedule)
             state.apply(task, self._planner.interval(task, mono + schedule.seconds))
@@ -248,6 +248,12 @@ class TaskCommands:
         snapshot = task.snapshot()
         self._emitter.task(Event.TASK_UPDATED, lambda: snapshot)
         return snapshot
+
+    @staticmethod
+    def _plannable(task: TaskEntry) -> bool:
+        """Whether a run of ``task`` may be planned now: it is active, or running fewer
+        jobs than its ``max_instances``."""
+        return task.state is TaskState.ACTIVE or (task.state is TaskState.RUNNING and not task.full)
 
     def remove(self, task_id: str) -> Task:
         """Delete a task, stop its running job, cancel a job made ahead; return its last
@@ -257,8 +263,8 @@ class TaskCommands:
         snapshot = task.snapshot()
         pending = task.pending
         state.end_task(task, "remove")
-        if task.job is not None:
-            state.stop_job(task.job)
+        for job in task.running_jobs():
+            state.stop_job(job)
         if task.shared and self._shared is not None:
             self._shared.removed(task)
         self._emitter.task(TASK_MACHINE.event_for("remove"), lambda: snapshot)

@@ -221,7 +221,8 @@ class Dispatcher:
         else:
             plan = self._planner.after_skip(task, now)
             if plan is None:
-                state.end_task(task, "expire")  # that was its last run
+                if task.job is None:  # else the end of its last running job ends it
+                    state.end_task(task, "expire")  # that was its last run
             else:
                 state.apply(task, plan)
                 state.write_task(task)
@@ -234,7 +235,8 @@ class Dispatcher:
             # Asked for now (run-now's fast path) while every process is busy: it waits.
             state.hold(task.id, due)
             return
-        task_state = TASK_MACHINE.next_state(task.id, task.state, "start")
+        trigger = "start" if task.job is None else "start_another"  # max_instances > 1
+        task_state = TASK_MACHINE.next_state(task.id, task.state, trigger)
         job = task.pending if task.pending is not None else state.new_job(task)
         if job.anchor is None:
             # A fixed cadence counts from the slot, not from the jittered deadline.
@@ -254,16 +256,21 @@ class Dispatcher:
             self._logger.error("cannot start task %r: %s; retrying in 1 s", task.id, exc)
             state.apply(task, self._planner.at(self._clock.monotonic() + 1.0, task.slot))
             return
-        if task.pending is job:
+        if made_ahead := task.pending is job:
             task.pending = None
             del state.pending[job.id]
         task.state = task_state
-        task.job = job
+        task.add_running(job)
         state.jobs[job.id] = job
         state.running += 1
+        job.executor = "process" if process else "thread" if on_worker else "main_loop"
         if process:
             job.process = True
             state.process_running += 1
+        if task.settings.max_instances > 1 and not task.full:
+            plan = self._planner.overlapping(task, job, made_ahead)
+            if plan is not None:  # room for another: its next run is planned now
+                state.apply(task, plan)
         state.jobs_started += 1
         if on_worker:
             state.begin(job, job_state, self._epoch(), self._clock.monotonic())

@@ -98,17 +98,7 @@ class Outcomes:
                 self._log_failure(job, outcome, retry_at)
             except Exception:  # a logging handler that raises must not strand the job
                 outcome.exc = None
-        regular = None
-        last = False  # its schedule has no run left: the task ends with this run
-        if task.state is TaskState.RUNNING and not task.run_once and not state.stopping:
-            regular = self._planner.after_run(task, job, outcome.ended_at, outcome.ended_mono)
-            last = regular is None and task.follow_up is None and task.pending is None
-        elif task.state is TaskState.RUNNING and not task.run_once and task.key is not None:
-            # Shutting down: nothing more runs here, but a durable keyed task's record must
-            # say its slot was served, or the next start (or another process) runs it again.
-            following = self._planner.after_run(task, job, outcome.ended_at, outcome.ended_mono)
-            if following is not None and self._store.durable:
-                task.slot, task.next_run_at = following.slot, following.at
+        regular, last = self._next_regular(job, outcome)
         job.state = job_state
         job.ended_at = outcome.ended_at
         job.error = outcome.error if outcome.error is not None else job.note
@@ -121,7 +111,7 @@ class Outcomes:
         if job.process:
             state.process_running -= 1
         self._store.put_job_values(job.values())
-        task.job = None
+        task.remove_running(job)
         if task.state is not TaskState.REMOVED:
             if retry_at is not None:
                 self._retry(task, job, regular, retry_at)
@@ -130,6 +120,37 @@ class Outcomes:
                 plan = regular if follow_up is None else self._planner.at(follow_up)
                 self._after_run(task, plan, last=last)
         state.ended(job, JOB_MACHINE.event_for(trigger), outcome.ended_mono)
+
+    def _next_regular(self, job: JobEntry, outcome: Outcome) -> tuple[Plan | None, bool]:
+        """The regular run after ``job``'s end, if its task is to plan one now, and whether
+        its schedule has no run left (the task ends with this run)."""
+        task, state = job.task, self._state
+        if task.state is not TaskState.RUNNING or task.run_once:
+            return None, False
+        # Several of its jobs may run (max_instances > 1): the cadence goes on from the
+        # latest started, and a run planned already (one started with room for more) stays.
+        latest = task.job if task.job is not None else job
+        if state.stopping:
+            if task.key is not None:
+                # Shutting down: nothing more runs here, but a durable keyed task's record
+                # must say its slot was served, or the next start (or another process)
+                # runs it again.
+                following = self._planner.after_run(
+                    task, latest, outcome.ended_at, outcome.ended_mono
+                )
+                if following is not None and self._store.durable:
+                    task.slot, task.next_run_at = following.slot, following.at
+            return None, False
+        if task.id in state.timeline:
+            return None, False
+        regular = self._planner.after_run(task, latest, outcome.ended_at, outcome.ended_mono)
+        last = (
+            regular is None
+            and task.others is None
+            and task.follow_up is None
+            and task.pending is None
+        )
+        return regular, last
 
     def _log_failure(self, job: JobEntry, outcome: Outcome, retry_at: float | None) -> None:
         """Log what a handler raised: a warning for an attempt that is retried, an error
@@ -164,7 +185,10 @@ class Outcomes:
         retry = task.pending
         if retry is None:
             retry = self._state.new_job(task)
-            retry.displaced = regular
+            # What it displaces: the next regular run, or one planned already (another of
+            # its jobs started with room for more), which comes back when this one starts.
+            current = self._state.current_plan(task)
+            retry.displaced = regular if current is None else current
             self._after_run(task, self._planner.at(at), retrying=True)
         else:  # a run asked for meanwhile (run_task): it is the next attempt, now
             follow_up = task.follow_up
@@ -187,7 +211,8 @@ class Outcomes:
         if (task.run_once or last) and not retrying:
             state.end_task(task, "finish_last")
             return
-        task.state = TASK_MACHINE.next_state(task.id, task.state, "finish")
+        trigger = "finish" if task.job is None else "finish_one"  # others still run
+        task.state = TASK_MACHINE.next_state(task.id, task.state, trigger)
         task.follow_up = None
         if plan is not None:
             state.apply(task, plan)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from .._clock import Clock
 from .._entries import JobEntry, Plan, TaskEntry
+from .._machines import TaskState
 from .._schedule import (
     RECURRING,
     AtSchedule,
@@ -41,6 +42,7 @@ __all__ = [
     "interval_plan",
     "misfire_skips",
     "next_regular",
+    "overlap_plan",
     "plan_at",
     "recurring_plan",
     "resume_plan",
@@ -149,6 +151,24 @@ def next_regular(
     assert isinstance(schedule, RECURRING)
     after = ended_at if job.slot is None else max(job.slot, ended_at)
     return recurring_plan(schedule, after, draw, now)
+
+
+def overlap_plan(
+    task: TaskEntry, job: JobEntry, made_ahead: bool, draw: Draw, now: Now
+) -> Plan | None:
+    """The next run of a task that may run several jobs at once (``max_instances``), planned
+    as ``job`` starts with room for another: a job made ahead gives back the run it
+    displaced; a regular run of a fixed cadence plans the slot after its own (after ``now``:
+    slots already past coalesce into the next); None for a paused or one-shot task, and for
+    ``fixed_interval=False``, which plans at a run's end only."""
+    if task.state is not TaskState.RUNNING or task.run_once:
+        return None
+    if made_ahead:
+        return job.displaced
+    schedule = task.schedule
+    if isinstance(schedule, IntervalSchedule) and not schedule.fixed:
+        return None
+    return next_regular(task, job, now.wall, now.mono, draw, now)
 
 
 def misfire_skips(task: TaskEntry, late: float) -> bool:
@@ -277,6 +297,9 @@ class Planner:
         self, task: TaskEntry, job: JobEntry, ended_at: float, ended_mono: float
     ) -> Plan | None:
         return next_regular(task, job, ended_at, ended_mono, lambda: self.jitter(task), self.now())
+
+    def overlapping(self, task: TaskEntry, job: JobEntry, made_ahead: bool) -> Plan | None:
+        return overlap_plan(task, job, made_ahead, lambda: self.jitter(task), self.now())
 
     def after_skip(self, task: TaskEntry, late_at: float) -> Plan | None:
         return skip_plan(task, late_at, lambda: self.jitter(task), self.now())

@@ -39,7 +39,8 @@ class RunCommands:
         self._clock, self._logger = clock, logger
 
     def run_task(self, task_id: str) -> str | None:
-        """Make a run due now (right after the running job, if any) and return its job's id,
+        """Make a run due now (right after a running job, if ``max_instances`` of them run)
+        and return its job's id,
         which exists at once as ``scheduled``; None if there is no such task.
 
         A job already made ahead (an earlier call, a pending retry) is that run: it is made
@@ -56,9 +57,9 @@ class RunCommands:
             return task.job.id
         else:
             job = state.new_job(task)
-            job.displaced = state.current_plan(task) if task.job is None else None
+            job.displaced = None if task.full else state.current_plan(task)
             state.make_pending(task, job)
-        if task.job is None:
+        if not task.full:  # idle, or running fewer jobs than max_instances: it starts now
             state.apply(task, self._planner.at(now))
             state.write_task(task)
         else:

@@ -6,7 +6,8 @@ state lock touches it (the scheduler thread, or a caller on a fast path, see ``l
 nothing here locks. The parts of the scheduler (dispatch, outcomes, shared tasks, the
 commands) share these tables and these primitives, and nothing else of one another.
 
-Invariants (``check``): a task is on the timeline only while no job of it runs; a job made
+Invariants (``check``): a task is on the timeline only while fewer of its jobs run than
+its ``max_instances`` (one, for most: while none runs); a job made
 ahead is its task's ``pending`` and ``scheduled``; no more jobs run than there are workers,
 nor process jobs than processes; every timeout belongs to a running job; every task held
 for a process (at ``HELD``) is in ``held``.
@@ -231,9 +232,9 @@ class SchedulerState:
         self._store.put_job_values(job.values())
         if not restore:
             pass
-        elif task.job is not None:
+        elif task.full:
             task.follow_up = None if job.displaced is None else job.displaced.deadline
-        elif task.state is TaskState.ACTIVE and not self.stopping:
+        elif task.state in (TaskState.ACTIVE, TaskState.RUNNING) and not self.stopping:
             if job.displaced is not None:
                 self.apply(task, job.displaced)
                 self.write_task(task)
@@ -302,10 +303,15 @@ class SchedulerState:
         running = 0
         for task in self.tasks.values():
             if task.job is not None:
-                running += 1
+                jobs = task.running_jobs()
+                running += len(jobs)
+                assert len(jobs) <= max(task.settings.max_instances, 1)
+                assert all(self.jobs.get(job.id) is job for job in jobs)
+                assert task.others is None or task.others  # never an empty list
                 assert task.state in (TaskState.RUNNING, TaskState.PAUSED_RUNNING)
-                assert task.id not in self.timeline
+                assert not task.full or task.id not in self.timeline
             else:
+                assert task.others is None
                 assert task.state in (TaskState.ACTIVE, TaskState.PAUSED)
         assert running <= self.running == len(self.jobs) <= self.pool_size
         in_process = sum(job.process for job in self.jobs.values())

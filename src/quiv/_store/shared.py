@@ -32,7 +32,7 @@ from .tables import (
 _REGISTRATION = (
     "task_name", "args", "kwargs", "interval_seconds", "fixed_interval", "run_once",
     "timeout_seconds", "max_retries", "on_main_loop", "schedule", "misfire",
-    "misfire_grace_seconds", "jitter_seconds", "executor",
+    "misfire_grace_seconds", "jitter_seconds", "executor", "max_instances",
 )  # fmt: skip
 
 

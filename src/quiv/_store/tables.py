@@ -87,6 +87,7 @@ class TaskRow(_Base, table=True):
     # When a user last paused, resumed or removed it (epoch): the latest such change wins.
     changed_at: float = 0.0
     executor: str = "thread"  # where its handler runs: 'thread' or 'process'
+    max_instances: int = 1  # how many of its jobs may run at once
 
 
 class JobRow(_Base, table=True):
@@ -113,6 +114,7 @@ class JobRow(_Base, table=True):
     scheduled_for: float | None = None  # the wall-clock slot it ran for (epoch), if any
     # Set by cancel_job in another process; the node running the job polls for it.
     cancel_requested: bool = False
+    executor: str = "thread"  # where it ran: 'thread', 'process' or 'main_loop'
 
 
 class NodeRow(_Base, table=True):
