@@ -139,11 +139,21 @@ def open_dashboard(browser: Any) -> Iterator[Callable[[Quiv], Served]]:
 
 
 def _wait(browser: Any, condition: Callable[[], Any], what: str) -> Any:
+    """Wait for ``condition``; on a timeout, say what the page showed and logged."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, WAIT, poll_frequency=0.05).until(
-        lambda _: condition(), message=what
-    )
+    try:
+        return WebDriverWait(browser, WAIT, poll_frequency=0.05).until(lambda _: condition())
+    except TimeoutException:
+        state = {
+            "live": _text(browser, "#live"),
+            "notice": _text(browser, "#notice"),
+            "running": _text(browser, "#running"),
+            "machines": _text(browser, "#machines"),
+            "console": browser.get_log("browser"),
+        }
+        raise AssertionError(f"{what}; the page: {state}") from None
 
 
 def _text(browser: Any, selector: str) -> str | None:

@@ -41,7 +41,7 @@
     timer = setTimeout(() => {
       timer = null;
       reload();
-    }, delay === undefined ? 150 : delay);
+    }, delay === undefined ? 300 : delay);
   }
 
   async function reload() {
