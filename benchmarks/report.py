@@ -194,10 +194,51 @@ XLABEL = {
 FLOOR_MS = 0.01  # the plots' log axis starts here; smaller (and negative) samples sit on it
 
 
-def _cdf(ax: Any, samples: list[float], **style: Any) -> None:
+#: Names in the plots: "quiv" alone could be this tree or the release it is measured against.
+TREE, BARE = "this project", "bare loop"
+
+
+def _peer_name(label: str, result: dict[str, Any]) -> str:
+    """A peer's name in the plots: this tree, quiv 0.4.0, APScheduler 3.x.y or the bare loop."""
+    if label == "quiv":
+        return TREE
+    if label == "bare":
+        return BARE
+    if label == "quiv-0.4.0":
+        return f"quiv {result['version']}"
+    return f"{'APScheduler' if label == 'apscheduler' else label} {result['version']}"
+
+
+def _figure_legend(fig: Any, axes: Iterable[Any], ncol: int) -> None:
+    """One legend for the figure, below the panels, with every line of every panel once.
+
+    A panel's own legend would miss the lines that only other panels draw, and one placed by
+    hand over the figure's bottom edge covers the panels' axis labels.
+    """
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="outside lower center", ncol=ncol)
+
+
+def _log_ms_axis(ax: Any) -> None:
+    """A log axis of milliseconds from FLOOR_MS, labelled at the decades only: on a panel that
+    spans less than a decade matplotlib labels the minor ticks too, and they overlap."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_xlim(left=FLOOR_MS)
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _cdf(ax: Any, samples: list[float], **style: Any) -> float:
+    """Draws the CDF of ``samples`` and returns the largest."""
     ordered = sorted(max(x, FLOOR_MS) for x in samples)
     n = len(ordered)
     ax.step(ordered, [(i + 1) / n for i in range(n)], where="post", **style)
+    return ordered[-1]
 
 
 def _save(fig: Any, name: str) -> str:
@@ -208,37 +249,38 @@ def _save(fig: Any, name: str) -> str:
 
 
 def plot_latency_by_load(suites: dict[str, Any], metric: str, title: str, name: str) -> str:
-    """One panel per load; in each, quiv's CDF per Python version, bare's dashed."""
+    """One panel per load; in each, this tree's CDF per Python version, bare's dotted."""
     plt = _pyplot()
     loads = sorted({e["idle"] for s in suites.values() for e in e2e(s, metric)})
-    fig, axes = plt.subplots(1, len(loads), figsize=(3.4 * len(loads), 3.0), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(loads), figsize=(3.4 * len(loads), 3.4), sharey=True, layout="constrained"
+    )
     colors = plt.get_cmap("viridis")
     for ax, load in zip(axes, loads, strict=True):
         for i, (version, suite) in enumerate(suites.items()):
             color = colors(i / max(1, len(suites) - 1))
-            for subject, style in (("quiv", "-"), ("bare", ":")):
+            for subject, who, style in (("quiv", TREE, "-"), ("bare", BARE, ":")):
                 entry = one(suite, metric, subject=subject, idle=load)
                 if entry:
-                    label = f"{subject} {version}"
+                    label = f"{who}, Python {version}"
                     _cdf(ax, entry["samples_from_due"], color=color, linestyle=style, label=label)
-        ax.set_xscale("log")
-        ax.set_xlim(left=FLOOR_MS)
+        _log_ms_axis(ax)
         ax.set_title(f"{load:,} idle tasks")
         ax.set_xlabel(XLABEL[metric])
     axes[0].set_ylabel("fraction of runs started")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=len(suites),
-               bbox_to_anchor=(0.5, -0.16))  # fmt: skip
-    fig.suptitle(title, y=1.03)
+    _figure_legend(fig, axes, ncol=len(suites))
+    fig.suptitle(title)
     result = _save(fig, name)
     plt.close(fig)
     return result
 
 
 def plot_latency_by_python(suites: dict[str, Any], metric: str, title: str, name: str) -> str:
-    """One panel per Python version; in each, quiv's CDF per load, bare's dashed."""
+    """One panel per Python version; in each, this tree's CDF per load, bare's dotted."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(suites), figsize=(3.0 * len(suites), 3.0), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(suites), figsize=(3.0 * len(suites), 3.4), sharey=True, layout="constrained"
+    )
     if len(suites) == 1:
         axes = [axes]
     colors = plt.get_cmap("plasma")
@@ -246,18 +288,17 @@ def plot_latency_by_python(suites: dict[str, Any], metric: str, title: str, name
         loads = sorted({e["idle"] for e in e2e(suite, metric)})
         for i, load in enumerate(loads):
             color = colors(i / max(1, len(loads)))
-            for subject, style in (("quiv", "-"), ("bare", ":")):
+            for subject, who, style in (("quiv", TREE, "-"), ("bare", BARE, ":")):
                 entry = one(suite, metric, subject=subject, idle=load)
                 if entry:
-                    label = f"{subject}, {load:,} idle"
+                    label = f"{who}, {load:,} idle"
                     _cdf(ax, entry["samples_from_due"], color=color, linestyle=style, label=label)
-        ax.set_xscale("log")
-        ax.set_xlim(left=FLOOR_MS)
+        _log_ms_axis(ax)
         ax.set_title(f"Python {version}")
         ax.set_xlabel(XLABEL[metric])
     axes[0].set_ylabel("fraction of runs started")
-    axes[-1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(title, y=1.03)
+    _figure_legend(fig, axes, ncol=4)  # inside a panel, it covered the curves
+    fig.suptitle(title)
     result = _save(fig, name)
     plt.close(fig)
     return result
@@ -277,7 +318,7 @@ def plot_throughput(suites: dict[str, Any], peers: dict[str, Any] | None) -> str
             entry = one(suite, "throughput", subject=subject)
             values.append(entry["jobs_per_second"] if entry else 0)
         positions = [i + offset for i in range(len(versions))]
-        ax.bar(positions, values, width, label=subject, color=color)
+        ax.bar(positions, values, width, label=TREE if subject == "quiv" else BARE, color=color)
     ax.axhline(20_000, color="#c0392b", linestyle="--", linewidth=1, label="target 20,000/s")
     ax.set_xticks(range(len(versions)), versions)
     ax.set_xlabel("Python")
@@ -288,7 +329,10 @@ def plot_throughput(suites: dict[str, Any], peers: dict[str, Any] | None) -> str
         ax = axes[1]
         labels, values = [], []
         for label, result in peers["subjects"].items():
-            labels.append(f"{label}\n{result['version']}".replace("Python ", "Py "))
+            name, version = _peer_name(label, result), result["version"]
+            if label not in ("quiv", "bare"):  # the others' names end with their versions
+                name, _, version = name.rpartition(" ")
+            labels.append(f"{name}\n{version}".replace("Python ", "Py "))
             values.append(result["throughput"]["jobs_per_second"])
         ax.bar(range(len(values)), values, color=["#aaaaaa", "#3b6ea8", "#8e44ad", "#e67e22"])
         ax.set_yscale("log")
@@ -305,7 +349,10 @@ def plot_throughput(suites: dict[str, Any], peers: dict[str, Any] | None) -> str
 def plot_peers_latency(peers: dict[str, Any]) -> str:
     plt = _pyplot()
     loads = peers["subjects"]["bare"]["plan"]["loads"]
-    fig, axes = plt.subplots(2, len(loads), figsize=(3.4 * len(loads), 5.6), sharey=True)
+    fig, axes = plt.subplots(
+        2, len(loads), figsize=(3.4 * len(loads), 6.0), sharey=True, sharex="row",
+        layout="constrained",
+    )  # fmt: skip
     colors = {
         "bare": "#777777",
         "quiv": "#3b6ea8",
@@ -315,18 +362,22 @@ def plot_peers_latency(peers: dict[str, Any]) -> str:
     for row, (metric, what) in enumerate(
         (("delay_latency", "delay 0.3 s"), ("run_now_latency", "run now"))
     ):
+        largest = FLOOR_MS
         for ax, load in zip(axes[row], loads, strict=True):
             for label, result in peers["subjects"].items():
                 entry = next((e for e in result[metric] if e["idle"] == load), None)
                 if entry:
-                    _cdf(ax, entry["samples_from_due"], color=colors.get(label), label=label)
-            ax.set_xscale("log")
-            ax.set_xlim(left=FLOOR_MS)
+                    name = _peer_name(label, result)
+                    top = _cdf(ax, entry["samples_from_due"], color=colors.get(label), label=name)
+                    largest = max(largest, top)
+            _log_ms_axis(ax)
             ax.set_title(f"{what}, {load:,} idle tasks")
             ax.set_xlabel(XLABEL[metric])
+        # The row shares one x range (every panel's curves whole), so panels compare at a look.
+        axes[row][0].set_xlim(FLOOR_MS, largest * 1.6)
         axes[row][0].set_ylabel("fraction of runs started")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    # quiv 0.4.0 is measured at the smaller loads only: a legend of every panel's lines.
+    _figure_legend(fig, axes.flat, ncol=len(peers["subjects"]))
     result = _save(fig, "peers-latency.png")
     plt.close(fig)
     return result
@@ -334,7 +385,12 @@ def plot_peers_latency(peers: dict[str, Any]) -> str:
 
 # -- the page ------------------------------------------------------------------------------
 
-HEADER = """# Performance
+HEADER = """---
+description: "Benchmarks of dispatch latency, throughput and overhead against a bare loop,
+  quiv 0.4.0 and APScheduler, with the method, the machine and their caveats."
+---
+
+# Performance
 
 <!-- Generated by `nox -s bench_report` (benchmarks/report.py) from benchmarks/results/*.json.
      Do not edit by hand: change the report script and render again. -->

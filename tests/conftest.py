@@ -128,3 +128,23 @@ def durable_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
         return f"sqlite:///{tmp_path / 'quiv.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+# -- Graphviz -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def graphviz_dot() -> str:
+    """The path of Graphviz's ``dot``, which draws the SVGs of the state machines.
+
+    Without it, tests that draw are skipped; under ``.ci/run`` (``QUIV_REQUIRE_GRAPHVIZ=1``)
+    they fail instead. Checking the shipped SVGs needs no Graphviz."""
+    from quiv._graphviz import find_dot
+
+    dot = find_dot()
+    if dot is None:
+        reason = "no Graphviz `dot` on PATH (Debian: apt-get install graphviz)"
+        if os.environ.get("QUIV_REQUIRE_GRAPHVIZ") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return dot

@@ -49,6 +49,32 @@ def _write_files(directory: str, files: Mapping[str, str]) -> list[str]:
     return written
 
 
+def _write_svgs(directory: str) -> int:
+    """Bring the machines' SVGs in ``directory`` and in the package up to date (``dot``
+    draws only those whose DOT changed); return the exit status."""
+    import subprocess
+
+    from . import _diagrams, _graphviz
+
+    try:
+        written = _graphviz.refresh(
+            _diagrams.svg_sources(), [_diagrams.ASSETS, directory], _graphviz.find_dot()
+        )
+    except FileNotFoundError as exc:
+        print(
+            f"quiv diagram: {exc.strerror}, whose state machine changed, but `dot` is not on "
+            "PATH: install Graphviz (Debian: apt-get install graphviz) and run this again",
+            file=sys.stderr,
+        )
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(f"quiv diagram: dot failed: {exc.stderr.strip()}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; return the exit status."""
     parser = argparse.ArgumentParser(prog="quiv", description="quiv, an in-process scheduler")
@@ -80,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--docs",
         metavar="DIR",
         help="write every generated file the documentation embeds into DIR (docs/generated): "
-        "these diagrams and tables, and the module map of quiv's source",
+        "these diagrams and tables, the module map of quiv's source, and the SVGs of the "
+        "machines (also into the package; drawing one again needs Graphviz's dot)",
     )
     commands.add_parser("version", help="print the installed version")
     options = parser.parse_args(argv)
@@ -102,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for path in _write_files(options.docs, files):
                 print(f"wrote {path}")
-            return 0
+            return _write_svgs(options.docs)
         text = _diagrams.render(options.which, options.format)
         if options.output:
             with open(options.output, "w", encoding="utf-8", newline="\n") as file:

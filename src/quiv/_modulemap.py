@@ -3,7 +3,8 @@
 ``scan`` walks a package directory (subpackages included) and parses every module with
 ``ast``; nothing is imported, so the map of a tree is the map of its text, whatever that
 text would do when run. ``render`` turns the scan into the Markdown the architecture page
-embeds: a Mermaid flowchart of the imports inside the package, and a table of the modules.
+embeds: a Mermaid flowchart of the imports inside the package (collapsed, as code: the site
+draws no Mermaid), and a table of the modules.
 Pure: a directory in, text out. ``quiv diagram --docs docs/generated`` writes it, and a test
 keeps the checked-in file equal to what the source renders now.
 
@@ -429,9 +430,12 @@ def render(source: str | os.PathLike[str], leaves: Sequence[str] = LEAVES) -> st
     return (
         "<!-- generated from the source by `quiv diagram --docs docs/generated`: "
         "do not edit -->\n\n"
+        # Collapsed, as code: the site loads no script to draw Mermaid (GitHub draws it).
+        '<details class="quiv-source" markdown="1">\n'
+        "<summary>The imports between the modules, as a Mermaid flowchart</summary>\n\n"
         "```mermaid\n"
         + render_mermaid(modules, leaves)
-        + "```\n\n"
+        + "```\n\n</details>\n\n"
         + _note(modules, leaves)
         + "\n"
         + render_table(modules)

@@ -571,5 +571,20 @@ def test_a_cpu_bound_process_job_does_not_slow_the_scheduler(quiv) -> None:
     assert spun.status == JobStatus.CANCELLED.value
     assert spun.result > 0  # it did spin meanwhile
     # A thread spinning instead holds the GIL for its switch interval (5 ms) at every hop
-    # from the scheduler thread to a worker: the median would grow by that much or more.
-    assert beside <= max(5 * alone, alone + 0.003), (alone, beside)
+    # from the scheduler thread to a worker: the median grows by that much or more. On a
+    # loaded machine the process's core is missed too; measured beside the same handler on
+    # a thread, in this run, the process must still cost less than half of that.
+    threaded = Recorder()
+    thread_task = q.add_task(
+        "spin-thread", handlers.spin, run_once=True, progress_callback=threaded
+    )
+    thread_job = q.run_task(thread_task)
+    threaded.wait_for(1)
+    beside_thread = statistics.median(latencies())
+    assert q.cancel_job(thread_job)
+    assert q.wait_for_job(thread_job, timeout=WAIT).status == JobStatus.CANCELLED.value
+    assert beside <= max(5 * alone, alone + 0.003) or 2 * beside <= beside_thread, (
+        alone,
+        beside,
+        beside_thread,
+    )

@@ -240,6 +240,9 @@ def test_a_job_whose_main_loop_stops_while_it_runs_fails_instead_of_hanging(quiv
         thread.join(WAIT)
         if close:
             loop.close()
+        # The coroutine may begin before the scheduler thread hands the job's row to the
+        # store (at the end of its dispatch pass): wait for the record, not for the loop.
+        wait_until(lambda: len(q.get_all_jobs(task_id=task_id)) == 1, WAIT)
         (job,) = q.get_all_jobs(task_id=task_id)
         ended = q.wait_for_job(job.id, timeout=WAIT)
         assert ended.status == JobStatus.FAILED.value
