@@ -4,6 +4,7 @@ to statuses."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -288,3 +289,27 @@ def test_the_fragments_render_every_part_and_page_the_history(fake, mount) -> No
     assert made[0] in older
     quiet = client.get("/quiv/fragments", params={"history": "false"}).json()
     assert "history" not in quiet
+
+
+def test_the_state_machines_are_drawn_with_a_count_on_every_state(scheduler, mount, gate) -> None:
+    client = mount(scheduler)
+    release = gate()
+    busy = _paused(scheduler, "busy", lambda: release.wait(WAIT))
+    _jobs(scheduler, _paused(scheduler, "done"), 2)
+    running = scheduler.run_task(busy)
+    wait_until(lambda: scheduler.get_job(running).status == "running", WAIT)
+    drawn = client.get("/quiv/fragments").json()["machines"]
+    assert drawn.count("<svg") == 2
+    for badge, count in {
+        "task-count-active": 0,
+        "task-count-paused": 1,
+        "task-count-paused_running": 1,
+        "job-count-completed": 2,
+        "job-count-running": 1,
+        "job-count-failed": 0,
+    }.items():
+        shown = re.search(rf'<g id="{badge}" class="count">.*?<text[^>]*>(\d+)</text>', drawn)
+        assert shown is not None, badge
+        assert int(shown.group(1)) == count, badge
+    assert "task-count-removed" not in drawn  # deleted rows are not counted
+    release.set()

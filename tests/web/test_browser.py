@@ -200,7 +200,13 @@ def _bar(browser: Any, job_id: str) -> float | None:
 
 
 def _count(browser: Any, machine: str, state: str) -> str | None:
-    return _text(browser, f'[data-machine="{machine}"] [data-state="{state}"] .count')
+    """The count on the badge of ``state`` in the drawing of the ``machine`` machine."""
+    found = browser.execute_script(
+        "const badge = document.querySelector(`#machines svg #${arguments[0]}`);"
+        "return badge && badge.querySelector('text').textContent;",
+        f"{machine}-count-{state}",
+    )
+    return None if found is None else str(found)
 
 
 def _console_errors(browser: Any) -> list[str]:

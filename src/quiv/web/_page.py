@@ -2,7 +2,8 @@
 
 Pure: data in, text out. Every value from the scheduler (a task's name, an error message, an
 id) goes through ``e`` (``html.escape``, quotes included) before it reaches the markup, in
-text and in attributes alike; nothing here marks a value as safe. The page holds no inline
+text and in attributes alike; nothing here marks a value as safe but the state machines'
+drawings, which quiv ships. The page holds no inline
 script or style (the Content-Security-Policy forbids both): ``static/dashboard.js`` finds
 its targets by ``id`` and ``data-`` attributes, and bars are ``<progress>`` elements, whose
 value needs no style.
@@ -15,10 +16,14 @@ from datetime import datetime
 from html import escape
 from typing import NamedTuple
 
+from .._diagrams import machine_svg
 from ..models import Job, JobStatus, RunTime, Task, TaskStatus
 from ._source import Snapshot
 
 __all__ = ["History", "history", "machines", "page", "running", "summary", "tasks"]
+
+# The task states counted on the drawing ("removed" has no rows to count).
+TASK_STATES = ("active", "running", "paused", "paused_running")
 
 # Characters of an error message shown in a row (the whole of it, up to _TITLE, on hover).
 _ERROR_SHOWN = 160
@@ -177,22 +182,16 @@ def history(shown: History, known_tasks: list[Task]) -> str:
 
 
 def machines(tasks_by_state: Mapping[str, int], jobs_by_status: Mapping[str, int]) -> str:
-    """The two state machines with the number of tasks and jobs in each state."""
-    parts = []
-    for kind, title, counts, states in (
-        ("task", "Tasks", tasks_by_state, list(tasks_by_state)),
-        ("job", "Jobs", jobs_by_status, [status.value for status in JobStatus]),
-    ):
-        items = "".join(
-            f'<li data-state="{e(state)}"><span class="state">{e(state)}</span>'
-            f'<span class="count">{counts.get(state, 0)}</span></li>'
-            for state in states
-        )
-        parts.append(
-            f'<figure class="machine" data-machine="{kind}"><figcaption>{e(title)}'
-            f'</figcaption><ul class="counts">{items}</ul></figure>'
-        )
-    return "".join(parts)
+    """The two state machines, as the drawings the docs show (``machine_svg``: Graphviz's,
+    shipped in the package), each state with a badge counting the tasks or jobs in it.
+    The drawings are quiv's own and the counts ints: nothing in them comes from a user."""
+    task_counts = {state: tasks_by_state.get(state, 0) for state in TASK_STATES}
+    job_counts = {status.value: jobs_by_status.get(status.value, 0) for status in JobStatus}
+    return "".join(
+        f'<figure class="machine" data-machine="{kind}"><figcaption>{title}</figcaption>'
+        f"{machine_svg(kind, counts)}</figure>"
+        for kind, title, counts in (("task", "Tasks", task_counts), ("job", "Jobs", job_counts))
+    )
 
 
 def page(
