@@ -23,6 +23,7 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from .._quiv import Quiv
 from ..exceptions import (
     ConfigurationError,
     DatabaseUnavailableError,
@@ -109,7 +110,7 @@ def check_options(
     ):
         if not isinstance(value, bool):
             raise ConfigurationError(f"{name} must be a bool, got {value!r}")
-    if not callable(scheduler) and type(scheduler).__name__ != "Quiv":
+    if not isinstance(scheduler, Quiv) and not callable(scheduler):
         raise ConfigurationError(
             f"scheduler must be a Quiv or a function returning one, got {scheduler!r}"
         )
