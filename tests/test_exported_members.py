@@ -36,6 +36,7 @@ from quiv.exceptions import (
     TaskNotFoundError,
     TaskNotScheduledError,
     TaskRunningError,
+    UnprotectedDashboardError,
     WaitTimeoutError,
 )
 
@@ -107,6 +108,7 @@ TREE: dict[type[QuivError], tuple[type[Exception], ...]] = {
     InvalidTimezoneError: (ConfigurationError,),
     InvalidCronExpressionError: (ConfigurationError,),
     InvalidScheduleError: (ConfigurationError,),
+    UnprotectedDashboardError: (ConfigurationError,),
     HandlerRegistrationError: (QuivError, ValueError),
     DatabaseInitializationError: (QuivError,),
     DatabaseSchemaError: (DatabaseInitializationError,),

@@ -31,7 +31,8 @@ class Settings:
     ``pool_size``: quiv's workers. ``cleanup_interval``: seconds between two sweeps of the
     scratch directory. ``file_max_age``: seconds a finished download is kept there.
     ``shutdown_timeout``: how long shutdown waits for running jobs. ``log_level``: of the
-    app's loggers (quiv's included).
+    app's loggers (quiv's included). ``dashboard_token``: what the dashboard at ``/quiv/``
+    asks for (empty: the app makes one up at startup and logs it).
     """
 
     pool_size: int = 4
@@ -39,6 +40,7 @@ class Settings:
     file_max_age: float = 300.0
     shutdown_timeout: float = 5.0
     log_level: str = "INFO"
+    dashboard_token: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -50,4 +52,5 @@ class Settings:
             file_max_age=_number(env, "FILE_MAX_AGE", defaults.file_max_age),
             shutdown_timeout=_number(env, "SHUTDOWN_TIMEOUT", defaults.shutdown_timeout),
             log_level=env.get(PREFIX + "LOG_LEVEL", defaults.log_level).upper(),
+            dashboard_token=env.get(PREFIX + "DASHBOARD_TOKEN", "").strip(),
         )

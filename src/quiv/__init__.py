@@ -22,7 +22,8 @@ results and errors become storable text by the same rules wherever they ran (``_
 Rows go to
 the write-behind ``Store`` (``_store``, SQLModel on a private temporary SQLite database) off
 the dispatch path. Progress callbacks, listeners (``_events``) and ``run_on_main`` reach the
-application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer);
+application's main asyncio loop through ``_bridge`` (``call_on_main`` waits for its answer),
+and every job's progress reports reach internal observers too (``_progress``);
 ``_context`` tells helpers such as ``run_subprocess`` (``_subprocess``) which job they run
 in. Instrumentation (``_instruments``; ``quiv.metrics`` and ``quiv.tracing`` attach one) is
 told of each job's start where its handler runs and of its end where that is recorded, as
@@ -70,6 +71,7 @@ from .exceptions import TaskNotActiveError as TaskNotActiveError
 from .exceptions import TaskNotFoundError as TaskNotFoundError
 from .exceptions import TaskNotScheduledError as TaskNotScheduledError
 from .exceptions import TaskRunningError as TaskRunningError
+from .exceptions import UnprotectedDashboardError as UnprotectedDashboardError
 from .exceptions import WaitTimeoutError as WaitTimeoutError
 from .models import Event as Event
 from .models import Job as Job
@@ -119,6 +121,7 @@ __all__ = [
     "TaskNotScheduledError",
     "TaskRunningError",
     "TaskStatus",
+    "UnprotectedDashboardError",
     "WaitTimeoutError",
     "call_on_main",
     "preview",

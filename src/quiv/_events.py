@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._bridge import MainLoop
+from ._progress import ProgressTap
 from ._threads import start_thread
 from .exceptions import ConfigurationError, HandlerRegistrationError
 from .models import Event
@@ -52,6 +53,8 @@ class Listeners:
         # Deliveries handed to the loop and not yet run there; guarded by _lock.
         self._on_loop = 0
         self._loop_idle = threading.Condition(self._lock)
+        # Observers of every job's progress reports (quiv.web's dashboard): see _progress.
+        self.progress = ProgressTap()
 
     @property
     def any(self) -> bool:

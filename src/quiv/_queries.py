@@ -142,6 +142,40 @@ class Queries:
         )
         return self._readable("job", rows, job_model)
 
+    def jobs_page(
+        self,
+        status: JobStatus | str | None,
+        task_id: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        before: tuple[float, str] | None,
+        limit: int,
+    ) -> tuple[list[Job], tuple[float, str] | None]:
+        """A keyset page of jobs, newest first (the store's ``jobs_page``), and the position
+        the next page starts after; None when this page is the last. Internal: the
+        dashboard of ``quiv.web`` pages the history with it."""
+        self._usable("read jobs")
+        if task_id is not None:
+            check_id("task_id", task_id)
+        size = _count("limit", limit)
+        assert size is not None
+        rows = self._store.jobs_page(
+            status=_status("status", status, JobStatus),
+            task_id=task_id,
+            since=_instant("since", since),
+            until=_instant("until", until),
+            before=before,
+            limit=size + 1,  # one more, to know whether another page follows
+        )
+        last = rows[size - 1] if len(rows) > size else None
+        following = None if last is None else (float(last["started_at"]), str(last["id"]))
+        return self._readable("job", rows[:size], job_model), following
+
+    def jobs_by_status(self) -> dict[str, int]:
+        """How many jobs of the history have each status (internal, for ``quiv.web``)."""
+        self._usable("read jobs")
+        return self._store.count_jobs_by_status()
+
     def next_run_times(self, task_id: str, count: int) -> list[RunTime]:
         """See ``Quiv.next_run_times``."""
         self._usable("read the next run times")

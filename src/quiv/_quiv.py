@@ -110,6 +110,7 @@ class Quiv:
         self.config = config
         self._bridge, self._listeners, self._store, self._node = bridge, listeners, store, node
         self._scheduler = scheduler
+        self._logger = logger
         life = Lifespan(self, scheduler, listeners, store, bridge, logger, config.pool_size)
         self._life = life
         self._builder = TaskBuilder(
@@ -467,6 +468,9 @@ class Quiv:
         self._life.usable("run a progress callback")
         check_id("task_id", task_id)
         callback = self._scheduler.call(partial(self._scheduler.runs.progress_callback, task_id))
+        tap = self._listeners.progress
+        if tap.observers:  # a report of the task, not of one job (see _progress)
+            tap.publish(task_id, None, args, kwargs, self._logger)
         if callback is None:
             return
         what = f"progress callback of task {task_id}"

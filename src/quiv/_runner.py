@@ -185,7 +185,7 @@ class JobRunner:
             injection.stop_event,
             injection.progress_hook,
         )
-        hook = self._progress_hook(task)
+        hook = self._progress_hook(task, job.id)
         ended = self._processes.run(
             call,
             stopping=lambda: job.stopping,
@@ -288,17 +288,20 @@ class JobRunner:
             for name in injection.stop_event:
                 kwargs[name] = event
         if injection.progress_hook:
-            hook = self._progress_hook(task)
+            hook = self._progress_hook(task, job.id)
             for name in injection.progress_hook:
                 kwargs[name] = hook
         return args, kwargs
 
-    def _progress_hook(self, task: TaskEntry) -> Callable[..., None]:
+    def _progress_hook(self, task: TaskEntry, job_id: str) -> Callable[..., None]:
         callback = task.settings.progress_callback
         bridge = self._bridge
+        tap, logger, task_id = self._listeners.progress, self._logger, task.id
         what = f"progress callback of task {task.name!r} ({task.id})"
 
         def _progress_hook(*args: Any, **kwargs: Any) -> None:
+            if tap.observers:  # the dashboard's view of every job (see _progress)
+                tap.publish(task_id, job_id, args, kwargs, logger)
             if callback is None:
                 return
             if not bridge.submit(callback, args, kwargs, what):

@@ -6,7 +6,8 @@ The tree::
     ├── ConfigurationError (also ValueError)        bad argument or configuration
     │   ├── InvalidTimezoneError                    timezone that cannot be resolved
     │   ├── InvalidCronExpressionError              cron expression, with the field at fault
-    │   └── InvalidScheduleError                    schedule value that is wrong or never runs
+    │   ├── InvalidScheduleError                    schedule value that is wrong or never runs
+    │   └── UnprotectedDashboardError               a dashboard router without authentication
     ├── HandlerRegistrationError (also ValueError)  a handler or callback is not callable
     ├── DatabaseInitializationError                 the store's database could not be opened
     │   └── DatabaseSchemaError                     its schema version is one quiv cannot use
@@ -60,6 +61,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskNotScheduledError",
     "TaskRunningError",
+    "UnprotectedDashboardError",
     "WaitTimeoutError",
 ]
 
@@ -103,6 +105,19 @@ class InvalidScheduleError(ConfigurationError):
         self.kind = kind
         self.reason = reason
         super().__init__(f"invalid {kind} schedule: {reason}")
+
+
+class UnprotectedDashboardError(ConfigurationError):
+    """``quiv.web.router`` was asked for a dashboard without authentication: no
+    ``dependencies=`` (the app's own auth) and no ``allow_anonymous=True``."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "quiv.web.router() refuses to serve the dashboard and its actions to anyone: "
+            "pass the app's authentication as dependencies= (for example "
+            "dependencies=[Depends(require_admin)]), or allow_anonymous=True to serve it "
+            "without any (only where the network itself keeps strangers out)"
+        )
 
 
 class DatabaseInitializationError(QuivError):

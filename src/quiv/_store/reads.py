@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import and_, func, literal_column, or_, select
 
 from .._entries import JOB_COLUMNS
 from ..exceptions import DatabaseUnavailableError, SchedulerStoppedError
@@ -101,16 +101,7 @@ class Reads:
         """Stored jobs, oldest first (by ``order_by``: ``started_at``, which holds when a job
         that never started was made, or ``ended_at``; ``descending`` reverses it), filtered
         by status, task and a window of ``started_at`` (epoch), a page of them."""
-        query = select(*_JOB_COLUMNS)
-        column = _job_table.c.started_at
-        if status is not None:
-            query = query.where(_job_table.c.status == status)
-        if task_id is not None:
-            query = query.where(_job_table.c.task_id == task_id)
-        if since is not None:
-            query = query.where(column >= since)
-        if until is not None:
-            query = query.where(column <= until)
+        query = _filtered(select(*_JOB_COLUMNS), status, task_id, since, until)
         keys = [_job_table.c[order_by], *self._job_order]
         if order_by == "ended_at":  # jobs not ended yet last, whichever the direction
             keys.insert(0, _job_table.c.ended_at.is_(None))
@@ -120,6 +111,38 @@ class Reads:
                 keys.insert(0, _job_table.c.ended_at.is_(None))
         query = query.order_by(*keys).offset(offset)
         return self._all(query if limit is None else query.limit(limit))
+
+    def jobs_page(
+        self,
+        *,
+        status: str | None,
+        task_id: str | None,
+        since: float | None,
+        until: float | None,
+        before: tuple[float, str] | None,
+        limit: int,
+    ) -> list[Row]:
+        """Up to ``limit`` stored jobs, newest ``started_at`` first (ties: greatest id
+        first), filtered as ``get_jobs``, from those that sort after ``before``, the
+        ``(started_at, id)`` of the last row of the previous page.
+
+        A keyset page: rows written after the first page was read sort before it (they
+        start later), so they never shift a later page as an offset would, and no job is
+        listed twice in one walk. A job that starts during the walk moves up (its
+        ``started_at`` becomes its start) and the walk may miss it.
+        """
+        query = _filtered(select(*_JOB_COLUMNS), status, task_id, since, until)
+        started, job_id = _job_table.c.started_at, _job_table.c.id
+        if before is not None:
+            at, last = before
+            query = query.where(or_(started < at, and_(started == at, job_id < last)))
+        return self._all(query.order_by(started.desc(), job_id.desc()).limit(limit))
+
+    def count_jobs_by_status(self) -> dict[str, int]:
+        """How many stored jobs have each status (those with none are left out)."""
+        status = _job_table.c.status
+        rows = self._all(select(status, func.count().label("count")).group_by(status))
+        return {str(row["status"]): int(row["count"]) for row in rows}
 
     def next_attempt_of(self, job_id: str) -> Row | None:
         """The row of the attempt that retries job ``job_id``, or None."""
@@ -154,3 +177,22 @@ class Reads:
             if Outage.is_unanswered(exc):
                 raise DatabaseUnavailableError(self._location, exc) from exc
             raise
+
+
+def _filtered(
+    query: Any,
+    status: str | None,
+    task_id: str | None,
+    since: float | None,
+    until: float | None,
+) -> Any:
+    """``query`` of jobs narrowed to a status, a task and a window of ``started_at``."""
+    if status is not None:
+        query = query.where(_job_table.c.status == status)
+    if task_id is not None:
+        query = query.where(_job_table.c.task_id == task_id)
+    if since is not None:
+        query = query.where(_job_table.c.started_at >= since)
+    if until is not None:
+        query = query.where(_job_table.c.started_at <= until)
+    return query

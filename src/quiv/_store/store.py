@@ -95,6 +95,8 @@ class Store:
         self.next_attempt_of = reads.next_attempt_of
         self.has_jobs_of = reads.has_jobs_of
         self.count_jobs = reads.count_jobs
+        self.jobs_page = reads.jobs_page
+        self.count_jobs_by_status = reads.count_jobs_by_status
 
     def start(self) -> None:
         """Start the writer thread. Until then, rows wait for a read or ``close`` to commit
