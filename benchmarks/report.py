@@ -114,6 +114,16 @@ def load_processes() -> dict[str, Any] | None:
         return json.load(f)
 
 
+def load_soak() -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The soak's settings and samples (``nox -s soak -- --soak-log ...``), if recorded."""
+    path = os.path.join(RESULTS, "soak.jsonl")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    return lines[0]["settings"], lines[1:]
+
+
 def e2e(suite: dict[str, Any], metric: str, **match: Any) -> list[dict[str, Any]]:
     """The extra_info of the end-to-end entries of ``metric`` matching ``match``."""
     found = []
@@ -613,6 +623,71 @@ def section_processes(run: dict[str, Any]) -> str:
     if failed:
         text += [f"Not measured in this run (failed or hung): {', '.join(failed)}.", ""]
     return "\n".join(text)
+
+
+def plot_soak(samples: list[dict[str, Any]]) -> str:
+    plt = _pyplot()
+    minutes = [sample["elapsed"] / 60 for sample in samples]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    panels = [
+        ("rss", "resident memory (MiB)"),
+        ("threads", "threads"),
+        ("table", "rows in the job table"),
+    ]
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        ax.plot(minutes, [sample[key] for sample in samples], color="tab:blue")
+        ax.set_xlabel("minutes")
+        ax.set_title(label)
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = _save(fig, "soak.png")
+    plt.close(fig)
+    return path
+
+
+def section_soak(settings: dict[str, Any], samples: list[dict[str, Any]]) -> str:
+    last = samples[-1]
+    warm = [sample for sample in samples if sample["elapsed"] >= 600]
+    minutes = last["elapsed"] / 60
+    lines = [
+        "## Soak",
+        "",
+        f"{settings['tasks']:,} interval tasks (1-8 s, one in 50 failing) on a pool of "
+        f"{settings['pool_size']}, with tasks removed, added and run once between samples, "
+        f"history kept {settings['retention_seconds']} s, for {minutes:.0f} minutes on Python "
+        f"{settings['python']} (started {settings['started_utc']}): {last['jobs']:,} jobs, "
+        f"{last['jobs'] / last['elapsed']:,.0f} a second. Sampled every minute by "
+        "`nox -s soak -- --soak-minutes 125 --soak-log benchmarks/results/soak.jsonl`, "
+        "which fails if a sample grows without bound.",
+        "",
+        table(
+            ["after 10 min", "lowest", "highest"],
+            [
+                [
+                    "resident memory (MiB)",
+                    f"{min(x['rss'] for x in warm):.1f}",
+                    f"{max(x['rss'] for x in warm):.1f}",
+                ],
+                [
+                    "threads",
+                    str(min(x["threads"] for x in warm)),
+                    str(max(x["threads"] for x in warm)),
+                ],
+                ["open files", str(min(x["fds"] for x in warm)), str(max(x["fds"] for x in warm))],
+                [
+                    "rows in the job table",
+                    f"{min(x['table'] for x in warm):,}",
+                    f"{max(x['table'] for x in warm):,}",
+                ],
+            ],
+            "lrr",
+        ),
+        "",
+        f"![Soak: memory, threads and job rows over time]({plot_soak(samples)})",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def section_e2e(suites: dict[str, Any]) -> str:
@@ -1139,6 +1214,9 @@ def render() -> None:
     processes = load_processes()
     if processes:
         parts.append(section_processes(processes))
+    soak = load_soak()
+    if soak:
+        parts.append(section_soak(*soak))
     parts += [section_e2e(suites), timing, section_micro(suites, reference), PROFILE, METHOD]
     missing = [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if v not in suites]
     if missing:
