@@ -294,17 +294,14 @@ class JobRunner:
         return args, kwargs
 
     def _progress_hook(self, task: TaskEntry, job_id: str) -> Callable[..., None]:
-        callback = task.settings.progress_callback
-        bridge = self._bridge
+        callback, bridge = task.settings.progress_callback, self._bridge
         tap, logger, task_id = self._listeners.progress, self._logger, task.id
         what = f"progress callback of task {task.name!r} ({task.id})"
 
         def _progress_hook(*args: Any, **kwargs: Any) -> None:
             if tap.observers:  # the dashboard's view of every job (see _progress)
                 tap.publish(task_id, job_id, args, kwargs, logger)
-            if callback is None:
-                return
-            if not bridge.submit(callback, args, kwargs, what):
+            if callback is not None and not bridge.submit(callback, args, kwargs, what):
                 bridge.call_here(callback, args, kwargs, what)
 
         return _progress_hook
