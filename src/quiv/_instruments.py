@@ -184,20 +184,10 @@ class Instruments:
         """``job``'s handler is about to start here: tell ``observers`` (those attached
         now, which the caller read) and keep the ``JobRun`` with the job for its end."""
         mono, at = self._monotonic(), self._epoch()
-        task = job.task
         due = job.due
-        run = JobRun(
-            task.id,
-            task.name,
-            job.id,
-            job.attempt,
-            executor_of(job),
-            None if due is None else at - (mono - due),
-            job.slot,
-            at,
-        )
+        run = _run_of(job, None if due is None else at - (mono - due), at)
         job.run = run
-        origins = job.origin if job.origin is not None else task.origin
+        origins = job.origin if job.origin is not None else job.task.origin
         for observer in observers:
             try:
                 observer.job_started(run, _origin_for(origins, observer))
@@ -219,17 +209,7 @@ class Instruments:
         instrumentations attached now."""
         run = job.run
         if run is None:  # its handler never ran, or ran before they were attached
-            task = job.task
-            run = JobRun(
-                task.id,
-                task.name,
-                job.id,
-                job.attempt,
-                executor_of(job),
-                None,
-                job.slot,
-                job.started_at,
-            )
+            run = _run_of(job, None, job.started_at)
         end = JobEnd(
             job.state.value,
             job.ended_at if job.ended_at is not None else self._epoch(),
@@ -242,3 +222,11 @@ class Instruments:
                 observer.job_ended(run, end)
             except Exception:
                 self._logger.exception("instrumentation %r failed in job_ended", observer)
+
+
+def _run_of(job: JobEntry, due_at: float | None, started_at: float | None) -> JobRun:
+    """The ``JobRun`` of ``job``: due at ``due_at`` and started at ``started_at`` (epoch)."""
+    task = job.task
+    return JobRun(
+        task.id, task.name, job.id, job.attempt, executor_of(job), due_at, job.slot, started_at
+    )
