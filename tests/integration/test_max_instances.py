@@ -13,7 +13,7 @@ import pytest
 from quiv import ConfigurationError, Event, JobStatus, TaskStatus
 from quiv.testing import FakeClock, settle, wait_until
 
-from ._helpers import WAIT, advance, at, quiesce, stored_rows
+from ._helpers import WAIT, advance, assert_consistent, at, quiesce, stored_rows
 
 
 class Held:
@@ -58,12 +58,6 @@ class Held:
             gate.set()
 
 
-def assert_scheduler_consistent(q) -> None:
-    """The scheduler's invariants hold (checked on its thread): among them, no task runs
-    more jobs than its max_instances, and none that is full is on the timeline."""
-    q._scheduler.call(q._scheduler.check)
-
-
 @pytest.fixture
 def q(quiv, clock):
     instance = quiv(clock=clock, pool_size=8)
@@ -77,7 +71,18 @@ def _step(q, clock, seconds: float = 1.0, held: Held | None = None) -> None:
         settle(q)
         wait_until(lambda: len(held.starts) == q.statistics().jobs_started, WAIT)
     advance(q, clock, seconds)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
+
+
+def _three_running(q, clock, name: str) -> tuple[Held, str]:
+    """A task of interval 1 s and max_instances=3 whose first three runs (at 0, 1 and 2 s)
+    are running, held, with the fake clock at 3 s."""
+    held = Held(clock)
+    task_id = q.add_task(name, held, interval=1, max_instances=3)
+    for _ in range(3):
+        _step(q, clock, held=held)
+    wait_until(lambda: len(held.starts) == 3, WAIT)
+    return held, task_id
 
 
 def _running(q, task_id: str) -> int:
@@ -107,7 +112,7 @@ def test_three_overlap_and_never_a_fourth(q, clock) -> None:
     held.release_all()
     quiesce(q)
     assert held.most == 3
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_late_run_that_starts_on_a_slot_stands_for_that_slot(q, clock) -> None:
@@ -128,7 +133,7 @@ def test_a_late_run_that_starts_on_a_slot_stands_for_that_slot(q, clock) -> None
     assert held.starts == [3.0, 4.0]
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_runs_that_end_in_time_do_not_overlap(q, clock) -> None:
@@ -156,7 +161,7 @@ def test_the_task_is_active_again_when_its_last_job_ends(q, clock) -> None:
     quiesce(q)
     assert q.get_task(task_id).status == TaskStatus.ACTIVE
     assert q.get_task(task_id).next_run_at == at(10)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_run_asked_for_starts_at_once_while_there_is_room(q, clock) -> None:
@@ -179,7 +184,7 @@ def test_a_run_asked_for_starts_at_once_while_there_is_room(q, clock) -> None:
     assert held.most == 2
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 @pytest.mark.parametrize("call", ["run_task", "run_task_immediately"])
@@ -200,7 +205,7 @@ def test_a_run_asked_for_on_an_idle_task_keeps_the_regular_plan(q, clock, call) 
     assert held.starts == [2.0, 7.0]
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def _end_together(q, held: Held, *indexes: int) -> None:
@@ -250,7 +255,7 @@ def test_a_run_asked_for_while_full_plans_the_same_whatever_the_order_of_ends(
     assert held.starts[2] == 15.0
     assert q.statistics().pending_deadlines == 1
     assert q.get_task(task_id).next_run_at == at(after)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
     _step(q, clock, after - 15.0)
     wait_until(lambda: len(held.starts) == 4, WAIT)
     assert held.starts[3] == after
@@ -294,19 +299,14 @@ def test_cron_runs_overlap_up_to_the_limit(q, clock) -> None:
     assert {job.scheduled_for for job in jobs} == {at(120), at(300)}
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_pause_with_several_running_then_resume(q, clock) -> None:
-    held = Held(clock)
-    task_id = q.add_task("paused", held, interval=1, max_instances=3)
-    for _ in range(3):
-        _step(q, clock, held=held)
-    wait_until(lambda: len(held.starts) == 3, WAIT)
+    held, task_id = _three_running(q, clock, "paused")
     q.pause_task(task_id)
     held.release(0)
-    quiesce_until = lambda: _running(q, task_id) == 2  # noqa: E731
-    wait_until(quiesce_until, WAIT)
+    wait_until(lambda: _running(q, task_id) == 2, WAIT)
     assert q.get_task(task_id).status == TaskStatus.PAUSED
     _step(q, clock, 5.0, held)
     assert len(held.starts) == 3  # paused: nothing new starts, though there is room
@@ -317,21 +317,17 @@ def test_pause_with_several_running_then_resume(q, clock) -> None:
     held.release_all()
     quiesce(q)
     assert q.get_task(task_id).status == TaskStatus.ACTIVE
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_remove_stops_every_running_job(q, clock) -> None:
-    held = Held(clock)
-    task_id = q.add_task("removed", held, interval=1, max_instances=3)
-    for _ in range(3):
-        _step(q, clock, held=held)
-    wait_until(lambda: len(held.starts) == 3, WAIT)
+    held, task_id = _three_running(q, clock, "removed")
     q.remove_task(task_id)
     assert all(stop.wait(WAIT) for stop in held.stops)
     quiesce(q)
     statuses = [job.status for job in q.get_all_jobs(task_id=task_id)]
     assert statuses == [JobStatus.CANCELLED] * 3
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_failed_run_retries_beside_the_others(q, clock) -> None:
@@ -349,8 +345,7 @@ def test_a_failed_run_retries_beside_the_others(q, clock) -> None:
 
     task_id = q.add_task("flaky", flaky, interval=10, max_instances=2, retries=1, misfire_grace=100)
     wait_until(lambda: len(attempts) == 1, WAIT)
-    quiesce_until = lambda: len(q.get_all_jobs(task_id=task_id)) == 2  # noqa: E731
-    wait_until(quiesce_until, WAIT)
+    wait_until(lambda: len(q.get_all_jobs(task_id=task_id)) == 2, WAIT)
     for _ in range(12):
         _step(q, clock)
     wait_until(lambda: len(attempts) == 3, WAIT)
@@ -359,7 +354,7 @@ def test_a_failed_run_retries_beside_the_others(q, clock) -> None:
     assert [job.status for job in jobs].count(JobStatus.RUNNING) == 2
     gate.set()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_limit(
@@ -378,7 +373,7 @@ def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_
     settle(q)
     assert q.get_task(task_id).max_instances == 1
     assert q.statistics().pending_deadlines == 0  # full: off the timeline
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
     _step(q, clock, 8.0, held)  # slot 20: no room
     _step(q, clock, 5.0, held)
     assert held.starts == [0.0, 10.0]
@@ -386,7 +381,7 @@ def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_
     wait_until(lambda: _running(q, task_id) == 1, WAIT)
     settle(q)
     assert q.statistics().pending_deadlines == 0  # one runs: still full
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
     _step(q, clock, 3.0, held)
     assert len(held.starts) == 2
     held.release(1)
@@ -398,7 +393,7 @@ def test_a_key_registered_again_with_fewer_instances_starts_none_beyond_the_new_
     held.release_all()
     quiesce(q)
     assert held.most == 2
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_run_asked_for_waits_for_the_jobs_beyond_a_lowered_limit(q, clock) -> None:
@@ -413,14 +408,14 @@ def test_a_run_asked_for_waits_for_the_jobs_beyond_a_lowered_limit(q, clock) -> 
     wait_until(lambda: _running(q, task_id) == 1, WAIT)
     settle(q)
     assert q.get_job(asked).status == JobStatus.SCHEDULED
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
     held.release(1)
     wait_until(lambda: len(held.starts) == 3, WAIT)
     assert q.get_job(asked).status == JobStatus.RUNNING
     held.release_all()
     quiesce(q)
     assert held.most == 2
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_key_registered_again_with_more_instances_plans_with_the_room(q, clock) -> None:
@@ -435,13 +430,13 @@ def test_a_key_registered_again_with_more_instances_plans_with_the_room(q, clock
     settle(q)
     assert q.statistics().pending_deadlines == 1
     assert q.get_task(task_id).next_run_at == at(20)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
     _step(q, clock, 8.0, held)
     wait_until(lambda: len(held.starts) == 2, WAIT)
     assert held.starts == [0.0, 20.0]
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_a_run_asked_for_starts_when_more_instances_make_room(q, clock) -> None:
@@ -458,7 +453,7 @@ def test_a_run_asked_for_starts_when_more_instances_make_room(q, clock) -> None:
     assert held.starts == [0.0, 3.0]
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_update_task_with_room_plans_the_new_interval_now(q, clock) -> None:
@@ -479,7 +474,7 @@ def test_update_task_with_room_plans_the_new_interval_now(q, clock) -> None:
     assert q.get_task(task_id).next_run_at == at(11)  # the new cadence, from the run at 7
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_update_task_on_a_full_task_applies_at_the_end_of_one(q, clock) -> None:
@@ -504,7 +499,7 @@ def test_update_task_on_a_full_task_applies_at_the_end_of_one(q, clock) -> None:
     assert q.get_task(task_id).next_run_at == at(16)  # 12 + 4: from the run asked for
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_misfire_skip_misses_a_late_slot_beside_running_jobs(q, clock) -> None:
@@ -526,7 +521,7 @@ def test_misfire_skip_misses_a_late_slot_beside_running_jobs(q, clock) -> None:
     assert held.starts[3] == 16.0
     held.release_all()
     quiesce(q)
-    assert_scheduler_consistent(q)
+    assert_consistent(q)
 
 
 def test_next_run_times_while_several_run(q, clock) -> None:
