@@ -9,7 +9,6 @@ down, which ends them) before they leave.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,18 +18,12 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
+from e2e._server import free_port  # the example app's tests pick ports alike
+
 __all__ = ["Served", "free_port", "serve"]
 
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
-
-
-def free_port() -> int:
-    """A port nothing listens on now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
